@@ -1,0 +1,117 @@
+"""Which promotion applies to which order line (SPEC §3, first paragraph).
+
+A promotion applies to a line when it is active at the order's `created_at`, belongs to the
+order's shop (or to all shops), covers the line's product, its condition holds, and — for a
+platform type — the shop participates in that type at `created_at` (an as-of join over the
+settings history; a campaign never overrides it). The range and as-of joins run in an
+in-memory DuckDB (a compute engine here, not storage: frames in, frames out).
+"""
+
+import duckdb
+import polars as pl
+
+from schemas.inputs import PLATFORM_TYPES
+
+_HEADER_COLUMNS = (
+    "promotion_id",
+    "promotion_type",
+    "shop_id",
+    "starts_at",
+    "ends_at",
+    "discount_kind",
+    "max_discount_cents",
+    "condition",
+    "campaign_id",
+    "funded_by",
+)
+
+
+def promotion_headers(promotions: pl.DataFrame) -> pl.DataFrame:
+    """One row per promotion with the attributes its tier rows share (staging checked they agree)."""
+    return promotions.sort("promotion_id", "tier").group_by("promotion_id", maintain_order=True).first().select(_HEADER_COLUMNS)
+
+
+def participation(orders: pl.DataFrame, opt_out_events: pl.DataFrame) -> pl.DataFrame:
+    """Per order and platform type, whether the shop participated at `created_at`.
+
+    The state is the last event with `changed_at <= created_at` (ties: the later row in the
+    file); before any event the shop participates. One row per (order_id, promotion_type).
+    """
+    types = pl.DataFrame({"promotion_type": list(PLATFORM_TYPES)})
+    order_types = orders.select("order_id", "shop_id", "created_at").join(types, how="cross")
+    events = (
+        opt_out_events.sort("event_seq")
+        .group_by("shop_id", "promotion_type", "changed_at", maintain_order=True)
+        .last()
+        .select("shop_id", "promotion_type", "changed_at", "participating")
+    )
+    con = _connect()
+    con.register("order_types", order_types)
+    con.register("events", events)
+    return con.sql(
+        """
+        SELECT o.order_id, o.promotion_type, coalesce(e.participating, true) AS is_participating
+        FROM order_types o
+        ASOF LEFT JOIN events e
+          ON e.shop_id = o.shop_id AND e.promotion_type = o.promotion_type AND e.changed_at <= o.created_at
+        """
+    ).pl()
+
+
+def applicable(
+    orders: pl.DataFrame,
+    lines: pl.DataFrame,
+    headers: pl.DataFrame,
+    scope: pl.DataFrame,
+    participating: pl.DataFrame,
+    types: tuple[str, ...],
+) -> pl.DataFrame:
+    """Every (order line, promotion) pair where a promotion of `types` applies.
+
+    One row per (order_id, sku_id, promotion_id) with `promotion_type`. Promotions with scope
+    rows are joined through their products (an equi-join), the others through shop and time.
+    """
+    con = _connect()
+    con.register("orders", orders.select("order_id", "shop_id", "created_at", "channel", "buyer_is_new"))
+    con.register("lines", lines.select("order_id", "sku_id", "product_id"))
+    con.register("promos", headers.filter(pl.col("promotion_type").is_in(list(types))))
+    con.register("scope", scope.select("promotion_id", "product_id"))
+    con.register("participation", participating.filter(~pl.col("is_participating")).select("order_id", "promotion_type"))
+    return con.sql(
+        """
+        WITH scoped AS (SELECT DISTINCT promotion_id FROM scope),
+        line_orders AS (
+            SELECT l.order_id, l.sku_id, l.product_id, o.shop_id, o.created_at, o.channel, o.buyer_is_new
+            FROM lines l JOIN orders o USING (order_id)
+        ),
+        pairs AS (
+            SELECT lo.*, p.promotion_id, p.promotion_type, p.condition
+            FROM line_orders lo
+            JOIN scope s ON s.product_id = lo.product_id
+            JOIN promos p ON p.promotion_id = s.promotion_id
+            WHERE p.starts_at <= lo.created_at AND lo.created_at < p.ends_at
+              AND (p.shop_id IS NULL OR p.shop_id = lo.shop_id)
+            UNION ALL
+            SELECT lo.*, p.promotion_id, p.promotion_type, p.condition
+            FROM line_orders lo
+            JOIN promos p
+              ON p.starts_at <= lo.created_at AND lo.created_at < p.ends_at
+             AND (p.shop_id IS NULL OR p.shop_id = lo.shop_id)
+            WHERE p.promotion_id NOT IN (SELECT promotion_id FROM scoped)
+        )
+        SELECT order_id, sku_id, promotion_id, promotion_type
+        FROM pairs
+        WHERE (condition = 'none'
+               OR (condition = 'live_only' AND channel = 'live')
+               OR (condition = 'new_buyer' AND buyer_is_new))
+          AND NOT EXISTS (
+              SELECT 1 FROM participation x
+              WHERE x.order_id = pairs.order_id AND x.promotion_type = pairs.promotion_type)
+        """
+    ).pl()
+
+
+def _connect() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    return con
