@@ -45,17 +45,17 @@ def participation(orders: pl.DataFrame, opt_out_events: pl.DataFrame) -> pl.Data
         .last()
         .select("shop_id", "promotion_type", "changed_at", "participating")
     )
-    con = _connect()
-    con.register("order_types", order_types)
-    con.register("events", events)
-    return con.sql(
+    with _connect() as con:
+        con.register("order_types", order_types)
+        con.register("events", events)
+        return con.sql(
         """
-        SELECT o.order_id, o.promotion_type, coalesce(e.participating, true) AS is_participating
-        FROM order_types o
-        ASOF LEFT JOIN events e
-          ON e.shop_id = o.shop_id AND e.promotion_type = o.promotion_type AND e.changed_at <= o.created_at
-        """
-    ).pl()
+            SELECT o.order_id, o.promotion_type, coalesce(e.participating, true) AS is_participating
+            FROM order_types o
+            ASOF LEFT JOIN events e
+              ON e.shop_id = o.shop_id AND e.promotion_type = o.promotion_type AND e.changed_at <= o.created_at
+            """
+        ).pl()
 
 
 def applicable(
@@ -71,7 +71,11 @@ def applicable(
     One row per (order_id, sku_id, promotion_id) with `promotion_type`. Promotions with scope
     rows are joined through their products (an equi-join), the others through shop and time.
     """
-    con = _connect()
+    with _connect() as con:
+        return _applicable(con, orders, lines, headers, scope, participating, types)
+
+
+def _applicable(con, orders, lines, headers, scope, participating, types) -> pl.DataFrame:
     con.register("orders", orders.select("order_id", "shop_id", "created_at", "channel", "buyer_is_new"))
     con.register("lines", lines.select("order_id", "sku_id", "product_id"))
     con.register("promos", headers.filter(pl.col("promotion_type").is_in(list(types))))

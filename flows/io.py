@@ -1,0 +1,136 @@
+"""All file I/O of the job: reading the input directory, and publishing outputs atomically.
+
+Publishing builds a complete new run directory next to the live one, validates it, then
+swaps the `current` symlink (and the DuckDB file) with `os.replace`, so readers see either the
+old outputs or the new ones, never a mix, and a failed run leaves the last good outputs intact.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from schemas.inputs import INPUT_TABLES, OPTIONAL_TABLES
+from transforms.staging import InputContractError
+
+DATABASE_NAME = "settlement.duckdb"
+CURRENT = "current"
+RUNS = "runs"
+KEEP_RUNS = 3
+
+
+class InputError(RuntimeError):
+    """An input problem that stops the run; the message names the file (and column)."""
+
+
+def input_path(input_dir: Path, table: str) -> Path:
+    return input_dir / f"{table}.parquet"
+
+
+def read_inputs(input_dir: Path) -> dict[str, pl.DataFrame]:
+    """Read every input table present; a missing required file or unreadable file stops the run."""
+    if not input_dir.is_dir():
+        raise InputError(f"input directory {input_dir} does not exist")
+    frames: dict[str, pl.DataFrame] = {}
+    for table in INPUT_TABLES:
+        path = input_path(input_dir, table)
+        if not path.exists():
+            if table in OPTIONAL_TABLES:
+                continue
+            raise InputError(f"{path}: required input file is missing")
+        try:
+            frames[table] = pl.read_parquet(path)
+        except Exception as exc:  # noqa: BLE001 - any reader failure is the file's fault, named here
+            raise InputError(f"{path}: cannot be read as Parquet ({type(exc).__name__}: {exc})") from exc
+        for col in INPUT_TABLES[table]:
+            if col.required and col.name not in frames[table].columns:
+                raise InputError(f"{path}: required column '{col.name}' is missing")
+    return frames
+
+
+def contract_error_message(input_dir: Path, error: InputContractError) -> str:
+    return f"{input_path(input_dir, error.table)}: {error}"
+
+
+def fingerprints(input_dir: Path) -> dict[str, str]:
+    """sha256 of every input file, by name (the manifest's record of what was read)."""
+    return {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(input_dir.glob("*.parquet"))
+    }
+
+
+def write_parquet(frame: pl.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.write_parquet(path, compression="zstd", statistics=True)
+
+
+def write_partitioned(frame: pl.DataFrame, directory: Path, partition: str) -> None:
+    """One Parquet file per value of `partition` (`<dir>/<partition>=<value>/part-0.parquet`)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    if frame.height == 0:
+        write_parquet(frame, directory / "empty.parquet")
+        return
+    for (value,), part in frame.sort(partition, maintain_order=True).partition_by(partition, as_dict=True, maintain_order=True).items():
+        write_parquet(part, directory / f"{partition}={value}" / "part-0.parquet")
+
+
+def write_database(tables: dict[str, pl.DataFrame], path: Path, views: dict[str, str] | None = None) -> None:
+    """Build the analysts' DuckDB file at `path` (a new file: never the live one)."""
+    if path.exists():
+        path.unlink()
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        for name, frame in tables.items():
+            con.register("_frame", frame)
+            con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _frame')
+            con.unregister("_frame")
+        for name, sql in (views or {}).items():
+            con.execute(f'CREATE VIEW "{name}" AS {sql}')
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+
+
+def new_run_dir(out_dir: Path, run_id: str) -> Path:
+    """A private directory to build a run in; invisible to readers until `publish`."""
+    path = out_dir / RUNS / f".building-{run_id}-{uuid.uuid4().hex[:8]}"
+    path.mkdir(parents=True)
+    return path
+
+
+def publish(out_dir: Path, building: Path, run_id: str) -> Path:
+    """Swap a fully built, validated run in: rename it, repoint `current`, replace the database."""
+    final = out_dir / RUNS / run_id
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(building, final)
+    built_db = final / DATABASE_NAME
+    if built_db.exists():
+        os.replace(built_db, out_dir / DATABASE_NAME)
+    link_tmp = out_dir / f".{CURRENT}.{uuid.uuid4().hex[:8]}"
+    os.symlink(Path(RUNS) / run_id, link_tmp)
+    os.replace(link_tmp, out_dir / CURRENT)
+    _prune(out_dir, keep=run_id)
+    return final
+
+
+def discard(building: Path) -> None:
+    shutil.rmtree(building, ignore_errors=True)
+
+
+def _prune(out_dir: Path, keep: str) -> None:
+    runs = sorted(p for p in (out_dir / RUNS).iterdir() if p.is_dir() and not p.name.startswith("."))
+    for old in runs[:-KEEP_RUNS]:
+        if old.name != keep:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def write_manifest(manifest: dict, path: Path) -> None:
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
