@@ -3,6 +3,7 @@
 Exit code 0 on success; on failure one line on stderr saying why, and exit code 1.
 """
 
+import atexit
 import os
 import sys
 from datetime import datetime
@@ -12,7 +13,6 @@ from typing import Annotated
 import typer
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="TikTok Shop settlement reconciliation.")
@@ -41,9 +41,13 @@ def run(
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("out"),
     as_of: Annotated[str | None, typer.Option("--as-of", help="ISO 8601 instant with zone; default now.")] = None,
     hold_days: Annotated[int, typer.Option("--hold-days", min=0, help="Days from delivery to settlement.")] = 8,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's own logs.")] = False,
 ) -> None:
     """Run the settlement flow on INPUT and publish to OUT."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
     instant = _parse_as_of(as_of)
+    if not input.is_dir():  # fail before starting Prefect: the common typo costs no server start
+        _fail(f"input directory {input} does not exist")
     from flows.settle import RunFailed, settle_flow
 
     try:
@@ -70,7 +74,19 @@ def generate(
     typer.echo(f"written to {out}")
 
 
+def _quiet_interpreter_teardown() -> None:
+    """Close stderr once everything has run (this handler is registered first, so it runs last).
+
+    After a Prefect run, DuckDB's nanobind bindings print a wall of benign "leaked" warnings
+    while the interpreter tears down; our own messages are all written before this point.
+    """
+    sys.stderr.flush()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+
+
 def main() -> None:
+    atexit.register(_quiet_interpreter_teardown)
     try:
         app()
     except KeyboardInterrupt:

@@ -32,7 +32,12 @@ class RunFailed(RuntimeError):
     """The run stopped; the message is one line a person can act on."""
 
 
-@task(retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
+def _is_transient(task, task_run, state) -> bool:
+    """Retry I/O only for what may pass (a busy disk, a network mount), never a broken input."""
+    return not isinstance(state.result(raise_on_failure=False), io.InputError)
+
+
+@task(retries=2, retry_delay_seconds=2, retry_condition_fn=_is_transient, cache_policy=NO_CACHE)
 def load(input_dir: Path) -> dict[str, pl.DataFrame]:
     return io.read_inputs(input_dir)
 

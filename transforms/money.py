@@ -67,10 +67,15 @@ def mul_div_half_up(value: pl.Expr | int, factor: pl.Expr | int, denominator: pl
     return pl.when(num < 0).then(-magnitude).otherwise(magnitude)
 
 
+def units_to_decimal(units: pl.Expr, scale: int = 2) -> pl.Expr:
+    """The one place integer units of 10**-scale become an exact `Decimal(18, scale)`."""
+    unit = pl.lit(Decimal(1).scaleb(-scale), pl.Decimal(18, scale))
+    return (units.cast(pl.Decimal(18, 0)) * unit).cast(pl.Decimal(18, scale))
+
+
 def cents_to_decimal(cents: pl.Expr) -> pl.Expr:
-    """The one place integer cents become `Decimal(18,2)` (output edge only)."""
-    one_cent = pl.lit(Decimal("0.01"), pl.Decimal(18, 2))
-    return (cents.cast(pl.Decimal(18, 0)) * one_cent).cast(pl.Decimal(18, 2))
+    """Integer cents → `Decimal(18,2)` (output edge only)."""
+    return units_to_decimal(cents, 2)
 
 
 def decimalise(frame: pl.DataFrame) -> pl.DataFrame:

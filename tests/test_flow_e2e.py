@@ -1,0 +1,93 @@
+"""End to end: the real Prefect flow on `data_samples/`, the real CLI, real Parquet and DuckDB."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from prefect.testing.utilities import prefect_test_harness
+
+from flows.settle import RunFailed, settle_flow
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "data_samples"
+AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def prefect_server():
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
+
+
+def _parquet_bytes(run_dir: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*.parquet"))}
+
+
+def test_flow_publishes_validated_outputs_and_reruns_identically(prefect_server, tmp_path):
+    out = tmp_path / "out"
+    first = settle_flow(input_dir=str(SAMPLES), out_dir=str(out), as_of=AS_OF)
+    current = out / "current"
+    assert current.is_symlink()
+    manifest = json.loads((current / "manifest.json").read_text())
+    # Nothing lost: every input row is accepted or rejected.
+    for table, count in manifest["rows_in"].items():
+        assert count["rows_in"] == count["accepted"] + count["rejected"], table
+    rejected = pl.read_parquet(current / "rejected_rows.parquet")
+    assert rejected.height == sum(c["rejected"] for c in manifest["rows_in"].values())
+    assert manifest["as_of"] == AS_OF.isoformat()
+    assert "DiscountLines" in manifest["checks_passed"]
+    assert set(manifest["inputs"]) == {p.name for p in SAMPLES.glob("*.parquet")}
+    discount_lines = pl.read_parquet(current / "discount_lines.parquet")
+    assert discount_lines.schema["amount"] == pl.Decimal(18, 2)
+    assert first["seller_discount_cents"] + first["platform_discount_cents"] == int(discount_lines["amount"].sum() * 100)
+
+    # The analysts' database holds the same tables.
+    with duckdb.connect(str(out / "settlement.duckdb"), read_only=True) as con:
+        n = con.execute("SELECT count(*) FROM discount_lines").fetchone()[0]
+    assert n == discount_lines.height
+
+    before = _parquet_bytes(current.resolve())
+    settle_flow(input_dir=str(SAMPLES), out_dir=str(out), as_of=AS_OF)
+    assert _parquet_bytes((out / "current").resolve()) == before
+
+
+def test_failed_run_leaves_last_good_outputs(prefect_server, tmp_path):
+    out = tmp_path / "out"
+    settle_flow(input_dir=str(SAMPLES), out_dir=str(out), as_of=AS_OF)
+    good = (out / "current").resolve()
+    good_bytes = _parquet_bytes(good)
+    broken = tmp_path / "broken"
+    shutil.copytree(SAMPLES, broken)
+    pl.read_parquet(broken / "order_lines.parquet").drop("unit_price").write_parquet(broken / "order_lines.parquet")
+    with pytest.raises(RunFailed, match=r"order_lines\.parquet: required column 'unit_price' is missing"):
+        settle_flow(input_dir=str(broken), out_dir=str(out), as_of=AS_OF)
+    assert (out / "current").resolve() == good
+    assert _parquet_bytes(good) == good_bytes
+    assert not any(p.name.startswith(".building") for p in (out / "runs").iterdir())
+
+
+def test_cli_run_on_samples(tmp_path):
+    """`settle run` as a user types it: a real process, a real (ephemeral) Prefect server."""
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect")}
+    settle = Path(sys.executable).with_name("settle")
+    done = subprocess.run(
+        [str(settle), "run", "--input", str(SAMPLES), "--out", str(tmp_path / "out"), "--as-of", "2026-11-01T00:00:00Z"],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "TikTok-funded discounts" in done.stdout
+    assert (tmp_path / "out" / "current" / "discount_lines.parquet").exists()
+
+    missing = subprocess.run(
+        [str(settle), "run", "--input", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert missing.returncode == 1
+    assert missing.stderr.strip().splitlines()[-1] == f"settle: error: input directory {tmp_path / 'nowhere'} does not exist"
