@@ -1,21 +1,31 @@
-"""What a run tells the person who started it: a short summary on the terminal."""
+"""What a run tells the person who started it: per shop, the money and where the files are."""
 
 from rich.console import Console
 from rich.table import Table
 
 
-def _money(cents: int) -> str:
+def money(cents: int) -> str:
     sign = "-" if cents < 0 else ""
     return f"{sign}${abs(cents) // 100:,}.{abs(cents) % 100:02d}"
 
 
 def print_summary(summary: dict) -> None:
-    console = Console()
-    table = Table(title="Settlement run", show_header=False)
-    table.add_row("Orders accepted", f"{summary['orders_accepted']:,}")
-    table.add_row("Rows rejected", f"{summary['rows_rejected']:,}")
-    table.add_row("Seller-funded discounts", _money(summary["seller_discount_cents"]))
-    table.add_row("TikTok-funded discounts", _money(summary["platform_discount_cents"]))
-    table.add_row("Refunds", f"{summary['refunds']:,}")
-    table.add_row("Outputs", summary["published"])
+    console = Console(width=max(Console().width, 140))
+    table = Table(title=f"Settlement as of {summary['as_of']}")
+    for header in ("Shop", "Statements", "Settlement total", "Seller-funded discounts", "TikTok-funded discounts",
+                   "Refunds (gross)", "Fees", "Unsettled orders"):
+        table.add_column(header, justify="right" if header != "Shop" else "left")
+    for shop in summary["shops"]:
+        table.add_row(
+            shop["shop_id"],
+            f"{shop['statements']:,}",
+            money(shop["settlement_cents"]),
+            money(shop["seller_funded_cents"]),
+            money(shop["tiktok_funded_cents"]),
+            money(shop["gross_refunds_cents"]),
+            money(shop["fees_cents"]),
+            f"{shop['unsettled_orders']:,}",
+        )
     console.print(table)
+    console.print(f"Orders accepted: {summary['orders_accepted']:,}   Rows rejected: {summary['rows_rejected']:,} (see rejected_rows)")
+    console.print(f"Outputs: {summary['published']}   Database: {summary['database']}")

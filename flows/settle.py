@@ -1,31 +1,37 @@
 """The settlement flow: read inputs, compute, validate every output, publish atomically.
 
 Run it from the CLI (`settle run`), from a Prefect deployment, or call `settle_flow(...)`.
-Tasks pass paths and small summaries, never large frames, through Prefect's parameters.
+Tasks pass paths and small summaries, never large frames, through Prefect's parameters
+(frames go to the compute step in-process; I/O tasks alone retry).
 """
 
 import platform
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandera.polars as pa
 import polars as pl
-from prefect import flow, get_run_logger, task
 from pandera import errors as pa_errors
+from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows import io
+from flows import exports, io, warehouse
 from schemas import outputs
 from transforms.pipeline import Results, compute
 from transforms.staging import InputContractError
 
-# Output table → its Pandera model (validated on the full data before publishing).
-OUTPUT_MODELS = {
+# Output table → its Pandera schema (validated on the full data before publishing).
+OUTPUT_MODELS: dict[str, type[pa.DataFrameModel] | pa.DataFrameSchema] = {
     "discount_lines": outputs.DiscountLines,
     "blocked_incentives": outputs.BlockedIncentives,
     "coupon_checks": outputs.CouponChecks,
     "coupon_restorations": outputs.CouponRestorations,
+    "order_details": outputs.OrderDetails,
+    "statements": outputs.StatementsSchema,
+    "unsettled_orders": outputs.UnsettledOrders,
     "rejected_rows": outputs.RejectedRows,
 }
+PARTITIONED = {"order_details": "statement_date_utc", "statements": "statement_date_utc"}
 
 
 class RunFailed(RuntimeError):
@@ -42,8 +48,12 @@ def load(input_dir: Path) -> dict[str, pl.DataFrame]:
     return io.read_inputs(input_dir)
 
 
+def _schema_name(model) -> str:
+    return getattr(model, "name", None) or model.__name__
+
+
 def validate(results: Results) -> tuple[dict[str, pl.DataFrame], list[str]]:
-    """Validate every output and engine frame; returns the output tables and the checks passed."""
+    """Validate every output and engine frame on the full data; returns the tables and checks passed."""
     tables = results.published()
     checked = [(name, model, tables[name]) for name, model in OUTPUT_MODELS.items()]
     checked += [
@@ -61,7 +71,11 @@ def validate(results: Results) -> tuple[dict[str, pl.DataFrame], list[str]]:
                 f"{name} failed validation ({cases.height} failures; first: check {first.get('check')!r} "
                 f"on {first.get('column')!r}, case {first.get('failure_case')!r}); nothing was published"
             ) from None
-        passed.append(model.__name__)
+        passed.append(_schema_name(model))
+    mismatches = outputs.statement_total_mismatches(tables["statements"], tables["order_details"])
+    if mismatches.height:
+        raise RunFailed(f"{mismatches.height} statements differ from the sum of their rows; nothing was published")
+    passed.append("statement_totals_are_sums_of_rows")
     _check_nothing_lost(results)
     passed.append("rows_in_equals_accepted_plus_rejected")
     return tables, passed
@@ -76,12 +90,17 @@ def _check_nothing_lost(results: Results) -> None:
 
 
 @task(retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
-def write_outputs(tables: dict[str, pl.DataFrame], out_dir: Path, run_id: str, manifest: dict) -> Path:
+def write_outputs(tables: dict[str, pl.DataFrame], database_tables: dict[str, pl.DataFrame], out_dir: Path, run_id: str, manifest: dict, xlsx: bool = True) -> Path:
+    """Build the whole run in a private directory, then swap it in (nothing half-written is ever live)."""
     building = io.new_run_dir(out_dir, run_id)
     try:
         for name, frame in tables.items():
-            io.write_parquet(frame, building / f"{name}.parquet")
-        io.write_database(tables, building / io.DATABASE_NAME)
+            if name in PARTITIONED:
+                io.write_partitioned(frame, building / name, PARTITIONED[name])
+            else:
+                io.write_parquet(frame, building / f"{name}.parquet")
+        exports.write_exports(tables["order_details"], tables["statements"], building / "exports", xlsx=xlsx)
+        warehouse.build({**tables, **database_tables}, building / io.DATABASE_NAME)
         io.write_manifest(manifest, building / "manifest.json")
         return io.publish(out_dir, building, run_id)
     except BaseException:
@@ -96,7 +115,7 @@ def settle_flow(
     as_of: datetime | None = None,
     hold_days: int = 8,
 ) -> dict:
-    """Recompute discounts, statements and reconciliation for one input directory.
+    """Recompute discounts and statements for one input directory and publish them.
 
     Args:
         input_dir: Directory of input Parquet files (SPEC §2).
@@ -107,20 +126,21 @@ def settle_flow(
     return run(Path(input_dir), Path(out_dir), as_of, hold_days)
 
 
-def run(input_dir: Path, out_dir: Path, as_of: datetime | None = None, hold_days: int = 8) -> dict:
+def run(input_dir: Path, out_dir: Path, as_of: datetime | None = None, hold_days: int = 8, xlsx: bool = True) -> dict:
     """The flow body; returns the run summary (also written in the manifest)."""
     logger = get_run_logger()
     as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
     started = datetime.now(UTC)
     try:
         raw = load(input_dir)
-        results = compute(raw, as_of)
+        results = compute(raw, as_of, hold_days)
     except io.InputError as exc:
         raise RunFailed(str(exc)) from None
     except InputContractError as exc:
         raise RunFailed(io.contract_error_message(input_dir, exc)) from None
     tables, checks = validate(results)
     run_id = started.strftime("%Y%m%dT%H%M%S%fZ")
+    summary = shop_summary(results)
     manifest = {
         "run_id": run_id,
         "parameters": {"input_dir": str(input_dir), "out_dir": str(out_dir), "hold_days": hold_days},
@@ -131,24 +151,46 @@ def run(input_dir: Path, out_dir: Path, as_of: datetime | None = None, hold_days
         "rows_in": results.staged.counts,
         "rows_out": {name: frame.height for name, frame in tables.items()},
         "checks_passed": checks,
+        "shops": summary.to_dicts(),
         "versions": {"python": platform.python_version(), "polars": pl.__version__},
     }
-    published = write_outputs(tables, out_dir, run_id, manifest)
-    summary = _summary(results, published)
+    orders_table = results.statements.timing.select(
+        "order_id", "shop_id", pl.col("created_at").dt.date().alias("created_date"), "delivered_at", "settles_at", "status"
+    )
+    published = write_outputs(tables, {"orders": orders_table}, out_dir, run_id, manifest, xlsx)
     logger.info("published %s", published)
-    return summary
-
-
-def _summary(results: Results, published: Path) -> dict:
-    dl = results.priced.discount_lines
-    by_funder = dl.group_by("funded_by").agg(pl.col("amount_cents").sum())
-    funded = dict(zip(by_funder["funded_by"], by_funder["amount_cents"], strict=True))
-    counts = results.staged.counts
     return {
-        "published": str(published),
-        "orders_accepted": counts["orders"]["accepted"],
+        "published": str(out_dir / io.CURRENT),
+        "database": str(out_dir / io.DATABASE_NAME),
+        "as_of": as_of.isoformat(),
         "rows_rejected": results.staged.rejected_rows.height,
-        "seller_discount_cents": int(funded.get("seller", 0)),
-        "platform_discount_cents": int(funded.get("platform", 0)),
-        "refunds": results.refunds.height,
+        "orders_accepted": results.staged.counts["orders"]["accepted"],
+        "shops": summary.to_dicts(),
     }
+
+
+def shop_summary(results: Results) -> pl.DataFrame:
+    """Per shop, what a finance analyst asks first: settled, who funded the discounts, refunds, fees."""
+    details = results.statements.order_details
+    from schemas.layout import cents_name as c
+
+    settled = details.group_by("shop_id").agg(
+        pl.len().alias("order_detail_rows"),
+        pl.col("statement_date").n_unique().alias("statements"),
+        pl.col(c("Total settlement amount")).sum().alias("settlement_cents"),
+        pl.col(c("Gross sales refund")).sum().alias("gross_refunds_cents"),
+        pl.col(c("Fees")).sum().alias("fees_cents"),
+    )
+    discounts = results.priced.discount_lines.join(results.staged.tables["orders"].select("order_id", "shop_id"), on="order_id").group_by("shop_id").agg(
+        pl.col("amount_cents").filter(pl.col("funded_by") == "seller").sum().alias("seller_funded_cents"),
+        pl.col("amount_cents").filter(pl.col("funded_by") == "platform").sum().alias("tiktok_funded_cents"),
+    )
+    unsettled = results.statements.unsettled_orders.group_by("shop_id").agg(pl.len().alias("unsettled_orders"))
+    shops = results.staged.tables["orders"].select("shop_id").unique()
+    return (
+        shops.join(settled, on="shop_id", how="left")
+        .join(discounts, on="shop_id", how="left")
+        .join(unsettled, on="shop_id", how="left")
+        .fill_null(0)
+        .sort("shop_id")
+    )

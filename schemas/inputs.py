@@ -182,4 +182,5 @@ REASONS: dict[str, str] = {
     "platform_shop_required": "a seller-funded promotion with no shop_id",
     "over_refund": "the refund returns more units than remain unrefunded",
     "shipping_already_refunded": "a second refund_shipping on one order",
+    "after_as_of": "dated after the run's as_of: it has not happened yet for this run",
 }

@@ -11,6 +11,18 @@ import pandera.polars as pa
 import polars as pl
 
 from schemas.inputs import COUPON_TYPES, FUNDED_BY, PROMOTION_TYPES, REASONS
+from schemas.layout import (
+    FEES_PARTS,
+    NET_SALES_PARTS,
+    NOT_MODELLED,
+    ORDER_DETAILS_INT,
+    ORDER_DETAILS_LABELS,
+    ORDER_DETAILS_TEXT,
+    SHIPPING_PARTS,
+    STATEMENTS_LABELS,
+    STATEMENTS_MONEY,
+    snake,
+)
 
 Money = Annotated[pl.Decimal, 18, 2]
 UtcTime = Annotated[pl.Datetime, "us", "UTC"]
@@ -175,3 +187,107 @@ class OrderShipping(pa.DataFrameModel):
             pl.col("shipping_fee_cents")
             == pl.col("platform_shipping_discount_cents") + pl.col("seller_shipping_discount_cents") + pl.col("customer_shipping_cents")
         )
+
+
+# ------------------------------------------------------------------ statements (SPEC §4)
+
+
+def _identity(name: str, total: str, parts: list[str]) -> pa.Check:
+    """`total == sum(parts)` on every row, exactly (Decimal arithmetic)."""
+
+    def check(data: pa.PolarsData) -> pl.LazyFrame:
+        summed = pl.sum_horizontal([pl.col(p) for p in parts]).cast(pl.Decimal(38, 2))
+        return data.lazyframe.select(pl.col(total).cast(pl.Decimal(38, 2)) == summed)
+
+    return pa.Check(check, name=name)
+
+
+def _order_details_schema() -> pa.DataFrameSchema:
+    columns: dict[str, pa.Column] = {"shop_id": pa.Column(pl.String)}
+    for label in ORDER_DETAILS_LABELS:
+        name = snake(label)
+        if label in ORDER_DETAILS_INT:
+            columns[name] = pa.Column(pl.Int64, pa.Check.ge(1))
+        elif label in ORDER_DETAILS_TEXT:
+            columns[name] = pa.Column(pl.String, nullable=False)
+        else:
+            columns[name] = pa.Column(pl.Decimal(18, 2))
+    columns["status"] = pa.Column(pl.String, pa.Check.isin(["Computed"]))
+    columns["type"] = pa.Column(pl.String, pa.Check.isin(["Order"]))
+    columns["refund_id"] = pa.Column(pl.String, nullable=True)
+    for label in NOT_MODELLED:
+        columns[snake(label)] = pa.Column(pl.Decimal(18, 2), pa.Check.eq(0))
+    s = [snake(l) for l in SHIPPING_PARTS]
+    f = [snake(l) for l in FEES_PARTS]
+    return pa.DataFrameSchema(
+        columns,
+        strict=True,
+        ordered=True,
+        unique=["shop_id", "statement_date_utc", "order_adjustment_id", "sku_id", "refund_id"],
+        checks=[
+            _identity("net_sales_identity", "net_sales", [snake(l) for l in NET_SALES_PARTS]),
+            _identity("shipping_identity", "shipping", s),
+            _identity("fees_identity", "fees", f),
+            _identity("total_identity", "total_settlement_amount", ["net_sales", "shipping", "fees", "adjustment_amount"]),
+        ],
+        name="OrderDetails",
+        description="One row per order SKU per settlement event (SPEC §4 Order details).",
+    )
+
+
+def _statements_schema() -> pa.DataFrameSchema:
+    columns: dict[str, pa.Column] = {"shop_id": pa.Column(pl.String)}
+    for label in STATEMENTS_LABELS:
+        name = snake(label)
+        columns[name] = pa.Column(pl.Decimal(18, 2)) if label in STATEMENTS_MONEY else pa.Column(pl.String)
+    columns["currency"] = pa.Column(pl.String)
+    return pa.DataFrameSchema(
+        columns,
+        strict=True,
+        unique=["shop_id", "statement_date_utc"],
+        checks=[_identity("payable_identity", "payable_amount", ["total_settlement_amount", "reserve_amount"])],
+        name="Statements",
+        description="One row per (shop, statement date) (SPEC §4 Statements).",
+    )
+
+
+OrderDetails = _order_details_schema()
+StatementsSchema = _statements_schema()
+
+
+def statement_total_mismatches(statements: pl.DataFrame, order_details: pl.DataFrame) -> pl.DataFrame:
+    """Statements whose totals are not the sums of their Order details rows (empty when right)."""
+    totals = ["total_settlement_amount", "net_sales", "shipping", "fees"]
+    sums = order_details.group_by("shop_id", "statement_date_utc").agg(
+        *[pl.col(c).sum().alias(f"_rows_{c}") for c in totals], pl.col("adjustment_amount").sum().alias("_rows_adjustments")
+    )
+    joined = statements.join(sums, on=["shop_id", "statement_date_utc"], how="full", coalesce=True)
+    differs = pl.any_horizontal(
+        *[pl.col(c).fill_null(0) != pl.col(f"_rows_{c}").fill_null(0) for c in totals],
+        pl.col("adjustments").fill_null(0) != pl.col("_rows_adjustments").fill_null(0),
+    )
+    return joined.filter(differs)
+
+
+class UnsettledOrders(pa.DataFrameModel):
+    """One row per accepted order not settled at `as_of`, with its expected money."""
+
+    order_id: str = pa.Field(unique=True)
+    shop_id: str
+    status: str = pa.Field(isin=["awaiting_delivery", "in_hold", "closed"])
+    expected_statement_date: pl.Date = pa.Field(nullable=True)
+    expected_total_settlement_amount: Money
+    expected_net_sales: Money
+    expected_shipping: Money
+    expected_fees: Money
+
+    class Config:
+        strict = True
+
+    @pa.dataframe_check(name="date_known_only_in_hold")
+    def date_only_in_hold(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col("expected_statement_date").is_not_null() == (pl.col("status") == "in_hold"))
+
+    @pa.dataframe_check(name="closed_expects_nothing")
+    def closed_zero(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select((pl.col("status") != "closed") | (pl.col("expected_total_settlement_amount") == 0))

@@ -46,12 +46,23 @@ def test_flow_publishes_validated_outputs_and_reruns_identically(prefect_server,
     assert set(manifest["inputs"]) == {p.name for p in SAMPLES.glob("*.parquet")}
     discount_lines = pl.read_parquet(current / "discount_lines.parquet")
     assert discount_lines.schema["amount"] == pl.Decimal(18, 2)
-    assert first["seller_discount_cents"] + first["platform_discount_cents"] == int(discount_lines["amount"].sum() * 100)
+    funded = sum(shop["seller_funded_cents"] + shop["tiktok_funded_cents"] for shop in first["shops"])
+    assert funded == int(discount_lines["amount"].sum() * 100)
+    # Order details: one Parquet partition per statement date, the same rows as the exports.
+    details = pl.read_parquet(current / "order_details" / "**" / "*.parquet", hive_partitioning=False)
+    assert len(list((current / "order_details").glob("statement_date_utc=*"))) == details["statement_date_utc"].n_unique()
+    csv_rows = sum(pl.read_csv(p).height for p in (current / "exports").rglob("*.csv"))
+    assert csv_rows == details.height
+    assert len(list((current / "exports").rglob("*.xlsx"))) == manifest["rows_out"]["statements"]
 
     # The analysts' database holds the same tables.
     with duckdb.connect(str(out / "settlement.duckdb"), read_only=True) as con:
         n = con.execute("SELECT count(*) FROM discount_lines").fetchone()[0]
+        by_view = con.execute("SELECT sum(discount) FROM discounts_daily").fetchone()[0]
+        statements = con.execute("SELECT count(*) FROM statements").fetchone()[0]
     assert n == discount_lines.height
+    assert by_view == discount_lines["amount"].sum()
+    assert statements == manifest["rows_out"]["statements"]
 
     before = _parquet_bytes(current.resolve())
     settle_flow(input_dir=str(SAMPLES), out_dir=str(out), as_of=AS_OF)
@@ -82,7 +93,10 @@ def test_cli_run_on_samples(tmp_path):
         capture_output=True, text=True, env=env, timeout=600,
     )
     assert done.returncode == 0, done.stderr
-    assert "TikTok-funded discounts" in done.stdout
+    assert "SHOP-A" in done.stdout and "SHOP-B" in done.stdout
+    manifest = json.loads((tmp_path / "out" / "current" / "manifest.json").read_text())
+    rejected = sum(c["rejected"] for c in manifest["rows_in"].values())
+    assert f"Rows rejected: {rejected}" in done.stdout
     assert (tmp_path / "out" / "current" / "discount_lines.parquet").exists()
 
     missing = subprocess.run(

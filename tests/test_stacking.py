@@ -8,6 +8,7 @@ guard the invariants on random orders and promotions.
 """
 
 from collections import defaultdict
+from datetime import datetime
 from decimal import Decimal
 
 import polars as pl
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 
 from schemas.inputs import ALLOWED_KINDS, BMSM_TYPES, COUPON_TYPES, PLATFORM_TYPES, PROMOTION_TYPES, SELLER_TYPES, SHIPPING_TYPES
 from tests.conftest import run
+from tests.test_allocate import largest_remainder
 from transforms.pipeline import Results
 
 STEPS = ("1", "2", "3a", "3b", "4a", "4b", "5")
@@ -319,6 +321,7 @@ def test_step1_seller_unit_price():
         | fixed_above_price         | fixed_above_price         |
         | best_discount             | best_discount             |
         | tie_smaller_id            | tie_smaller_id            |
+        | tie_code_point            | tie_code_point            |
         | best_flash                | best_flash                |
         | inactive_flash            | inactive_flash            |
         """,
@@ -336,6 +339,7 @@ def test_step1_seller_unit_price():
         | fixed_above_price         | A      | P1         | 10.00      | 1        |
         | best_discount             | A      | P1         | 10.00      | 1        |
         | tie_smaller_id            | A      | P1         | 10.00      | 1        |
+        | tie_code_point            | A      | P1         | 10.00      | 1        |
         | best_flash                | A      | P1         | 10.00      | 1        |
         | inactive_flash            | A      | P1         | 10.00      | 1        |
         """,
@@ -357,6 +361,10 @@ def test_step1_seller_unit_price():
         | best_discount.B            | product_discount | best_discount           | amount_off    | 1.50           |              | 2026-01-01T00:00:00Z |
         | tie_smaller_id.T2          | product_discount | tie_smaller_id          | percent_off   | 10             |              | 2026-01-01T00:00:00Z |
         | tie_smaller_id.T10         | product_discount | tie_smaller_id          | amount_off    | 1.00           |              | 2026-01-01T00:00:00Z |
+        | tie_code_point.é           | product_discount | tie_code_point          | amount_off    | 1.00           |              | 2026-01-01T00:00:00Z |
+        | tie_code_point.z           | product_discount | tie_code_point          | amount_off    | 1.00           |              | 2026-01-01T00:00:00Z |
+        | tie_code_point.a           | product_discount | tie_code_point          | amount_off    | 1.00           |              | 2026-01-01T00:00:00Z |
+        | tie_code_point.B           | product_discount | tie_code_point          | amount_off    | 1.00           |              | 2026-01-01T00:00:00Z |
         | best_flash.F1              | flash_deal       | best_flash              | fixed_price   | 8.00           |              | 2026-01-01T00:00:00Z |
         | best_flash.F2              | flash_deal       | best_flash              | percent_off   | 30             |              | 2026-01-01T00:00:00Z |
         | best_flash.PD              | product_discount | best_flash              | percent_off   | 50             |              | 2026-01-01T00:00:00Z |
@@ -391,6 +399,8 @@ def test_step1_seller_unit_price():
         "best_discount": [("A", "best_discount.B", "1", 150)],
         # 100 each: the smaller promotion_id by code point, "…T10" < "…T2".
         "tie_smaller_id": [("A", "tie_smaller_id.T10", "1", 100)],
+        # Four-way tie at 100: by code point "B" (U+0042) < "a" < "z" < "é" (U+00E9).
+        "tie_code_point": [("A", "tie_code_point.B", "1", 100)],
         # Of two flash deals the best (30 % = 300 over fixed $8.00 = 200) sets the price;
         # the 50 % product discount does not apply since a flash deal does.
         "best_flash": [("A", "best_flash.F2", "1", 300)],
@@ -877,6 +887,7 @@ def test_step5_shipping_platform_first_then_seller():
         | percent_on_remainder  | percent_on_remainder  | 8.00         |                        |
         | percent_half_up       | percent_half_up       | 7.99         |                        |
         | min_spend_after_step4 | min_spend_after_step4 | 8.00         | min_spend_after_step4.SC |
+        | min_spend_whole_order | min_spend_whole_order | 8.00         |                        |
         | best_platform         | best_platform         | 8.00         |                        |
         | tie_smaller_id        | tie_smaller_id        | 8.00         |                        |
         | one_line_suffices     | one_line_suffices     | 8.00         |                        |
@@ -893,6 +904,8 @@ def test_step5_shipping_platform_first_then_seller():
         | percent_on_remainder  | A      | P1         | 10.00      |
         | percent_half_up       | A      | P1         | 10.00      |
         | min_spend_after_step4 | A      | P1         | 50.00      |
+        | min_spend_whole_order | A      | P1         | 10.00      |
+        | min_spend_whole_order | B      | P2         | 40.00      |
         | best_platform         | A      | P1         | 10.00      |
         | tie_smaller_id        | A      | P1         | 10.00      |
         | one_line_suffices     | A      | P1         | 10.00      |
@@ -915,6 +928,7 @@ def test_step5_shipping_platform_first_then_seller():
         | min_spend_after_step4.SC | seller_coupon              | min_spend_after_step4 | amount_off    | 10.00          |              |           |
         | min_spend_after_step4.PS | platform_shipping_discount | min_spend_after_step4 | amount_off    | 2.00           |              | 45.00     |
         | min_spend_after_step4.SS | seller_shipping_discount   | min_spend_after_step4 | free_shipping |                |              | 40.00     |
+        | min_spend_whole_order.PS | platform_shipping_discount | min_spend_whole_order | free_shipping |                |              | 45.00     |
         | best_platform.PS_a       | platform_shipping_discount | best_platform         | amount_off    | 2.00           |              |           |
         | best_platform.PS_b       | platform_shipping_discount | best_platform         | percent_off   | 50             |              |           |
         | tie_smaller_id.Z2        | platform_shipping_discount | tie_smaller_id        | amount_off    | 4.00           |              |           |
@@ -930,6 +944,7 @@ def test_step5_shipping_platform_first_then_seller():
         promotion_products="""
         | promotion_id         | product_id |
         | one_line_suffices.PS | P1         |
+        | min_spend_whole_order.PS | P1     |
         | no_covered_line.PS   | P_OTHER    |
         """,
         opt_out_events="""
@@ -960,6 +975,9 @@ def test_step5_shipping_platform_first_then_seller():
         # Product amount after step 4: $50 - $10 coupon = $40: misses the platform's $45
         # min_spend, meets the seller's $40 exactly.
         "min_spend_after_step4": (800, 0, 800, 0),
+        # Covering only P1 ($10) is enough to apply, and min_spend is held against the whole
+        # order's product amount ($50 >= $45), not the covered lines as for a coupon.
+        "min_spend_whole_order": (800, 800, 0, 0),
         # Best platform discount: 50 % (400) over $2.00.
         "best_platform": (800, 400, 0, 400),
         # $4.00 and 50 % tie at 400: the smaller id "…Z10" (checked below).
@@ -1204,8 +1222,13 @@ def test_amounts_are_never_negative_and_the_identities_hold(scenario):
     priced = result.priced
     discounts, lines, shipping = priced.discount_lines, priced.line_amounts, priced.order_shipping
 
-    # Every discount row is > 0, every other amount >= 0.
+    # Every discount row is > 0 and sits at its type's step with its type's funder; only
+    # shipping rows (step 5) have no SKU. Every other amount is >= 0.
     assert (discounts["amount_cents"] > 0).all()
+    for row in discounts.select("sku_id", "promotion_type", "funded_by", "step").unique().iter_rows(named=True):
+        assert row["step"] == STEP_OF_TYPE[row["promotion_type"]]
+        assert row["funded_by"] == ("platform" if row["promotion_type"] in PLATFORM_TYPES else "seller")
+        assert (row["sku_id"] is None) == (row["step"] == "5")
     for frame, columns in (
         (lines, ["seller_discount_cents", "platform_discount_cents", "final_amount_cents"]),
         (shipping, ["platform_shipping_discount_cents", "seller_shipping_discount_cents", "customer_shipping_cents"]),
@@ -1257,6 +1280,183 @@ def test_amounts_are_never_negative_and_the_identities_hold(scenario):
             assert row["reason"] is None
         else:
             assert row["discount_cents"] == 0 and row["reason"] is not None
+
+
+# ---------------------------------------------------------------- a plain reading of SPEC §3
+
+
+def _cents(text: str | None) -> int | None:
+    return None if text is None else int(Decimal(text) * 100)
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _half_up(numerator: int, denominator: int) -> int:
+    return (2 * numerator + denominator) // (2 * denominator)  # numerator >= 0
+
+
+def _off(base: int, kind: str, value: int | None, cap: int | None) -> int:
+    """The discount of one promotion on `base`, as SPEC §3 states each formula."""
+    if kind == "percent_off":
+        discount = _half_up(base * value, 10_000)  # value in hundredths of a percent
+        return discount if cap is None else min(discount, cap)
+    if kind == "amount_off":
+        return min(value, base)
+    if kind == "fixed_price":
+        return base - min(value, base)
+    return base  # free_shipping
+
+
+def _best(offers: list[tuple[int, str]]) -> tuple[int, str] | None:
+    """(discount, promotion_id) with the largest discount, ties to the smaller id."""
+    return min(offers, key=lambda o: (-o[0], o[1]), default=None)
+
+
+def spec_reference(scenario: dict[str, list[dict]]) -> tuple[set, set, set]:
+    """SPEC §3 steps 1–5 in plain Python, one order at a time, straight from the text.
+
+    Returns the discount_lines as {(order, sku, promotion, step, cents)}, the coupon checks as
+    {(order, coupon type, coupon id, status, reason, cents)} and the blocked incentives as
+    {(order, sku, incentive, flash deal, cents)}. Assumes valid input (as `scenarios` makes).
+    """
+    promos: dict[str, dict] = {}
+    for row in scenario.get("promotions", []):
+        header = promos.setdefault(row["promotion_id"], row | {"tiers": []})
+        header["tiers"].append(
+            (int(row["tier"]), _cents(row["discount_value"]), _cents(row["min_spend"]), None if row["min_quantity"] is None else int(row["min_quantity"]))
+        )
+    scope: dict[str, set] = defaultdict(set)
+    for row in scenario.get("promotion_products", []):
+        scope[row["promotion_id"]].add(row["product_id"])
+    events = scenario.get("opt_out_events", [])
+
+    def participates(shop: str, ptype: str, t: datetime) -> bool:
+        past = [(_instant(e["changed_at"]), i, e["participating"] == "true") for i, e in enumerate(events)
+                if e["shop_id"] == shop and e["promotion_type"] == ptype and _instant(e["changed_at"]) <= t]
+        return max(past)[2] if past else True  # the last by time, ties to the later row
+
+    def applies(p: dict, order: dict, line: dict) -> bool:
+        t = _instant(order["created_at"])
+        return (
+            _instant(p["starts_at"]) <= t < _instant(p["ends_at"])
+            and p["shop_id"] in (None, order["shop_id"])
+            and (not scope[p["promotion_id"]] or line["product_id"] in scope[p["promotion_id"]])
+            and (p["condition"] == "none" or (p["condition"] == "live_only" and order["channel"] == "live")
+                 or (p["condition"] == "new_buyer" and order["buyer_is_new"] == "true"))
+            and (p["promotion_type"] not in PLATFORM_TYPES or participates(order["shop_id"], p["promotion_type"], t))
+        )
+
+    def of_type(ptype: str, order: dict, line: dict) -> list[dict]:
+        return [p for p in promos.values() if p["promotion_type"] == ptype and applies(p, order, line)]
+
+    rows, checks, blocked = set(), set(), set()
+    for order in scenario["orders"]:
+        oid = order["order_id"]
+        lines = sorted((l for l in scenario["order_lines"] if l["order_id"] == oid), key=lambda l: l["sku_id"])
+        running, flash_priced = {}, set()
+
+        def unit_offers(ptype: str, line: dict, price: int) -> list[tuple[int, str]]:
+            return [
+                (_off(price, p["discount_kind"], p["tiers"][0][1], _cents(p["max_discount"])), p["promotion_id"])
+                for p in of_type(ptype, order, line)
+            ]
+
+        # Steps 1 and 2: unit prices.
+        for line in lines:
+            sku, qty, price = line["sku_id"], int(line["quantity"]), _cents(line["unit_price"])
+            flash = _best(unit_offers("flash_deal", line, price))
+            chosen = flash or _best(unit_offers("product_discount", line, price))
+            if flash:
+                flash_priced.add(sku)
+            if chosen and chosen[0] > 0:
+                rows.add((oid, sku, chosen[1], "1", chosen[0] * qty))
+            price -= chosen[0] if chosen else 0
+            incentives = unit_offers("product_incentive", line, price)
+            if flash:
+                blocked |= {(oid, sku, pid, flash[1], d * qty) for d, pid in incentives}
+            elif (best := _best(incentives)) and best[0] > 0:
+                rows.add((oid, sku, best[1], "2", best[0] * qty))
+                price -= best[0]
+            running[sku] = price * qty
+
+        def take(step: str, pid: str, discount: int, covered: list[dict]) -> None:
+            skus = [l["sku_id"] for l in covered]
+            parts = largest_remainder(discount, [running[s] for s in skus], skus)
+            for sku, part in zip(skus, parts, strict=True):
+                running[sku] -= part
+                if part > 0:
+                    rows.add((oid, sku, pid, step, part))
+
+        def order_discount(p: dict, base: int, value: int) -> int:
+            return _off(base, p["discount_kind"], value, _cents(p["max_discount"]))
+
+        # Step 3: Buy More Save More, seller then platform; the best reached tier of the best promotion.
+        for step, ptype in (("3a", "seller_bmsm"), ("3b", "platform_bmsm")):
+            offers = []
+            for p in (p for p in promos.values() if p["promotion_type"] == ptype):
+                covered = [l for l in lines if applies(p, order, l) and not (ptype == "seller_bmsm" and l["sku_id"] in flash_priced)]
+                qty, base = sum(int(l["quantity"]) for l in covered), sum(running[l["sku_id"]] for l in covered)
+                reached = [(order_discount(p, base, v), tier) for tier, v, spend, min_qty in p["tiers"]
+                           if covered and (min_qty is None or qty >= min_qty) and (spend is None or base >= spend)]
+                if reached:
+                    offers.append((max(reached)[0], p["promotion_id"], covered))  # ties: the higher tier
+            if offers:
+                discount, pid, covered = min(offers, key=lambda o: (-o[0], o[1]))
+                take(step, pid, discount, covered)
+
+        # Step 4: claimed coupons, seller then platform, first failing reason in the SPEC's order.
+        for step, ctype, claim in (("4a", "seller_coupon", "seller_coupon_id"), ("4b", "product_coupon", "platform_coupon_id")):
+            cid = order[claim]
+            if cid is None:
+                continue
+            p, t = promos.get(cid), _instant(order["created_at"])
+            covered = [l for l in lines if p and applies(p, order, l)]
+            base = sum(running[l["sku_id"]] for l in covered)
+            spend = p and p["tiers"][0][2]
+            reason = (
+                "unknown" if p is None
+                else "wrong_type" if p["promotion_type"] != ctype
+                else "wrong_shop" if p["shop_id"] not in (None, order["shop_id"])
+                else "not_active" if not _instant(p["starts_at"]) <= t < _instant(p["ends_at"])
+                else "condition" if (p["condition"] == "live_only" and order["channel"] != "live") or (p["condition"] == "new_buyer" and order["buyer_is_new"] != "true")
+                else "opted_out" if ctype in PLATFORM_TYPES and not participates(order["shop_id"], ctype, t)
+                else "no_covered_product" if not covered
+                else "min_spend" if spend is not None and base < spend
+                else None
+            )
+            discount = 0 if reason else order_discount(p, base, p["tiers"][0][1])
+            checks.add((oid, ctype, cid, "rejected" if reason else "applied", reason, discount))
+            if not reason:
+                take(step, cid, discount, covered)
+
+        # Step 5: shipping, platform first, the seller's on what is left.
+        product_amount, fee = sum(running.values()), _cents(order["shipping_fee"])
+        for ptype in ("platform_shipping_discount", "seller_shipping_discount"):
+            offers = [
+                (_off(fee, p["discount_kind"], p["tiers"][0][1], _cents(p["max_discount"])), p["promotion_id"])
+                for p in promos.values()
+                if p["promotion_type"] == ptype and any(applies(p, order, l) for l in lines)
+                and (p["tiers"][0][2] is None or product_amount >= p["tiers"][0][2])
+            ]
+            if (best := _best(offers)) and best[0] > 0:
+                rows.add((oid, None, best[1], "5", best[0]))
+                fee -= best[0]
+    return rows, checks, blocked
+
+
+@PROPERTY
+@given(scenario=scenarios())
+def test_random_orders_price_as_the_spec_reads(scenario):
+    result = run(**scenario)
+    assert_no_rejections(result)
+    rows, checks, blocked = spec_reference(scenario)
+    priced = result.priced
+    assert set(priced.discount_lines.select("order_id", "sku_id", "promotion_id", "step", "amount_cents").rows()) == rows
+    assert set(priced.coupon_checks.select("order_id", "coupon_type", "coupon_id", "status", "reason", "discount_cents").rows()) == checks
+    assert set(priced.blocked_incentives.rows()) == blocked
+    assert priced.discount_lines.height == len(rows)
 
 
 def _copy(scenario: dict[str, list[dict]], prefix: str, *, drop: frozenset = frozenset(), opt_out: frozenset = frozenset()) -> dict[str, list[dict]]:

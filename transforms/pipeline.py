@@ -1,7 +1,8 @@
 """The whole computation from raw input frames to output frames, with no I/O.
 
-`compute()` is what the Prefect flow and the tests both call: staging, then the stacking
-engine, then refunds. Frames in (cents inside), frames out; `flows/` validates and publishes.
+`compute()` is what the Prefect flow and the tests both call: staging, the as-of cut, the
+stacking engine, refunds, statements. Frames in (cents inside), frames out; `flows/`
+validates and publishes.
 """
 
 from dataclasses import dataclass
@@ -13,7 +14,16 @@ from transforms.applicability import promotion_headers
 from transforms.money import decimalise
 from transforms.refunds import coupon_restorations, line_sales_tax, refund_amounts
 from transforms.stacking import Priced, price_orders
-from transforms.staging import Staged, stage
+from transforms.staging import REJECTED_SCHEMA, Staged, stage
+from transforms.statements import (
+    StatementParams,
+    Statements,
+    build_statements,
+    order_details_layout,
+    snake_columns,
+    statements_layout,
+    unsettled_layout,
+)
 
 
 @dataclass
@@ -24,26 +34,72 @@ class Results:
     priced: Priced
     refunds: pl.DataFrame
     coupon_restorations: pl.DataFrame
-    as_of: datetime
+    statements: Statements
+    params: StatementParams
 
     def published(self) -> dict[str, pl.DataFrame]:
-        """The SPEC §6 output tables this far, money as `Decimal(18,2)`."""
+        """The SPEC §6 output tables (snake_case names, money as `Decimal(18,2)`)."""
         return {
             "discount_lines": decimalise(self.priced.discount_lines),
             "blocked_incentives": decimalise(self.priced.blocked_incentives),
             "coupon_checks": decimalise(self.priced.coupon_checks),
             "coupon_restorations": self.coupon_restorations,
+            "order_details": snake_columns(order_details_layout(self.statements.order_details)),
+            "statements": snake_columns(statements_layout(self.statements.statements)),
+            "unsettled_orders": unsettled_layout(self.statements.unsettled_orders),
             "rejected_rows": self.staged.rejected_rows,
         }
 
 
-def compute(raw: dict[str, pl.DataFrame], as_of: datetime) -> Results:
-    """Stage the raw tables and price every accepted order; refunds after `as_of` have not happened yet."""
-    staged = stage(raw)
+def cut_at_as_of(staged: Staged, as_of: datetime) -> Staged:
+    """Inputs dated after `as_of` have not happened yet (SPEC §4): such orders (with their lines)
+    and refunds move to `rejected_rows` as `after_as_of`, so nothing is lost and the answer
+    does not depend on when the run happens. Deliveries after `as_of` are handled as not yet
+    delivered by the statements."""
+    t = dict(staged.tables)
+    late_orders = t["orders"].filter(pl.col("created_at") > as_of)
+    late_lines = t["order_lines"].join(late_orders.select("order_id"), on="order_id")
+    late_refunds = t["refunds"].filter(pl.col("refunded_at") > as_of)
+    moved = {
+        "orders": (late_orders, ["order_id"], "created_at", pl.col("created_at").cast(pl.String)),
+        "order_lines": (late_lines, ["order_id", "sku_id"], "order_id", pl.col("order_id")),
+        "refunds": (late_refunds, ["refund_id"], "refunded_at", pl.col("refunded_at").cast(pl.String)),
+    }
+    rejected = [staged.rejected_rows]
+    counts = {k: dict(v) for k, v in staged.counts.items()}
+    for table, (late, key, column, value) in moved.items():
+        if late.height == 0:
+            continue
+        rejected.append(
+            late.select(
+                pl.lit(table).alias("table"),
+                pl.col("row_number"),
+                pl.concat_str([pl.col(k) for k in key], separator="|").alias("key"),
+                pl.lit(column).alias("column"),
+                pl.lit("after_as_of").alias("reason"),
+                value.alias("value"),
+            ).cast(REJECTED_SCHEMA)
+        )
+        t[table] = t[table].join(late.select("row_number"), on="row_number", how="anti")
+        counts[table]["accepted"] -= late.height
+        counts[table]["rejected"] += late.height
+    return Staged(
+        tables=t,
+        rejected_rows=pl.concat(rejected).sort("table", "row_number"),
+        counts=counts,
+        invalid_promotion_ids=staged.invalid_promotion_ids,
+        fee_schedule_supplied=staged.fee_schedule_supplied,
+    )
+
+
+def compute(raw: dict[str, pl.DataFrame], as_of: datetime, hold_days: int = 8) -> Results:
+    """Stage the raw tables, cut at `as_of`, price every accepted order, write its statements."""
+    params = StatementParams(as_of=as_of, hold_days=hold_days)
+    staged = cut_at_as_of(stage(raw), as_of)
     t = staged.tables
     priced = price_orders(t["orders"], t["order_lines"], t["promotions"], t["promotion_products"], t["opt_out_events"], staged.invalid_promotion_ids)
-    happened = t["refunds"].filter(pl.col("refunded_at") <= as_of)
     tax = line_sales_tax(priced.line_amounts, t["orders"])
-    refunds = refund_amounts(happened, priced.line_amounts, tax, priced.order_shipping)
-    restorations = coupon_restorations(happened, priced.line_amounts, priced.coupon_checks, promotion_headers(t["promotions"]))
-    return Results(staged=staged, priced=priced, refunds=refunds, coupon_restorations=restorations, as_of=as_of)
+    refunds = refund_amounts(t["refunds"], priced.line_amounts, tax, priced.order_shipping)
+    restorations = coupon_restorations(t["refunds"], priced.line_amounts, priced.coupon_checks, promotion_headers(t["promotions"]))
+    statements = build_statements(t["orders"], priced.line_amounts, tax, priced.order_shipping, refunds, t["fee_schedule"], params)
+    return Results(staged=staged, priced=priced, refunds=refunds, coupon_restorations=restorations, statements=statements, params=params)

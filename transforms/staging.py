@@ -251,7 +251,7 @@ def stage(raw: dict[str, pl.DataFrame]) -> Staged:
     fees_canonical, fees_frame = _stage_fee_schedule(raw["fee_schedule"])
     if fees_frame is not None:
         fees_canonical = _ok(fees_frame).drop(_ROW, _KEY, _FAIL)
-    fees_canonical = fees_canonical.sort("effective_from")
+    fees_canonical = fees_canonical.drop(_ROW, strict=False).sort("effective_from")
     first_fee_date = fees_canonical["effective_from"].min()
 
     orders = _cast_table(
@@ -322,8 +322,9 @@ def stage(raw: dict[str, pl.DataFrame]) -> Staged:
     counts = {
         t: {"rows_in": f.height, "accepted": _ok(f).height, "rejected": f.height - _ok(f).height} for t, f in frames.items()
     }
-    tables = {t: _ok(f).drop(_KEY, _FAIL, *([] if t == "opt_out_events" else [_ROW])) for t, f in frames.items()}
-    tables["opt_out_events"] = tables["opt_out_events"].rename({_ROW: "event_seq"})
+    # `row_number` (1-based, in the file) stays on every staged row, for later rejections.
+    tables = {t: _ok(f).drop(_KEY, _FAIL) for t, f in frames.items()}
+    tables["opt_out_events"] = tables["opt_out_events"].with_columns(pl.col(_ROW).alias("event_seq"))
     tables["fee_schedule"] = fees_canonical
     tables["promotions"] = tables["promotions"].with_columns(
         pl.col("promotion_type").replace_strict(FUNDED_BY, return_dtype=pl.String).alias("funded_by")
