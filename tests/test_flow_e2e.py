@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 from prefect.testing.utilities import prefect_test_harness
 
+from flows import warehouse
 from flows.settle import RunFailed, settle_flow
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,7 +28,9 @@ def prefect_server():
 
 
 def _parquet_bytes(run_dir: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*.parquet"))}
+    """Every Parquet and CSV file of a run, by path (the outputs that must be byte-identical)."""
+    files = sorted([*run_dir.rglob("*.parquet"), *run_dir.rglob("*.csv")])
+    return {str(p.relative_to(run_dir)): p.read_bytes() for p in files}
 
 
 def test_flow_publishes_validated_outputs_and_reruns_identically(prefect_server, tmp_path):
@@ -81,6 +84,27 @@ def test_failed_run_leaves_last_good_outputs(prefect_server, tmp_path):
         settle_flow(input_dir=str(broken), out_dir=str(out), as_of=AS_OF)
     assert (out / "current").resolve() == good
     assert _parquet_bytes(good) == good_bytes
+    assert not any(p.name.startswith(".building") for p in (out / "runs").iterdir())
+
+
+def test_run_failing_while_writing_leaves_last_good_outputs(prefect_server, tmp_path, monkeypatch):
+    """A failure midway through writing (after Parquet and exports, at the database) publishes nothing."""
+    out = tmp_path / "out"
+    settle_flow(input_dir=str(SAMPLES), out_dir=str(out), as_of=AS_OF)
+    good = (out / "current").resolve()
+    good_bytes = _parquet_bytes(good)
+    good_db = (out / "settlement.duckdb").read_bytes()
+
+    def broken_build(tables, path):
+        path.write_bytes(b"half a database")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(warehouse, "build", broken_build)
+    with pytest.raises(OSError, match="disk full"):
+        settle_flow(input_dir=str(SAMPLES), out_dir=str(out), as_of=datetime(2026, 11, 2, tzinfo=UTC))
+    assert (out / "current").resolve() == good
+    assert _parquet_bytes(good) == good_bytes
+    assert (out / "settlement.duckdb").read_bytes() == good_db
     assert not any(p.name.startswith(".building") for p in (out / "runs").iterdir())
 
 
