@@ -181,11 +181,6 @@ def test_a_second_shipping_refund_on_an_order_is_rejected():
     assert returned(result, "customer_shipping_refund_cents") == {"R9": (800,)}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="staging bug (transforms/staging.py _sequence_refunds): a refund rejected as "
-    "shipping_already_refunded still uses up its units in the over_refund count",
-)
 def test_a_refund_rejected_for_shipping_does_not_use_up_units():
     # 2 units. R1 (1 unit, shipping) is accepted; R2 (1 unit, shipping again) is rejected, so it
     # returns nothing and 1 unit remains: R3 (1 unit) is within what remains and is accepted.

@@ -3,8 +3,9 @@
 One truth table per rule. Each table is one run in which every case is its own order in its own
 shop (`shop_id` = the case name), so the promotions of one case never reach another; the
 expected numbers are worked out by hand from the SPEC in the comments. List prices are $10.00
-(1000 cents) and quantities 1 unless a case says otherwise. Hypothesis properties at the end
-guard the invariants on random orders and promotions.
+(1000 cents) and quantities 1 unless a case says otherwise. At the end, hypothesis prices
+batches of random orders and promotions: against a plain-Python reading of §3 (`spec_reference`),
+against the identities, under opt-outs and under shuffled input rows.
 """
 
 from collections import defaultdict

@@ -11,9 +11,11 @@ from datetime import datetime
 import polars as pl
 
 from transforms.applicability import promotion_headers
-from transforms.money import decimalise
+from transforms.money import cents_to_decimal, decimalise
+from transforms.reconcile import ReconParams, evidence, reconcile
 from transforms.refunds import coupon_restorations, line_sales_tax, refund_amounts
 from transforms.stacking import Priced, price_orders
+from transforms.reported import empty_reported_details, empty_reported_statements
 from transforms.staging import REJECTED_SCHEMA, Staged, stage
 from transforms.statements import (
     StatementParams,
@@ -36,6 +38,8 @@ class Results:
     coupon_restorations: pl.DataFrame
     statements: Statements
     params: StatementParams
+    recon_breaks: pl.DataFrame
+    recon_statements: pl.DataFrame
 
     def published(self) -> dict[str, pl.DataFrame]:
         """The SPEC §6 output tables (snake_case names, money as `Decimal(18,2)`)."""
@@ -47,8 +51,19 @@ class Results:
             "order_details": snake_columns(order_details_layout(self.statements.order_details)),
             "statements": snake_columns(statements_layout(self.statements.statements)),
             "unsettled_orders": unsettled_layout(self.statements.unsettled_orders),
+            "recon_breaks": _recon_layout(self.recon_breaks),
+            "recon_statements": _recon_layout(self.recon_statements),
             "rejected_rows": self.staged.rejected_rows,
         }
+
+
+def _recon_layout(frame: pl.DataFrame) -> pl.DataFrame:
+    """Cents → Decimal(18,2) under the same name less `_cents`; the statement date as text."""
+    money = [c for c in frame.columns if c.endswith("_cents")]
+    return frame.with_columns(
+        pl.col("statement_date").dt.strftime("%Y-%m-%d").alias("statement_date_utc"),
+        *[cents_to_decimal(pl.col(c)).alias(c.removesuffix("_cents")) for c in money],
+    ).drop("statement_date", *money).select("shop_id", "statement_date_utc", pl.exclude("shop_id", "statement_date_utc"))
 
 
 def cut_at_as_of(staged: Staged, as_of: datetime) -> Staged:
@@ -92,8 +107,16 @@ def cut_at_as_of(staged: Staged, as_of: datetime) -> Staged:
     )
 
 
-def compute(raw: dict[str, pl.DataFrame], as_of: datetime, hold_days: int = 8) -> Results:
-    """Stage the raw tables, cut at `as_of`, price every accepted order, write its statements."""
+def compute(
+    raw: dict[str, pl.DataFrame],
+    as_of: datetime,
+    hold_days: int = 8,
+    reported_details: pl.DataFrame | None = None,
+    reported_statements: pl.DataFrame | None = None,
+    recon: ReconParams | None = None,
+) -> Results:
+    """Stage the raw tables, cut at `as_of`, price every accepted order, write its statements,
+    and reconcile them with the reported exports (typed by `transforms.reported`), if any."""
     params = StatementParams(as_of=as_of, hold_days=hold_days)
     staged = cut_at_as_of(stage(raw), as_of)
     t = staged.tables
@@ -102,4 +125,20 @@ def compute(raw: dict[str, pl.DataFrame], as_of: datetime, hold_days: int = 8) -
     refunds = refund_amounts(t["refunds"], priced.line_amounts, tax, priced.order_shipping)
     restorations = coupon_restorations(t["refunds"], priced.line_amounts, priced.coupon_checks, promotion_headers(t["promotions"]))
     statements = build_statements(t["orders"], priced.line_amounts, tax, priced.order_shipping, refunds, t["fee_schedule"], params)
-    return Results(staged=staged, priced=priced, refunds=refunds, coupon_restorations=restorations, statements=statements, params=params)
+    known = pl.concat([
+        t["orders"].select("order_id"),
+        staged.rejected_rows.filter(pl.col("table") == "orders").select(pl.col("key").alias("order_id")),
+    ])
+    ev = evidence(t["orders"], t["opt_out_events"], priced.blocked_incentives, priced.coupon_checks,
+                  statements.order_details, t["fee_schedule"], statements.referral_rates)
+    breaks, bridge = reconcile(
+        statements.order_details,
+        reported_details if reported_details is not None else empty_reported_details(),
+        reported_statements if reported_statements is not None else empty_reported_statements(),
+        known,
+        statements.unsettled_orders,
+        ev,
+        recon or ReconParams(),
+    )
+    return Results(staged=staged, priced=priced, refunds=refunds, coupon_restorations=restorations, statements=statements,
+                   params=params, recon_breaks=breaks, recon_statements=bridge)

@@ -339,33 +339,41 @@ def stage(raw: dict[str, pl.DataFrame]) -> Staged:
 
 
 def _sequence_refunds(refunds: pl.DataFrame) -> pl.DataFrame:
-    """`over_refund` and `shipping_already_refunded` (SPEC §3 Refunds), taken in refund order.
+    """`over_refund` and `shipping_already_refunded` (SPEC §3 Refunds), in refund order.
 
-    A rejected refund does not consume units, so acceptance is decided one refund rank at a
-    time (vectorised over all lines per rank; a line rarely has more than a few refunds).
+    An order's refunds are taken in (`refunded_at`, `refund_id`) order; a rejected refund
+    neither consumes units nor uses up the order's one shipping refund, so acceptance is decided
+    one rank at a time (vectorised over all orders per rank; an order rarely has many refunds).
     """
-    refunds = refunds.sort("order_id", "sku_id", "refunded_at", "refund_id", nulls_last=True)
-    candidates = refunds.filter(pl.col(_FAIL).is_null()).with_columns(
-        pl.int_range(pl.len()).over("order_id", "sku_id").alias("_rank")
-    )
+    refunds = refunds.sort("order_id", "refunded_at", "refund_id", nulls_last=True)
+    candidates = refunds.filter(pl.col(_FAIL).is_null()).with_columns(pl.int_range(pl.len()).over("order_id").alias("_rank"))
     remaining = candidates.group_by("order_id", "sku_id").agg(pl.col("_line_quantity").first().alias("_remaining"))
-    over: list[pl.DataFrame] = []
+    shipped = candidates.select("order_id").unique().with_columns(pl.lit(False).alias("_shipped"))
+    verdicts: list[pl.DataFrame] = []
     max_rank = candidates["_rank"].max()
     for rank in range(0 if max_rank is None else max_rank + 1):
-        step = candidates.filter(pl.col("_rank") == rank).join(remaining, on=["order_id", "sku_id"], how="left")
-        is_over = step["quantity"] > step["_remaining"]
-        over.append(step.filter(is_over).select("refund_id"))
-        taken = step.filter(~is_over).select("order_id", "sku_id", pl.col("quantity").alias("_taken"))
-        remaining = remaining.join(taken, on=["order_id", "sku_id"], how="left").select(
+        step = (
+            candidates.filter(pl.col("_rank") == rank)
+            .join(remaining, on=["order_id", "sku_id"], how="left")
+            .join(shipped, on="order_id", how="left")
+            .with_columns(
+                pl.when(pl.col("quantity") > pl.col("_remaining")).then(pl.lit("over_refund"))
+                .when(pl.col("refund_shipping") & pl.col("_shipped")).then(pl.lit("shipping_already_refunded"))
+                .alias("_verdict")
+            )
+        )
+        verdicts.append(step.filter(pl.col("_verdict").is_not_null()).select("refund_id", "_verdict"))
+        taken = step.filter(pl.col("_verdict").is_null())
+        remaining = remaining.join(taken.select("order_id", "sku_id", pl.col("quantity").alias("_taken")), on=["order_id", "sku_id"], how="left").select(
             "order_id", "sku_id", (pl.col("_remaining") - pl.col("_taken").fill_null(0)).alias("_remaining")
         )
-    over_ids = pl.concat(over) if over else pl.DataFrame({"refund_id": []}, schema={"refund_id": pl.String})
-    refunds = _reject_where(refunds, pl.col("refund_id").is_in(over_ids["refund_id"].implode()), "quantity", "over_refund", pl.col("quantity"))
-    shipping = refunds.filter(pl.col(_FAIL).is_null() & pl.col("refund_shipping")).sort("refunded_at", "refund_id")
-    later = shipping.filter(pl.int_range(pl.len()).over("order_id") > 0).select("refund_id")
-    return _reject_where(
-        refunds, pl.col("refund_id").is_in(later["refund_id"].implode()), "refund_shipping", "shipping_already_refunded", pl.col("refund_shipping")
-    )
+        newly = taken.filter(pl.col("refund_shipping")).select("order_id").unique().with_columns(pl.lit(True).alias("_now"))
+        shipped = shipped.join(newly, on="order_id", how="left").select("order_id", (pl.col("_shipped") | pl.col("_now").fill_null(False)).alias("_shipped"))
+    rejected = pl.concat(verdicts) if verdicts else pl.DataFrame(schema={"refund_id": pl.String, "_verdict": pl.String})
+    refunds = refunds.join(rejected, on="refund_id", how="left")
+    refunds = _reject_where(refunds, pl.col("_verdict") == "over_refund", "quantity", "over_refund", pl.col("quantity"))
+    refunds = _reject_where(refunds, pl.col("_verdict") == "shipping_already_refunded", "refund_shipping", "shipping_already_refunded", pl.col("refund_shipping"))
+    return refunds.drop("_verdict")
 
 
 _TIER_SHARED = ("promotion_type", "shop_id", "starts_at", "ends_at", "discount_kind", "max_discount_cents", "condition", "campaign_id")

@@ -257,6 +257,7 @@ class Statements:
     statements: pl.DataFrame
     unsettled_orders: pl.DataFrame
     timing: pl.DataFrame
+    referral_rates: pl.DataFrame  # (order_id, referral_fee_rate_ppm)
 
 
 _KEEP = ["shop_id", "currency", "order_id", "sku_id", "refund_id", "quantity", "product_name", "sku_name", "created_at", "delivered_at", "_event_at"]
@@ -296,7 +297,7 @@ def build_statements(
         (pl.col(C("Total settlement amount")) + pl.col(C("Reserve amount"))).alias(C("Payable amount"))
     ).sort("shop_id", "statement_date")
     unsettled = _unsettled(order_rows, timing)
-    return Statements(order_details=details, statements=statements, unsettled_orders=unsettled, timing=timing)
+    return Statements(order_details=details, statements=statements, unsettled_orders=unsettled, timing=timing, referral_rates=order_rates)
 
 
 def _unsettled(order_rows: pl.DataFrame, timing: pl.DataFrame) -> pl.DataFrame:

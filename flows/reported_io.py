@@ -1,0 +1,64 @@
+"""Reading `reported/<shop_id>/*` exports as downloaded: CSV, XLSX or Parquet (SPEC §5)."""
+
+from pathlib import Path
+
+import polars as pl
+
+from transforms.reported import ReportedFileError, order_detail_rows, statement_rows
+
+SUFFIXES = (".csv", ".xlsx", ".parquet")
+
+
+def _read_text(path: Path, sheet: str | None = None) -> pl.DataFrame:
+    try:
+        if path.suffix == ".csv":
+            return pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
+        if path.suffix == ".parquet":
+            return pl.read_parquet(path).cast(pl.String)
+        return pl.read_excel(path, sheet_name=sheet, infer_schema_length=0)
+    except Exception as exc:  # noqa: BLE001 - whatever the reader says, it is this file's fault
+        where = f" sheet '{sheet}'" if sheet else ""
+        raise ReportedFileError(f"{path}{where}: cannot be read ({type(exc).__name__}: {exc})") from None
+
+
+def _sheets(path: Path) -> list[str]:
+    try:
+        return list(pl.read_excel(path, sheet_id=0, infer_schema_length=0).keys())
+    except Exception as exc:  # noqa: BLE001
+        raise ReportedFileError(f"{path}: cannot be read as XLSX ({type(exc).__name__}: {exc})") from None
+
+
+def read_reported(input_dir: Path) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
+    """(order detail rows, statements rows, files read) of every shop's exports; empty when none."""
+    root = input_dir / "reported"
+    details: list[pl.DataFrame] = []
+    statements: list[pl.DataFrame] = []
+    files: list[str] = []
+    if root.is_dir():
+        for shop_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+            for path in sorted(p for p in shop_dir.iterdir() if p.suffix.lower() in SUFFIXES):
+                files.append(str(path))
+                source = str(path)
+                if path.suffix.lower() == ".xlsx":
+                    sheets = _sheets(path)
+                    if "Order details" not in sheets:
+                        raise ReportedFileError(f"{path}: no sheet 'Order details' (sheets: {', '.join(sheets)})")
+                    details.append(order_detail_rows(_read_text(path, "Order details"), source, shop_dir.name))
+                    if "Statements" in sheets:
+                        statements.append(statement_rows(_read_text(path, "Statements"), source, shop_dir.name))
+                else:
+                    details.append(order_detail_rows(_read_text(path), source, shop_dir.name))
+    detail_frame = pl.concat(details, how="diagonal_relaxed") if details else None
+    statement_frame = pl.concat(statements, how="diagonal_relaxed") if statements else None
+    _one_file_per_statement(detail_frame, statement_frame)
+    return detail_frame, statement_frame, files
+
+
+def _one_file_per_statement(details: pl.DataFrame | None, statements: pl.DataFrame | None) -> None:
+    ids = [f.select("statement_id", "source") for f in (details, statements) if f is not None]
+    if not ids:
+        return
+    clash = pl.concat(ids).unique().group_by("statement_id").agg(pl.col("source").sort()).filter(pl.col("source").list.len() > 1)
+    if clash.height:
+        sid, sources = clash.sort("statement_id").row(0)
+        raise ReportedFileError(f"Statement ID {sid} is in two files: {sources[0]} and {sources[1]}")

@@ -1,0 +1,268 @@
+"""Reconciliation of computed statements with the ones TikTok reported (SPEC §5).
+
+Compared at the grain (shop, statement date, order, column), an order's SKU rows summed, within
+the reconciled window (per shop, the reported statement dates, or a parameter range). Every
+nonzero difference is one row of `recon_breaks` with a `break_type` and the first
+`probable_cause` whose evidence holds; `recon_statements` bridges each statement's expected
+total to the reported one exactly: the sum of its `Total settlement amount` breaks.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import polars as pl
+
+from schemas.layout import NOT_MODELLED, ORDER_DETAILS_MONEY, STATEMENTS_MONEY, cents_name
+from transforms.money import mul_div_half_up
+
+GRAIN = ["shop_id", "statement_date", "order_id"]
+ORDER_TYPES = ("order", "refund")
+PLATFORM_DISCOUNT_COLUMNS = ("Platform discounts", "Platform discounts refund")
+TOTAL = "Total settlement amount"
+
+BREAKS_SCHEMA = {
+    "shop_id": pl.String,
+    "statement_date": pl.Date,
+    "order_id": pl.String,
+    "column": pl.String,
+    "expected_cents": pl.Int64,
+    "reported_cents": pl.Int64,
+    "difference_cents": pl.Int64,
+    "within_tolerance": pl.Boolean,
+    "break_type": pl.String,
+    "probable_cause": pl.String,
+}
+
+
+@dataclass(frozen=True)
+class ReconParams:
+    recon_from: date | None = None
+    recon_to: date | None = None
+    # Per-column tolerance in cents (label → cents); a break within it is flagged, never hidden.
+    tolerances_cents: dict[str, int] = field(default_factory=dict)
+
+
+def _long(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
+    """(grain…, column label, cents) — one row per grain and money column."""
+    return frame.select(*GRAIN, *[pl.col(cents_name(l)).alias(l) for l in columns]).unpivot(
+        index=GRAIN, variable_name="column", value_name="cents"
+    ).group_by(*GRAIN, "column").agg(pl.col("cents").sum())
+
+
+def reconciled_window(reported_details: pl.DataFrame, reported_statements: pl.DataFrame, computed: pl.DataFrame, params: ReconParams) -> pl.DataFrame:
+    """(shop_id, statement_date) pairs in the window."""
+    if params.recon_from or params.recon_to:
+        low = params.recon_from or date.min
+        high = params.recon_to or date.max
+        shops = pl.concat([reported_details.select("shop_id"), computed.select("shop_id")]).unique()
+        days = pl.concat([reported_details.select("statement_date"), reported_statements.select("statement_date"), computed.select("statement_date")]).unique()
+        return shops.join(days.filter(pl.col("statement_date").is_between(low, high)), how="cross")
+    return pl.concat(
+        [reported_details.select("shop_id", "statement_date"), reported_statements.select("shop_id", "statement_date")]
+    ).unique()
+
+
+def reconcile(
+    computed_details: pl.DataFrame,
+    reported_details: pl.DataFrame,
+    reported_statements: pl.DataFrame,
+    known_orders: pl.DataFrame,
+    unsettled: pl.DataFrame,
+    evidence: "Evidence",
+    params: ReconParams,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Returns (`recon_breaks`, `recon_statements`), money in cents."""
+    computed = computed_details.select(*["shop_id", "statement_date", "order_id"], *[cents_name(l) for l in ORDER_DETAILS_MONEY])
+    window = reconciled_window(reported_details, reported_statements, computed, params)
+    is_order_row = pl.col("type").str.to_lowercase().is_in(list(ORDER_TYPES))
+    reported = reported_details.with_columns(
+        pl.when(is_order_row).then(pl.col("order_adjustment_id"))
+        .otherwise(pl.coalesce(pl.col("related_order_id").replace("", None), pl.col("order_adjustment_id")))
+        .alias("order_id")
+    ).join(window, on=["shop_id", "statement_date"])
+    computed = computed.join(window, on=["shop_id", "statement_date"])
+
+    expected_long = _long(computed, ORDER_DETAILS_MONEY)
+    reported_orders_long = _long(reported.filter(is_order_row), ORDER_DETAILS_MONEY)
+    order_diffs = (
+        expected_long.join(reported_orders_long, on=[*GRAIN, "column"], how="full", coalesce=True, suffix="_reported")
+        .select(*GRAIN, "column", pl.col("cents").fill_null(0).alias("expected_cents"), pl.col("cents_reported").fill_null(0).alias("reported_cents"))
+        .with_columns((pl.col("reported_cents") - pl.col("expected_cents")).alias("difference_cents"))
+    )
+    # What the classification needs to know about each order.
+    reported_order_ids = reported.filter(is_order_row).select("shop_id", "order_id").unique().with_columns(pl.lit(True).alias("_in_reported"))
+    window_totals = order_diffs.group_by("shop_id", "order_id", "column").agg(
+        (pl.col("difference_cents").sum() == 0).alias("_agrees_over_window")
+    )
+    computed_ids = computed.select("shop_id", "order_id").unique().with_columns(pl.lit(True).alias("_has_computed"))
+    unsettled_expected = _unsettled_long(unsettled)
+    known = known_orders.select("order_id").unique().with_columns(pl.lit(True).alias("_known"))
+    breaks = (
+        order_diffs.filter(pl.col("difference_cents") != 0)
+        .join(reported_order_ids, on=["shop_id", "order_id"], how="left")
+        .join(window_totals, on=["shop_id", "order_id", "column"], how="left")
+        .join(computed_ids, on=["shop_id", "order_id"], how="left")
+        .join(known, on="order_id", how="left")
+        .join(unsettled_expected, on=["order_id", "column"], how="left")
+        .with_columns(
+            pl.when(pl.col("_known").is_null()).then(pl.lit("unexpected_in_reported"))
+            .when(pl.col("_in_reported").is_null()).then(pl.lit("missing_in_reported"))
+            .when(pl.col("_agrees_over_window") & pl.col("_has_computed").is_not_null()).then(pl.lit("timing"))
+            .when(pl.col("_has_computed").is_null() & (pl.col("_unsettled_cents") == pl.col("reported_cents"))).then(pl.lit("timing"))
+            .otherwise(pl.lit("amount_mismatch"))
+            .alias("break_type")
+        )
+        .select(*GRAIN, "column", "expected_cents", "reported_cents", "difference_cents", "break_type")
+    )
+    adjustments = (
+        _long(reported.filter(~is_order_row), ORDER_DETAILS_MONEY)
+        .filter(pl.col("cents") != 0)
+        .select(*GRAIN, "column", pl.lit(0, pl.Int64).alias("expected_cents"), pl.col("cents").alias("reported_cents"),
+                pl.col("cents").alias("difference_cents"), pl.lit("adjustment").alias("break_type"))
+    )
+    residuals = _statement_residuals(reported, reported_statements, window)
+    breaks = pl.concat([breaks, adjustments, residuals], how="vertical_relaxed")
+    breaks = _causes(breaks, evidence, computed_details).with_columns(
+        (pl.col("difference_cents").abs() <= pl.col("column").replace_strict(params.tolerances_cents, default=0, return_dtype=pl.Int64)).alias("within_tolerance")
+    ).select(list(BREAKS_SCHEMA)).cast(BREAKS_SCHEMA).sort("shop_id", "statement_date", "order_id", "column", "break_type", nulls_last=True)
+    return breaks, _bridge(computed, reported, reported_statements, window, breaks)
+
+
+def _unsettled_long(unsettled: pl.DataFrame) -> pl.DataFrame:
+    mapping = {"Total settlement amount": "expected_total_settlement_amount_cents", "Net sales": "expected_net_sales_cents",
+               "Shipping": "expected_shipping_cents", "Fees": "expected_fees_cents"}
+    return unsettled.filter(pl.col("status") != "closed").select(
+        "order_id", *[pl.col(c).alias(label) for label, c in mapping.items()]
+    ).unpivot(index="order_id", variable_name="column", value_name="_unsettled_cents")
+
+
+def _statement_residuals(reported: pl.DataFrame, reported_statements: pl.DataFrame, window: pl.DataFrame) -> pl.DataFrame:
+    """A reported Statements total that differs from the sum of its reported Order details rows."""
+    if reported_statements.height == 0:
+        return pl.DataFrame(schema={**{k: BREAKS_SCHEMA[k] for k in ("shop_id", "statement_date", "order_id", "column", "expected_cents", "reported_cents", "difference_cents", "break_type")}})
+    rows = reported.group_by("shop_id", "statement_date").agg(pl.col(cents_name(TOTAL)).sum().alias("_rows"))
+    return (
+        reported_statements.join(window, on=["shop_id", "statement_date"])
+        .join(rows, on=["shop_id", "statement_date"], how="left")
+        .with_columns((pl.col(cents_name(TOTAL)) - pl.col("_rows").fill_null(0)).alias("difference_cents"))
+        .filter(pl.col("difference_cents") != 0)
+        .select(
+            "shop_id", "statement_date", pl.lit(None, pl.String).alias("order_id"), pl.lit(TOTAL).alias("column"),
+            pl.col("_rows").fill_null(0).alias("expected_cents"), pl.col(cents_name(TOTAL)).alias("reported_cents"),
+            "difference_cents", pl.lit("statement_residual").alias("break_type"),
+        )
+    )
+
+
+@dataclass
+class Evidence:
+    """Per-order facts the probable causes rest on (all frames keyed by `order_id`)."""
+
+    opt_out_toggled: pl.DataFrame  # orders whose shop toggled a platform type within 24 h of created_at
+    blocked_incentive: pl.DataFrame  # orders with a blocked incentive
+    coupon_rejected: pl.DataFrame  # orders with a rejected coupon claim
+    referral_alternatives: pl.DataFrame  # (order_id, alt_referral_fee_cents) for every other schedule rate
+
+
+def evidence(orders: pl.DataFrame, opt_out_events: pl.DataFrame, blocked: pl.DataFrame, coupon_checks: pl.DataFrame,
+             computed_details: pl.DataFrame, fee_schedule: pl.DataFrame, order_rates: pl.DataFrame) -> Evidence:
+    day = timedelta(hours=24)
+    toggled = (
+        orders.select("order_id", "shop_id", "created_at")
+        .join(opt_out_events.select("shop_id", "changed_at"), on="shop_id")
+        .filter((pl.col("changed_at") - pl.col("created_at")).abs() <= day)
+        .select("order_id").unique()
+    )
+    rates = fee_schedule.select("referral_fee_rate_ppm").unique()
+    b = (
+        pl.col(cents_name("Net sales")) + pl.col(cents_name("Customer-paid shipping fee")) + pl.col(cents_name("Customer-paid shipping fee refund"))
+    )
+    alternatives = (
+        computed_details.select("order_id", b.alias("_b"))
+        .join(order_rates, on="order_id")
+        .join(rates.rename({"referral_fee_rate_ppm": "_alt"}), how="cross")
+        .filter(pl.col("_alt") != pl.col("referral_fee_rate_ppm"))
+        .group_by("order_id", "_alt")
+        .agg((-mul_div_half_up(pl.col("_alt"), pl.col("_b"), 1_000_000)).sum().alias("alt_referral_fee_cents"))
+        .select("order_id", "alt_referral_fee_cents")
+    )
+    return Evidence(
+        opt_out_toggled=toggled,
+        blocked_incentive=blocked.select("order_id").unique(),
+        coupon_rejected=coupon_checks.filter(pl.col("status") == "rejected").select("order_id").unique(),
+        referral_alternatives=alternatives,
+    )
+
+
+def _causes(breaks: pl.DataFrame, ev: Evidence, computed_details: pl.DataFrame) -> pl.DataFrame:
+    """The first probable cause whose evidence holds, in SPEC order; else null."""
+    platform_differs = (
+        breaks.filter(pl.col("column").is_in(list(PLATFORM_DISCOUNT_COLUMNS)) & (pl.col("difference_cents") != 0))
+        .select("order_id").unique().with_columns(pl.lit(True).alias("_platform_differs"))
+    )
+    reported_fee = breaks.filter(pl.col("column") == "Referral fee").group_by("order_id").agg(pl.col("reported_cents").sum().alias("_reported_fee"))
+    fee_match = (
+        ev.referral_alternatives.join(reported_fee, on="order_id")
+        .filter(pl.col("alt_referral_fee_cents") == pl.col("_reported_fee"))
+        .select("order_id").unique().with_columns(pl.lit(True).alias("_fee_rate"))
+    )
+
+    def flag(frame: pl.DataFrame, name: str) -> pl.DataFrame:
+        return frame.select("order_id").unique().with_columns(pl.lit(True).alias(name))
+
+    enriched = (
+        breaks.join(platform_differs, on="order_id", how="left")
+        .join(flag(ev.opt_out_toggled, "_toggled"), on="order_id", how="left")
+        .join(flag(ev.blocked_incentive, "_blocked"), on="order_id", how="left")
+        .join(flag(ev.coupon_rejected, "_coupon"), on="order_id", how="left")
+        .join(fee_match, on="order_id", how="left")
+    )
+    has = lambda name: pl.col(name).fill_null(False)  # noqa: E731
+    cause = (
+        pl.when(pl.col("column").is_in(list(NOT_MODELLED))).then(pl.lit("not_modelled"))
+        .when(has("_platform_differs") & has("_toggled")).then(pl.lit("opt_out_timing"))
+        .when(has("_platform_differs") & has("_blocked")).then(pl.lit("flash_deal_priority"))
+        .when(has("_coupon")).then(pl.lit("coupon_rejected"))
+        .when(has("_fee_rate")).then(pl.lit("fee_rate"))
+        .otherwise(pl.lit(None, pl.String))
+    )
+    return enriched.with_columns(
+        pl.when(pl.col("break_type") == "statement_residual").then(pl.lit(None, pl.String)).otherwise(cause).alias("probable_cause")
+    )
+
+
+def _bridge(computed: pl.DataFrame, reported: pl.DataFrame, reported_statements: pl.DataFrame, window: pl.DataFrame, breaks: pl.DataFrame) -> pl.DataFrame:
+    """One row per statement in the window: expected, reported, difference of each total, and its breaks."""
+    totals = ("Total settlement amount", "Net sales", "Shipping", "Fees")
+    expected = computed.group_by("shop_id", "statement_date").agg(
+        *[pl.col(cents_name(l)).sum().alias(f"expected_{cents_name(l)}") for l in totals],
+        pl.col(cents_name("Adjustment amount")).sum().alias(f"expected_{cents_name('Adjustments')}"),
+    )
+    from_rows = reported.group_by("shop_id", "statement_date").agg(
+        *[pl.col(cents_name(l)).sum().alias(f"reported_{cents_name(l)}") for l in totals],
+        pl.col(cents_name("Adjustment amount")).sum().alias(f"reported_{cents_name('Adjustments')}"),
+    )
+    sheet_cols = [cents_name(l) for l in ("Total settlement amount", "Net sales", "Shipping", "Fees", "Adjustments")]
+    sheet = reported_statements.group_by("shop_id", "statement_date").agg(
+        pl.col("statement_id").first().alias("reported_statement_id"),
+        *[pl.col(c).sum().alias(f"sheet_{c}") for c in sheet_cols],
+    )
+    counts = breaks.group_by("shop_id", "statement_date").agg(
+        pl.len().alias("count_breaks"),
+        pl.col("difference_cents").filter(pl.col("column") == TOTAL).sum().alias("total_breaks_cents"),
+    )
+    frame = (
+        window.join(expected, on=["shop_id", "statement_date"], how="left")
+        .join(from_rows, on=["shop_id", "statement_date"], how="left")
+        .join(sheet, on=["shop_id", "statement_date"], how="left")
+        .join(counts, on=["shop_id", "statement_date"], how="left")
+    )
+    cols = []
+    for c in sheet_cols:
+        rep = pl.coalesce(pl.col(f"sheet_{c}"), pl.col(f"reported_{c}"), pl.lit(0))  # a Statements sheet wins where given
+        cols += [pl.col(f"expected_{c}").fill_null(0).alias(f"expected_{c}"), rep.alias(f"reported_{c}"),
+                 (rep - pl.col(f"expected_{c}").fill_null(0)).alias(f"difference_{c}")]
+    return frame.select(
+        "shop_id", "statement_date", "reported_statement_id", *cols,
+        pl.col("count_breaks").fill_null(0).cast(pl.Int64), pl.col("total_breaks_cents").fill_null(0).cast(pl.Int64),
+    ).sort("shop_id", "statement_date")
