@@ -6,7 +6,8 @@ Exit code 0 on success; on failure one line on stderr saying why, and exit code 
 import atexit
 import os
 import sys
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated
 
@@ -35,15 +36,40 @@ def _parse_as_of(value: str | None) -> datetime | None:
     return parsed
 
 
+def _parse_date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        _fail(f"{option} {value!r} is not a date (YYYY-MM-DD)")
+
+
+def _parse_tolerances(values: list[str] | None) -> dict[str, Decimal] | None:
+    tolerances = {}
+    for item in values or []:
+        label, sep, amount = item.rpartition("=")
+        try:
+            tolerances[label.strip()] = Decimal(amount.strip())
+        except InvalidOperation:
+            sep = ""
+        if not sep:
+            _fail(f"--tolerance {item!r} is not LABEL=AMOUNT (e.g. 'Referral fee=0.01')")
+    return tolerances or None
+
+
 @app.command()
 def run(
     input: Annotated[Path, typer.Option("--input", help="Directory of input Parquet files.")] = Path("data_samples"),
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("out"),
     as_of: Annotated[str | None, typer.Option("--as-of", help="ISO 8601 instant with zone; default now.")] = None,
     hold_days: Annotated[int, typer.Option("--hold-days", min=0, help="Days from delivery to settlement.")] = 8,
+    recon_from: Annotated[str | None, typer.Option("--recon-from", help="First statement date to reconcile (YYYY-MM-DD).")] = None,
+    recon_to: Annotated[str | None, typer.Option("--recon-to", help="Last statement date to reconcile (YYYY-MM-DD).")] = None,
+    tolerance: Annotated[list[str] | None, typer.Option("--tolerance", help="LABEL=AMOUNT, e.g. 'Referral fee=0.01' (repeatable).")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's own logs.")] = False,
 ) -> None:
-    """Run the settlement flow on INPUT and publish to OUT."""
+    """Run the settlement flow on INPUT (reconciling INPUT/reported/ if present) and publish to OUT."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
     instant = _parse_as_of(as_of)
     if not input.is_dir():  # fail before starting Prefect: the common typo costs no server start
@@ -51,7 +77,15 @@ def run(
     from flows.settle import RunFailed, settle_flow
 
     try:
-        summary = settle_flow(input_dir=str(input), out_dir=str(out), as_of=instant, hold_days=hold_days)
+        summary = settle_flow(
+            input_dir=str(input),
+            out_dir=str(out),
+            as_of=instant,
+            hold_days=hold_days,
+            recon_from=_parse_date(recon_from, "--recon-from"),
+            recon_to=_parse_date(recon_to, "--recon-to"),
+            tolerances=_parse_tolerances(tolerance),
+        )
     except RunFailed as exc:
         _fail(str(exc))
     from flows.report import print_summary

@@ -28,4 +28,8 @@ def print_summary(summary: dict) -> None:
         )
     console.print(table)
     console.print(f"Orders accepted: {summary['orders_accepted']:,}   Rows rejected: {summary['rows_rejected']:,} (see rejected_rows)")
+    if summary.get("recon_statements"):
+        console.print(f"Reconciled statements: {summary['recon_statements']:,}   Breaks: {summary['recon_breaks']:,}   Report: {summary['report']}")
+    else:
+        console.print("No reported exports found under reported/: nothing reconciled.")
     console.print(f"Outputs: {summary['published']}   Database: {summary['database']}")

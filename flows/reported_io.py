@@ -10,10 +10,11 @@ SUFFIXES = (".csv", ".xlsx", ".parquet")
 
 
 def _read_text(path: Path, sheet: str | None = None) -> pl.DataFrame:
+    suffix = path.suffix.lower()  # `Export.CSV` is a CSV too
     try:
-        if path.suffix == ".csv":
+        if suffix == ".csv":
             return pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
-        if path.suffix == ".parquet":
+        if suffix == ".parquet":
             return pl.read_parquet(path).cast(pl.String)
         return pl.read_excel(path, sheet_name=sheet, infer_schema_length=0)
     except Exception as exc:  # noqa: BLE001 - whatever the reader says, it is this file's fault
@@ -55,7 +56,8 @@ def read_reported(input_dir: Path) -> tuple[pl.DataFrame, pl.DataFrame, list[str
 
 
 def _one_file_per_statement(details: pl.DataFrame | None, statements: pl.DataFrame | None) -> None:
-    ids = [f.select("statement_id", "source") for f in (details, statements) if f is not None]
+    # A blank Statement ID names no statement, so it cannot clash.
+    ids = [f.select("statement_id", "source").filter(pl.col("statement_id").fill_null("") != "") for f in (details, statements) if f is not None]
     if not ids:
         return
     clash = pl.concat(ids).unique().group_by("statement_id").agg(pl.col("source").sort()).filter(pl.col("source").list.len() > 1)

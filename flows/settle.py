@@ -6,7 +6,8 @@ Tasks pass paths and small summaries, never large frames, through Prefect's para
 """
 
 import platform
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pandera.polars as pa
@@ -15,9 +16,13 @@ from pandera import errors as pa_errors
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows import exports, io, warehouse
+from flows import exports, io, recon_report, warehouse
+from flows.reported_io import read_reported
 from schemas import outputs
+from schemas.layout import ORDER_DETAILS_MONEY
 from transforms.pipeline import Results, compute
+from transforms.reconcile import ReconParams
+from transforms.reported import ReportedFileError
 from transforms.staging import InputContractError
 
 # Output table → its Pandera schema (validated on the full data before publishing).
@@ -29,9 +34,16 @@ OUTPUT_MODELS: dict[str, type[pa.DataFrameModel] | pa.DataFrameSchema] = {
     "order_details": outputs.OrderDetails,
     "statements": outputs.StatementsSchema,
     "unsettled_orders": outputs.UnsettledOrders,
+    "recon_breaks": outputs.ReconBreaks,
+    "recon_statements": outputs.ReconStatements,
     "rejected_rows": outputs.RejectedRows,
 }
-PARTITIONED = {"order_details": "statement_date_utc", "statements": "statement_date_utc"}
+PARTITIONED = {
+    "order_details": "statement_date_utc",
+    "statements": "statement_date_utc",
+    "recon_breaks": "statement_date_utc",
+    "recon_statements": "statement_date_utc",
+}
 
 
 class RunFailed(RuntimeError):
@@ -44,8 +56,27 @@ def _is_transient(task, task_run, state) -> bool:
 
 
 @task(retries=2, retry_delay_seconds=2, retry_condition_fn=_is_transient, cache_policy=NO_CACHE)
-def load(input_dir: Path) -> dict[str, pl.DataFrame]:
-    return io.read_inputs(input_dir)
+def load(input_dir: Path) -> tuple[dict[str, pl.DataFrame], pl.DataFrame | None, pl.DataFrame | None, list[str]]:
+    """Input tables, and the reported exports under `reported/` (typed), with the files read."""
+    raw = io.read_inputs(input_dir)
+    try:
+        details, statements, files = read_reported(input_dir)
+    except ReportedFileError as exc:
+        raise io.InputError(str(exc)) from None
+    return raw, details, statements, files
+
+
+def tolerance_cents(tolerances: dict[str, Decimal] | None) -> dict[str, int]:
+    """Per-column tolerances (label → dollars) as exact cents; an unknown label or sub-cent value is an error."""
+    cents = {}
+    for label, amount in (tolerances or {}).items():
+        if label not in ORDER_DETAILS_MONEY:
+            raise RunFailed(f"tolerance for unknown column {label!r}; use an Order details money label")
+        value = Decimal(str(amount)) * 100
+        if value != value.to_integral_value() or value < 0:
+            raise RunFailed(f"tolerance for {label!r} must be a non-negative amount in whole cents, got {amount}")
+        cents[label] = int(value)
+    return cents
 
 
 def _schema_name(model) -> str:
@@ -90,7 +121,15 @@ def _check_nothing_lost(results: Results) -> None:
 
 
 @task(retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
-def write_outputs(tables: dict[str, pl.DataFrame], database_tables: dict[str, pl.DataFrame], out_dir: Path, run_id: str, manifest: dict, xlsx: bool = True) -> Path:
+def write_outputs(
+    tables: dict[str, pl.DataFrame],
+    database_tables: dict[str, pl.DataFrame],
+    out_dir: Path,
+    run_id: str,
+    manifest: dict,
+    xlsx: bool = True,
+    report_html: str = "",
+) -> Path:
     """Build the whole run in a private directory, then swap it in (nothing half-written is ever live)."""
     building = io.new_run_dir(out_dir, run_id)
     try:
@@ -101,6 +140,7 @@ def write_outputs(tables: dict[str, pl.DataFrame], database_tables: dict[str, pl
                 io.write_parquet(frame, building / f"{name}.parquet")
         exports.write_exports(tables["order_details"], tables["statements"], building / "exports", xlsx=xlsx)
         warehouse.build({**tables, **database_tables}, building / io.DATABASE_NAME)
+        (building / recon_report.FILE_NAME).write_text(report_html)
         io.write_manifest(manifest, building / "manifest.json")
         return io.publish(out_dir, building, run_id)
     except BaseException:
@@ -114,26 +154,40 @@ def settle_flow(
     out_dir: str = "out",
     as_of: datetime | None = None,
     hold_days: int = 8,
+    recon_from: date | None = None,
+    recon_to: date | None = None,
+    tolerances: dict[str, Decimal] | None = None,
 ) -> dict:
-    """Recompute discounts and statements for one input directory and publish them.
+    """Recompute discounts and statements for one input directory, reconcile, and publish.
 
     Args:
-        input_dir: Directory of input Parquet files (SPEC §2).
+        input_dir: Directory of input Parquet files (SPEC §2), with reported exports under `reported/<shop_id>/`.
         out_dir: Directory the outputs are published to (`current/`, `settlement.duckdb`).
         as_of: The instant the run is as of (UTC); inputs dated after it have not happened. Default: now.
         hold_days: Days between delivery and settlement.
+        recon_from: First statement date to reconcile (default: the reported statement dates).
+        recon_to: Last statement date to reconcile (default: the reported statement dates).
+        tolerances: Per-column tolerance in dollars, by Order details label (e.g. {"Referral fee": 0.01}); flags, never hides.
     """
-    return run(Path(input_dir), Path(out_dir), as_of, hold_days)
+    return run(Path(input_dir), Path(out_dir), as_of, hold_days, ReconParams(recon_from, recon_to, tolerance_cents(tolerances)))
 
 
-def run(input_dir: Path, out_dir: Path, as_of: datetime | None = None, hold_days: int = 8, xlsx: bool = True) -> dict:
+def run(
+    input_dir: Path,
+    out_dir: Path,
+    as_of: datetime | None = None,
+    hold_days: int = 8,
+    recon: ReconParams | None = None,
+    xlsx: bool = True,
+) -> dict:
     """The flow body; returns the run summary (also written in the manifest)."""
     logger = get_run_logger()
     as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
+    recon = recon or ReconParams()
     started = datetime.now(UTC)
     try:
-        raw = load(input_dir)
-        results = compute(raw, as_of, hold_days)
+        raw, reported_details, reported_statements, reported_files = load(input_dir)
+        results = compute(raw, as_of, hold_days, reported_details, reported_statements, recon)
     except io.InputError as exc:
         raise RunFailed(str(exc)) from None
     except InputContractError as exc:
@@ -143,7 +197,15 @@ def run(input_dir: Path, out_dir: Path, as_of: datetime | None = None, hold_days
     summary = shop_summary(results)
     manifest = {
         "run_id": run_id,
-        "parameters": {"input_dir": str(input_dir), "out_dir": str(out_dir), "hold_days": hold_days},
+        "parameters": {
+            "input_dir": str(input_dir),
+            "out_dir": str(out_dir),
+            "hold_days": hold_days,
+            "recon_from": recon.recon_from,
+            "recon_to": recon.recon_to,
+            "tolerances_cents": recon.tolerances_cents,
+        },
+        "reported_files": reported_files,
         "as_of": as_of.isoformat(),
         "started_at": started.isoformat(),
         "inputs": io.fingerprints(input_dir),
@@ -157,8 +219,10 @@ def run(input_dir: Path, out_dir: Path, as_of: datetime | None = None, hold_days
     orders_table = results.statements.timing.select(
         "order_id", "shop_id", pl.col("created_at").dt.date().alias("created_date"), "delivered_at", "settles_at", "status"
     )
-    published = write_outputs(tables, {"orders": orders_table}, out_dir, run_id, manifest, xlsx)
+    report_html = recon_report.render(tables["recon_statements"], tables["recon_breaks"], as_of)
+    published = write_outputs(tables, {"orders": orders_table}, out_dir, run_id, manifest, xlsx, report_html)
     logger.info("published %s", published)
+    recon_report.publish_artifacts(tables["recon_statements"], tables["recon_breaks"], summary, out_dir)
     return {
         "published": str(out_dir / io.CURRENT),
         "database": str(out_dir / io.DATABASE_NAME),
@@ -166,6 +230,9 @@ def run(input_dir: Path, out_dir: Path, as_of: datetime | None = None, hold_days
         "rows_rejected": results.staged.rejected_rows.height,
         "orders_accepted": results.staged.counts["orders"]["accepted"],
         "shops": summary.to_dicts(),
+        "recon_breaks": results.recon_breaks.height,
+        "recon_statements": results.recon_statements.height,
+        "report": str(out_dir / io.CURRENT / recon_report.FILE_NAME),
     }
 
 

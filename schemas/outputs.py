@@ -291,3 +291,55 @@ class UnsettledOrders(pa.DataFrameModel):
     @pa.dataframe_check(name="closed_expects_nothing")
     def closed_zero(cls, data: pa.PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select((pl.col("status") != "closed") | (pl.col("expected_total_settlement_amount") == 0))
+
+
+# ------------------------------------------------------------------ reconciliation (SPEC §5)
+
+BREAK_TYPES = ("missing_in_reported", "unexpected_in_reported", "adjustment", "timing", "amount_mismatch", "statement_residual")
+PROBABLE_CAUSES = ("not_modelled", "opt_out_timing", "flash_deal_priority", "coupon_rejected", "fee_rate")
+
+
+class ReconBreaks(pa.DataFrameModel):
+    """One row per nonzero difference at (shop, statement date, order, column)."""
+
+    shop_id: str
+    statement_date_utc: str
+    order_id: str = pa.Field(nullable=True)
+    column: str
+    expected: Money
+    reported: Money
+    difference: Money = pa.Field(ne=0)
+    within_tolerance: bool
+    break_type: str = pa.Field(isin=list(BREAK_TYPES))
+    probable_cause: str = pa.Field(nullable=True, isin=list(PROBABLE_CAUSES))
+
+    class Config:
+        strict = True
+        unique = ["shop_id", "statement_date_utc", "order_id", "column", "break_type"]
+
+    @pa.dataframe_check(name="difference_is_reported_less_expected")
+    def difference_identity(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col("difference") == pl.col("reported") - pl.col("expected"))
+
+
+def _recon_statements_schema() -> pa.DataFrameSchema:
+    money = ["total_settlement_amount", "net_sales", "shipping", "fees", "adjustments"]
+    columns = {
+        "shop_id": pa.Column(pl.String),
+        "statement_date_utc": pa.Column(pl.String),
+        "reported_statement_id": pa.Column(pl.String, nullable=True),
+        "count_breaks": pa.Column(pl.Int64, pa.Check.ge(0)),
+        "total_breaks": pa.Column(pl.Decimal(18, 2)),
+    }
+    checks = []
+    for m in money:
+        for side in ("expected", "reported", "difference"):
+            columns[f"{side}_{m}"] = pa.Column(pl.Decimal(18, 2))
+        checks.append(_identity(f"difference_{m}_is_reported_less_expected", f"reported_{m}", [f"expected_{m}", f"difference_{m}"]))
+    # The exact bridge: a statement's Total settlement amount breaks sum to its total's difference.
+    checks.append(_identity("bridge_is_exact", "difference_total_settlement_amount", ["total_breaks"]))
+    return pa.DataFrameSchema(columns, strict=True, unique=["shop_id", "statement_date_utc"], checks=checks, name="ReconStatements",
+                              description="One row per statement in the reconciled window (SPEC §5).")
+
+
+ReconStatements = _recon_statements_schema()

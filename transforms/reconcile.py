@@ -50,16 +50,16 @@ def _long(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
 
 
 def reconciled_window(reported_details: pl.DataFrame, reported_statements: pl.DataFrame, computed: pl.DataFrame, params: ReconParams) -> pl.DataFrame:
-    """(shop_id, statement_date) pairs in the window."""
-    if params.recon_from or params.recon_to:
+    """(shop_id, statement_date) of the statements in the window: per shop, the reported statement
+    dates; with `recon_from`/`recon_to`, every computed or reported statement dated in that range."""
+    reported = [reported_details.select("shop_id", "statement_date"), reported_statements.select("shop_id", "statement_date")]
+    if params.recon_from is not None or params.recon_to is not None:
         low = params.recon_from or date.min
         high = params.recon_to or date.max
-        shops = pl.concat([reported_details.select("shop_id"), computed.select("shop_id")]).unique()
-        days = pl.concat([reported_details.select("statement_date"), reported_statements.select("statement_date"), computed.select("statement_date")]).unique()
-        return shops.join(days.filter(pl.col("statement_date").is_between(low, high)), how="cross")
-    return pl.concat(
-        [reported_details.select("shop_id", "statement_date"), reported_statements.select("shop_id", "statement_date")]
-    ).unique()
+        return pl.concat([*reported, computed.select("shop_id", "statement_date")]).unique().filter(
+            pl.col("statement_date").is_between(low, high)
+        )
+    return pl.concat(reported).unique()
 
 
 def reconcile(
@@ -107,7 +107,7 @@ def reconcile(
         .with_columns(
             pl.when(pl.col("_known").is_null()).then(pl.lit("unexpected_in_reported"))
             .when(pl.col("_in_reported").is_null()).then(pl.lit("missing_in_reported"))
-            .when(pl.col("_agrees_over_window") & pl.col("_has_computed").is_not_null()).then(pl.lit("timing"))
+            .when(pl.col("_agrees_over_window")).then(pl.lit("timing"))
             .when(pl.col("_has_computed").is_null() & (pl.col("_unsettled_cents") == pl.col("reported_cents"))).then(pl.lit("timing"))
             .otherwise(pl.lit("amount_mismatch"))
             .alias("break_type")
@@ -141,8 +141,9 @@ def _statement_residuals(reported: pl.DataFrame, reported_statements: pl.DataFra
     if reported_statements.height == 0:
         return pl.DataFrame(schema={**{k: BREAKS_SCHEMA[k] for k in ("shop_id", "statement_date", "order_id", "column", "expected_cents", "reported_cents", "difference_cents", "break_type")}})
     rows = reported.group_by("shop_id", "statement_date").agg(pl.col(cents_name(TOTAL)).sum().alias("_rows"))
+    sheet = reported_statements.group_by("shop_id", "statement_date").agg(pl.col(cents_name(TOTAL)).sum())
     return (
-        reported_statements.join(window, on=["shop_id", "statement_date"])
+        sheet.join(window, on=["shop_id", "statement_date"])
         .join(rows, on=["shop_id", "statement_date"], how="left")
         .with_columns((pl.col(cents_name(TOTAL)) - pl.col("_rows").fill_null(0)).alias("difference_cents"))
         .filter(pl.col("difference_cents") != 0)
@@ -161,7 +162,9 @@ class Evidence:
     opt_out_toggled: pl.DataFrame  # orders whose shop toggled a platform type within 24 h of created_at
     blocked_incentive: pl.DataFrame  # orders with a blocked incentive
     coupon_rejected: pl.DataFrame  # orders with a rejected coupon claim
-    referral_alternatives: pl.DataFrame  # (order_id, alt_referral_fee_cents) for every other schedule rate
+    # (shop_id, statement_date, order_id, alt_referral_fee_cents): the order's referral fee on that
+    # statement at each other rate of the schedule.
+    referral_alternatives: pl.DataFrame
 
 
 def evidence(orders: pl.DataFrame, opt_out_events: pl.DataFrame, blocked: pl.DataFrame, coupon_checks: pl.DataFrame,
@@ -178,13 +181,13 @@ def evidence(orders: pl.DataFrame, opt_out_events: pl.DataFrame, blocked: pl.Dat
         pl.col(cents_name("Net sales")) + pl.col(cents_name("Customer-paid shipping fee")) + pl.col(cents_name("Customer-paid shipping fee refund"))
     )
     alternatives = (
-        computed_details.select("order_id", b.alias("_b"))
+        computed_details.select(*GRAIN, b.alias("_b"))
         .join(order_rates, on="order_id")
         .join(rates.rename({"referral_fee_rate_ppm": "_alt"}), how="cross")
         .filter(pl.col("_alt") != pl.col("referral_fee_rate_ppm"))
-        .group_by("order_id", "_alt")
+        .group_by(*GRAIN, "_alt")
         .agg((-mul_div_half_up(pl.col("_alt"), pl.col("_b"), 1_000_000)).sum().alias("alt_referral_fee_cents"))
-        .select("order_id", "alt_referral_fee_cents")
+        .select(*GRAIN, "alt_referral_fee_cents")
     )
     return Evidence(
         opt_out_toggled=toggled,
@@ -200,9 +203,12 @@ def _causes(breaks: pl.DataFrame, ev: Evidence, computed_details: pl.DataFrame) 
         breaks.filter(pl.col("column").is_in(list(PLATFORM_DISCOUNT_COLUMNS)) & (pl.col("difference_cents") != 0))
         .select("order_id").unique().with_columns(pl.lit(True).alias("_platform_differs"))
     )
-    reported_fee = breaks.filter(pl.col("column") == "Referral fee").group_by("order_id").agg(pl.col("reported_cents").sum().alias("_reported_fee"))
+    # Compared statement by statement: the window may hold only some of an order's rows.
+    reported_fee = breaks.filter(
+        (pl.col("column") == "Referral fee") & ~pl.col("break_type").is_in(["adjustment", "statement_residual"])
+    ).select(*GRAIN, pl.col("reported_cents").alias("_reported_fee"))
     fee_match = (
-        ev.referral_alternatives.join(reported_fee, on="order_id")
+        ev.referral_alternatives.join(reported_fee, on=GRAIN)
         .filter(pl.col("alt_referral_fee_cents") == pl.col("_reported_fee"))
         .select("order_id").unique().with_columns(pl.lit(True).alias("_fee_rate"))
     )
@@ -239,6 +245,7 @@ def _bridge(computed: pl.DataFrame, reported: pl.DataFrame, reported_statements:
         pl.col(cents_name("Adjustment amount")).sum().alias(f"expected_{cents_name('Adjustments')}"),
     )
     from_rows = reported.group_by("shop_id", "statement_date").agg(
+        pl.col("statement_id").drop_nulls().first().alias("_rows_statement_id"),
         *[pl.col(cents_name(l)).sum().alias(f"reported_{cents_name(l)}") for l in totals],
         pl.col(cents_name("Adjustment amount")).sum().alias(f"reported_{cents_name('Adjustments')}"),
     )
@@ -263,6 +270,6 @@ def _bridge(computed: pl.DataFrame, reported: pl.DataFrame, reported_statements:
         cols += [pl.col(f"expected_{c}").fill_null(0).alias(f"expected_{c}"), rep.alias(f"reported_{c}"),
                  (rep - pl.col(f"expected_{c}").fill_null(0)).alias(f"difference_{c}")]
     return frame.select(
-        "shop_id", "statement_date", "reported_statement_id", *cols,
+        "shop_id", "statement_date", pl.coalesce("reported_statement_id", "_rows_statement_id").alias("reported_statement_id"), *cols,
         pl.col("count_breaks").fill_null(0).cast(pl.Int64), pl.col("total_breaks_cents").fill_null(0).cast(pl.Int64),
     ).sort("shop_id", "statement_date")

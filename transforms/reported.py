@@ -11,7 +11,9 @@ import polars as pl
 from schemas.layout import ORDER_DETAILS_LABELS, ORDER_DETAILS_MONEY, STATEMENTS_MONEY, cents_name, snake
 from transforms.money import parse_fixed
 
-REQUIRED_DETAIL_LABELS = ("Statement date (UTC)", "Statement ID", "Type", "Total settlement amount")
+# "the statement date, the ID, the type, the total": of Order details rows both IDs are needed,
+# the statement's (one file per statement) and the order's (the grain reconciled).
+REQUIRED_DETAIL_LABELS = ("Statement date (UTC)", "Statement ID", "Order/adjustment ID", "Type", "Total settlement amount")
 REQUIRED_STATEMENT_LABELS = ("Statement date (UTC)", "Statement ID", "Total settlement amount")
 _TEXT_LABELS = ("Statement ID", "Payment ID", "Status", "Currency", "Type", "Order/adjustment ID", "SKU ID", "Adjustment reason", "Related order ID")
 
@@ -32,11 +34,13 @@ def normalise_headers(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _money(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    text = raw.cast(pl.String).str.strip_chars()
-    negative = text.str.starts_with("(") & text.str.ends_with(")")
-    cleaned = text.str.replace_all(r"[()$,\s]", "").str.replace(r"^\+", "")
-    cleaned = pl.when(cleaned == "").then(pl.lit("0")).otherwise(cleaned)
-    value, reason = parse_fixed(cleaned, 2, "sub_cent")
+    """(cents, reason) of an exported amount: `$`, thousands separators and spaces dropped, and
+    parentheses around the number (inside or outside the `$`) meaning negative."""
+    text = raw.cast(pl.String).str.replace_all(r"[$,\s]", "")
+    negative = text.str.contains(r"^\(.*\)$")
+    number = pl.when(negative).then(text.str.strip_prefix("(").str.strip_suffix(")")).otherwise(text)
+    number = pl.when(number == "").then(pl.lit("0")).otherwise(number)
+    value, reason = parse_fixed(number, 2, "sub_cent")
     return pl.when(negative).then(-value).otherwise(value), reason
 
 
@@ -57,32 +61,41 @@ def _typed(frame: pl.DataFrame, source: str, money_labels: tuple[str, ...], requ
     frame = frame.with_row_index("_row", offset=2)  # spreadsheet row: 1 is the header
     known = set(ORDER_DETAILS_LABELS) | set(money_labels)
     extra = [c for c in frame.columns if c not in known and c != "_row"]
+    present = [label for label in money_labels if label in frame.columns]
+    # Every amount of the file in one long column, parsed by one expression (not one per label).
+    value, reason = _money(pl.col("text"))
+    long = (
+        frame.select("_row", *present).unpivot(index="_row", on=present, variable_name="column", value_name="text")
+        if present
+        else pl.DataFrame(schema={"_row": pl.UInt32, "column": pl.String, "text": pl.String})
+    )
+    amounts = long.with_columns(value.alias("cents"), reason.alias("reason"))
+    dates = frame.select("_row", pl.col("Statement date (UTC)").alias("text"), _date(pl.col("Statement date (UTC)")).alias("statement_date"))
+    problems = pl.concat([
+        amounts.filter(pl.col("reason").is_not_null()).select("_row", "column", "text", "reason"),
+        dates.filter(pl.col("statement_date").is_null()).select(
+            "_row", pl.lit("Statement date (UTC)").alias("column"), "text", pl.lit("invalid_date").alias("reason")
+        ),
+    ])
+    if problems.height:
+        order = {label: i for i, label in enumerate(frame.columns)}
+        first = problems.with_columns(pl.col("column").replace_strict(order, return_dtype=pl.Int64).alias("_at")).sort("_row", "_at").row(0, named=True)
+        raise ReportedFileError(
+            f"{source}: {sheet} row {first['_row']}, column '{first['column']}': cannot read {first['text']!r} ({first['reason']})"
+        )
+    wide = amounts.pivot(on="column", index="_row", values="cents") if present and frame.height else frame.select("_row")
     exprs: list[pl.Expr] = [pl.col("_row")]
-    checks: list[tuple[str, pl.Expr]] = []
     for label in money_labels:
-        if label in frame.columns:
-            value, reason = _money(pl.col(label))
-            exprs.append(value.fill_null(0).alias(cents_name(label)))
-            checks.append((label, reason))
-        else:
-            exprs.append(pl.lit(0, pl.Int64).alias(cents_name(label)))
-    date = _date(pl.col("Statement date (UTC)"))
-    exprs.append(date.alias("statement_date"))
-    checks.append(("Statement date (UTC)", pl.when(date.is_null()).then(pl.lit("invalid_date"))))
-    for label in _TEXT_LABELS:
-        exprs.append((pl.col(label).cast(pl.String).str.strip_chars() if label in frame.columns else pl.lit(None, pl.String)).alias(snake(label)))
-    if extra:
-        exprs.append(pl.struct([pl.col(c).cast(pl.String) for c in extra]).struct.json_encode().alias("raw"))
-    else:
-        exprs.append(pl.lit(None, pl.String).alias("raw"))
-    bad = frame.select(pl.col("_row"), *[reason.alias(label) for label, reason in checks])
-    for label, _ in checks:
-        failing = bad.filter(pl.col(label).is_not_null())
-        if failing.height:
-            row = failing.row(0, named=True)
-            value = frame.filter(pl.col("_row") == row["_row"])[label].item()
-            raise ReportedFileError(f"{source}: {sheet} row {row['_row']}, column '{label}': cannot read {value!r} ({row[label]})")
-    return frame.select(exprs)
+        exprs.append((pl.col(label).fill_null(0) if label in wide.columns else pl.lit(0, pl.Int64)).cast(pl.Int64).alias(cents_name(label)))
+    typed = frame.select("_row").join(wide, on="_row", how="left", maintain_order="left").select(exprs)
+    text = [
+        (pl.col(label).cast(pl.String).str.strip_chars() if label in frame.columns else pl.lit(None, pl.String)).alias(snake(label))
+        for label in _TEXT_LABELS
+    ]
+    raw = pl.struct([pl.col(c).cast(pl.String) for c in extra]).struct.json_encode() if extra else pl.lit(None, pl.String)
+    return pl.concat(
+        [typed, dates.select("statement_date"), frame.select(*text, raw.alias("raw"))], how="horizontal"
+    )
 
 
 def order_detail_rows(frame: pl.DataFrame, source: str, shop_id: str) -> pl.DataFrame:
@@ -92,10 +105,10 @@ def order_detail_rows(frame: pl.DataFrame, source: str, shop_id: str) -> pl.Data
 
 
 def statement_rows(frame: pl.DataFrame, source: str, shop_id: str) -> pl.DataFrame:
-    """Typed Statements rows of one export file (money in cents)."""
+    """Typed Statements rows of one export file (money in cents; unknown columns kept in `raw`)."""
     rows = _typed(frame.cast(pl.String), source, STATEMENTS_MONEY, REQUIRED_STATEMENT_LABELS, "Statements")
     return rows.select(
-        "_row", "statement_date", "statement_id", *[cents_name(l) for l in STATEMENTS_MONEY]
+        "_row", "statement_date", "statement_id", *[cents_name(l) for l in STATEMENTS_MONEY], "raw"
     ).with_columns(pl.lit(shop_id).alias("shop_id"), pl.lit(source).alias("source"))
 
 
