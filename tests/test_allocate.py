@@ -25,7 +25,7 @@ def split(amount: int, weights: list[int], skus: list[str] | None = None) -> lis
         {"order_id": ["O1"] * len(weights), "sku_id": skus, "amount": [amount] * len(weights), "weight": weights},
         schema={"order_id": pl.String, "sku_id": pl.String, "amount": pl.Int64, "weight": pl.Int64},
     )
-    return frame.select(allocate(pl.col("amount"), pl.col("weight"), "order_id"))["amount"].to_list()
+    return allocate(frame, "amount", "weight", "order_id", out="part")["part"].to_list()
 
 
 def largest_remainder(amount: int, weights: list[int], skus: list[str]) -> list[int]:
@@ -93,14 +93,14 @@ def test_each_group_is_allocated_on_its_own():
             "weight": [1, 3, 1, 7, 1],
         }
     )
-    parts = frame.select(allocate(pl.col("amount"), pl.col("weight"), "order_id"))["amount"].to_list()
+    parts = allocate(frame, "amount", "weight", "order_id", out="part")["part"].to_list()
     assert parts == [34, 2, 33, 3, 33]
 
 
 def test_custom_tie_break_column():
     # With `tie_break` naming another column, ties go to its smaller value instead of sku_id.
     frame = pl.DataFrame({"g": ["x", "x"], "sku_id": ["a", "b"], "rank": [2, 1], "amount": [1, 1], "weight": [1, 1]})
-    parts = frame.select(allocate(pl.col("amount"), pl.col("weight"), "g", tie_break="rank"))["amount"].to_list()
+    parts = allocate(frame, "amount", "weight", "g", out="part", tie_break="rank")["part"].to_list()
     assert parts == [0, 1]
 
 

@@ -92,10 +92,19 @@ def reconcile(
     # What the classification needs to know about each order.
     reported_order_ids = reported.filter(is_order_row).select("shop_id", "order_id").unique().with_columns(pl.lit(True).alias("_in_reported"))
     window_totals = order_diffs.group_by("shop_id", "order_id", "column").agg(
-        (pl.col("difference_cents").sum() == 0).alias("_agrees_over_window")
+        (pl.col("difference_cents").sum() == 0).alias("_agrees_over_window"),
+        pl.col("reported_cents").sum().alias("_reported_over_window"),
     )
     computed_ids = computed.select("shop_id", "order_id").unique().with_columns(pl.lit(True).alias("_has_computed"))
-    unsettled_expected = _unsettled_long(unsettled)
+    # "Its reported amount equals its expected amount in unsettled_orders" is a test of the order:
+    # over the window, every amount unsettled_orders carries for it (total, net sales, shipping,
+    # fees) was reported as expected; then all its breaks are timing (an order paid early).
+    paid_as_expected = (
+        _unsettled_long(unsettled)
+        .join(window_totals, on=["order_id", "column"])
+        .group_by("shop_id", "order_id")
+        .agg((pl.col("_unsettled_cents") == pl.col("_reported_over_window")).all().alias("_paid_as_expected"))
+    )
     known = known_orders.select("order_id").unique().with_columns(pl.lit(True).alias("_known"))
     breaks = (
         order_diffs.filter(pl.col("difference_cents") != 0)
@@ -103,12 +112,12 @@ def reconcile(
         .join(window_totals, on=["shop_id", "order_id", "column"], how="left")
         .join(computed_ids, on=["shop_id", "order_id"], how="left")
         .join(known, on="order_id", how="left")
-        .join(unsettled_expected, on=["order_id", "column"], how="left")
+        .join(paid_as_expected, on=["shop_id", "order_id"], how="left")
         .with_columns(
             pl.when(pl.col("_known").is_null()).then(pl.lit("unexpected_in_reported"))
             .when(pl.col("_in_reported").is_null()).then(pl.lit("missing_in_reported"))
             .when(pl.col("_agrees_over_window")).then(pl.lit("timing"))
-            .when(pl.col("_has_computed").is_null() & (pl.col("_unsettled_cents") == pl.col("reported_cents"))).then(pl.lit("timing"))
+            .when(pl.col("_has_computed").is_null() & pl.col("_paid_as_expected")).then(pl.lit("timing"))
             .otherwise(pl.lit("amount_mismatch"))
             .alias("break_type")
         )

@@ -33,12 +33,8 @@ REFUND_AMOUNTS_SCHEMA = {
 
 def line_sales_tax(line_amounts: pl.DataFrame, orders: pl.DataFrame) -> pl.DataFrame:
     """Each line's share of its order's sales tax, allocated by gross sales (list amount)."""
-    return (
-        line_amounts.select(*LINE_KEY, "list_amount_cents")
-        .join(orders.select("order_id", "sales_tax_cents"), on="order_id")
-        .with_columns(allocate(pl.col("sales_tax_cents"), pl.col("list_amount_cents"), "order_id").alias("line_sales_tax_cents"))
-        .select(*LINE_KEY, "line_sales_tax_cents")
-    )
+    lines = line_amounts.select(*LINE_KEY, "list_amount_cents").join(orders.select("order_id", "sales_tax_cents"), on="order_id")
+    return allocate(lines, "sales_tax_cents", "list_amount_cents", "order_id", out="line_sales_tax_cents").select(*LINE_KEY, "line_sales_tax_cents")
 
 
 def refund_amounts(

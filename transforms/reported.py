@@ -67,7 +67,7 @@ def _typed(frame: pl.DataFrame, source: str, money_labels: tuple[str, ...], requ
     long = (
         frame.select("_row", *present).unpivot(index="_row", on=present, variable_name="column", value_name="text")
         if present
-        else pl.DataFrame(schema={"_row": pl.UInt32, "column": pl.String, "text": pl.String})
+        else pl.DataFrame(schema={"_row": frame.schema["_row"], "column": pl.String, "text": pl.String})
     )
     amounts = long.with_columns(value.alias("cents"), reason.alias("reason"))
     dates = frame.select("_row", pl.col("Statement date (UTC)").alias("text"), _date(pl.col("Statement date (UTC)")).alias("statement_date"))

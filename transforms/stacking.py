@@ -232,8 +232,10 @@ def order_level_discount(running: pl.DataFrame, pairs: pl.DataFrame, tiers: pl.D
     )
     chosen = best(reached, ["order_id"])
     parts = (
-        eligible.join(chosen.select("order_id", "promotion_id", "discount_cents"), on=["order_id", "promotion_id"])
-        .with_columns(allocate(pl.col("discount_cents"), pl.col("running_cents"), "order_id").alias("amount_cents"))
+        allocate(
+            eligible.join(chosen.select("order_id", "promotion_id", "discount_cents"), on=["order_id", "promotion_id"]),
+            "discount_cents", "running_cents", "order_id", out="amount_cents",
+        )
         .select(*LINE_KEY, "promotion_id", "amount_cents")
     )
     unreached = totals.join(reached.select("order_id", "promotion_id"), on=["order_id", "promotion_id"], how="anti")

@@ -169,16 +169,14 @@ def _order_rows(
                                                         "sales_tax_refund_cents", "product_refund_cents", "admin_fee_cents", "_ref_qty"))
         .with_columns(pl.col("_ship_back").fill_null(False))
     )
-    share = {
-        name: allocate(pl.col(column), pl.col("list_amount_cents"), "order_id")
-        for name, column in (
-            ("_label", "actual_shipping_fee_cents"),
-            ("_customer_shipping", "customer_shipping_cents"),
-            ("_platform_shipping", "platform_shipping_discount_cents"),
-            ("_seller_shipping", "seller_shipping_discount_cents"),
-        )
-    }
-    rows = rows.with_columns(**share).with_columns(
+    for name, column in (
+        ("_label", "actual_shipping_fee_cents"),
+        ("_customer_shipping", "customer_shipping_cents"),
+        ("_platform_shipping", "platform_shipping_discount_cents"),
+        ("_seller_shipping", "seller_shipping_discount_cents"),
+    ):
+        rows = allocate(rows, column, "list_amount_cents", "order_id", out=name)
+    rows = rows.with_columns(
         pl.col("line_sales_tax_cents").fill_null(0).alias("_tax"),
         (pl.col("final_amount_cents") - pl.col("product_refund_cents")).alias("_product_after_all"),
         pl.col("settles_at").alias("_event_at"),
