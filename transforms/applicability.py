@@ -76,16 +76,18 @@ def applicable(
 
 
 def _applicable(con, orders, lines, headers, scope, participating, types) -> pl.DataFrame:
-    con.register("orders", orders.select("order_id", "shop_id", "created_at", "channel", "buyer_is_new"))
+    con.register("orders", orders.select("order_id", "shop_id", "created_at", "channel", "buyer_is_new", "seller_coupon_id", "platform_coupon_id"))
     con.register("lines", lines.select("order_id", "sku_id", "product_id"))
     con.register("promos", headers.filter(pl.col("promotion_type").is_in(list(types))))
     con.register("scope", scope.select("promotion_id", "product_id"))
-    con.register("participation", participating.filter(~pl.col("is_participating")).select("order_id", "promotion_type"))
+    con.register("opted_out", participating.filter(~pl.col("is_participating")).select("order_id", "promotion_type"))
+    # Coupons apply only where claimed: pairing every line with every coupon would be waste.
     return con.sql(
         """
         WITH scoped AS (SELECT DISTINCT promotion_id FROM scope),
         line_orders AS (
-            SELECT l.order_id, l.sku_id, l.product_id, o.shop_id, o.created_at, o.channel, o.buyer_is_new
+            SELECT l.order_id, l.sku_id, l.product_id, o.shop_id, o.created_at, o.channel, o.buyer_is_new,
+                   o.seller_coupon_id, o.platform_coupon_id
             FROM lines l JOIN orders o USING (order_id)
         ),
         pairs AS (
@@ -101,16 +103,16 @@ def _applicable(con, orders, lines, headers, scope, participating, types) -> pl.
             JOIN promos p
               ON p.starts_at <= lo.created_at AND lo.created_at < p.ends_at
              AND (p.shop_id IS NULL OR p.shop_id = lo.shop_id)
-            WHERE p.promotion_id NOT IN (SELECT promotion_id FROM scoped)
+            ANTI JOIN scoped ON scoped.promotion_id = p.promotion_id
         )
-        SELECT order_id, sku_id, promotion_id, promotion_type
+        SELECT pairs.order_id, sku_id, promotion_id, pairs.promotion_type
         FROM pairs
+        ANTI JOIN opted_out x ON x.order_id = pairs.order_id AND x.promotion_type = pairs.promotion_type
         WHERE (condition = 'none'
                OR (condition = 'live_only' AND channel = 'live')
                OR (condition = 'new_buyer' AND buyer_is_new))
-          AND NOT EXISTS (
-              SELECT 1 FROM participation x
-              WHERE x.order_id = pairs.order_id AND x.promotion_type = pairs.promotion_type)
+          AND (pairs.promotion_type NOT IN ('seller_coupon', 'product_coupon')
+               OR promotion_id = seller_coupon_id OR promotion_id = platform_coupon_id)
         """
     ).pl()
 

@@ -14,6 +14,20 @@ _FIXED = r"^([+-]?)(\d*)(?:\.(\d*))?$"
 _MAX_INT_DIGITS = 15
 
 
+def parse_fixed_typed(raw: pl.Expr, dtype: pl.DataType, scale: int, too_precise: str = "sub_cent") -> tuple[pl.Expr, pl.Expr]:
+    """`parse_fixed`, with exact fast paths for integer and Decimal columns of at most `scale`
+    places (the usual Parquet types): no text round trip for them."""
+    if dtype.is_integer():
+        value = raw.cast(pl.Int128) * (10**scale)
+        out_of_range = value.abs() >= 10 ** (_MAX_INT_DIGITS + scale)
+        return pl.when(out_of_range).then(None).otherwise(value).cast(pl.Int64), pl.when(out_of_range).then(pl.lit("out_of_range"))
+    if isinstance(dtype, pl.Decimal) and dtype.scale <= scale:
+        units = (raw.cast(pl.Decimal(38, scale)) * (10**scale)).cast(pl.Int128)
+        out_of_range = units.abs() >= 10 ** (_MAX_INT_DIGITS + scale)
+        return pl.when(out_of_range).then(None).otherwise(units).cast(pl.Int64), pl.when(out_of_range).then(pl.lit("out_of_range"))
+    return parse_fixed(raw, scale, too_precise)
+
+
 def parse_fixed(raw: pl.Expr, scale: int, too_precise: str = "sub_cent") -> tuple[pl.Expr, pl.Expr]:
     """Read a decimal, integer, float or string column as an integer count of 10**-scale units.
 

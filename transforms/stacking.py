@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from schemas.inputs import BMSM_TYPES, COUPON_TYPES, FUNDED_BY, SHIPPING_TYPES, UNIT_PRICE_TYPES
+from schemas.inputs import BMSM_TYPES, COUPON_TYPES, FUNDED_BY, PROMOTION_TYPES, SHIPPING_TYPES, UNIT_PRICE_TYPES
 from transforms.allocate import allocate
 from transforms.applicability import applicable, participation, promotion_headers
 from transforms.money import mul_div_half_up
@@ -104,8 +104,11 @@ def price_orders(
 
     running = lines.select(*LINE_KEY, "quantity", "unit_price_cents").sort(LINE_KEY)
 
+    # Every applicable (line, promotion) pair at once; each step takes its own types.
+    pairs_all = applicable(orders, lines, headers, scope, participating, PROMOTION_TYPES)
+
     # Steps 1 and 2: unit prices.
-    unit_pairs = applicable(orders, lines, headers, scope, participating, UNIT_PRICE_TYPES)
+    unit_pairs = pairs_all.filter(pl.col("promotion_type").is_in(list(UNIT_PRICE_TYPES)))
     unit_pairs = unit_pairs.join(terms, on="promotion_id").join(running, on=LINE_KEY)
     step1, flash_priced = _seller_unit_price(unit_pairs)
     running = running.join(step1.select(*LINE_KEY, pl.col("discount_cents").alias("_d1")), on=LINE_KEY, how="left")
@@ -123,7 +126,7 @@ def price_orders(
     ]
 
     # Step 3: Buy More Save More, seller then platform.
-    bmsm_pairs = applicable(orders, lines, headers, scope, participating, BMSM_TYPES)
+    bmsm_pairs = pairs_all.filter(pl.col("promotion_type").is_in(list(BMSM_TYPES)))
     tiers = promotions.filter(pl.col("promotion_type").is_in(list(BMSM_TYPES))).select(
         "promotion_id", "tier", "discount_kind", "discount_value_x100", "max_discount_cents", "min_spend_cents", "min_quantity"
     )
@@ -136,7 +139,7 @@ def price_orders(
         discount_parts.append(parts.with_columns(pl.lit(ptype).alias("promotion_type"), pl.lit(step).alias("step")))
 
     # Step 4: claimed coupons, seller then platform.
-    coupon_pairs = applicable(orders, lines, headers, scope, participating, COUPON_TYPES)
+    coupon_pairs = pairs_all.filter(pl.col("promotion_type").is_in(list(COUPON_TYPES)))
     checks = []
     for step, ptype, claim_column in (("4a", "seller_coupon", "seller_coupon_id"), ("4b", "product_coupon", "platform_coupon_id")):
         check, parts = _coupon_step(orders, running, headers, coupon_pairs, terms, participating, invalid_promotion_ids, ptype, claim_column)
@@ -145,7 +148,8 @@ def price_orders(
         discount_parts.append(parts.with_columns(pl.lit(ptype).alias("promotion_type"), pl.lit(step).alias("step")))
 
     # Step 5: shipping, platform first, seller on what is left.
-    order_shipping, shipping_parts = _shipping(orders, lines, running, headers, scope, participating, terms)
+    shipping_pairs = pairs_all.filter(pl.col("promotion_type").is_in(list(SHIPPING_TYPES)))
+    order_shipping, shipping_parts = _shipping(orders, shipping_pairs, running, terms)
     discount_parts.append(shipping_parts)
 
     discount_lines = (
@@ -301,17 +305,8 @@ def _coupon_step(
     return checks, parts
 
 
-def _shipping(
-    orders: pl.DataFrame,
-    lines: pl.DataFrame,
-    running: pl.DataFrame,
-    headers: pl.DataFrame,
-    scope: pl.DataFrame,
-    participating: pl.DataFrame,
-    terms: pl.DataFrame,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _shipping(orders: pl.DataFrame, pairs: pl.DataFrame, running: pl.DataFrame, terms: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Step 5: the platform's shipping discount first, then the seller's on what is left."""
-    pairs = applicable(orders, lines, headers, scope, participating, SHIPPING_TYPES)
     order_amount = running.group_by("order_id").agg(pl.col("running_cents").sum().alias("product_cents"))
     offers = (
         pairs.select("order_id", "promotion_id", "promotion_type").unique()

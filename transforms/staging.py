@@ -23,7 +23,7 @@ from schemas.inputs import (
     TABLE_KEYS,
     Col,
 )
-from transforms.money import parse_fixed
+from transforms.money import parse_fixed, parse_fixed_typed
 
 REJECTED_SCHEMA = {
     "table": pl.String,
@@ -81,14 +81,14 @@ def _cast(col: Col, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr, str]:
                 value = value.fill_null("none")
             reason = pl.when(value.is_not_null() & ~value.is_in(list(col.enum))).then(pl.lit("bad_enum"))
     elif col.kind == "money":
-        value, reason = parse_fixed(raw, 2, "sub_cent")
+        value, reason = parse_fixed_typed(raw, dtype, 2, "sub_cent")
         name = f"{col.name}_cents"
     elif col.kind == "rate":
-        value, reason = parse_fixed(raw, 6, "too_precise")
+        value, reason = parse_fixed_typed(raw, dtype, 6, "too_precise")
         reason = pl.when(reason.is_null() & ((value < 0) | (value > 1_000_000))).then(pl.lit("out_of_range")).otherwise(reason)
         name = f"{col.name}_ppm"
     elif col.kind == "value":
-        value, reason = parse_fixed(raw, 2, "too_precise")
+        value, reason = parse_fixed_typed(raw, dtype, 2, "too_precise")
         name = f"{col.name}_x100"
     elif col.kind == "count":
         if dtype.is_integer():
@@ -187,13 +187,21 @@ def _cast_table(table: str, raw: pl.DataFrame, extra_rules=None) -> pl.DataFrame
     keys = TABLE_KEYS.get(table, ())
     key = pl.concat_str([pl.col(k).cast(pl.String).fill_null("") for k in keys], separator="|") if keys else pl.col(_ROW).cast(pl.String)
     casts = [(col, *_cast(col, frame.schema[col.name])) for col in cols]
-    failures = [_failure(col.name, reason, pl.col(col.name)) for col, _, reason, _ in casts]
-    frame = frame.select(
+    reasons = [f"_reason_{i}" for i in range(len(casts))]
+    typed = frame.select(
         pl.col(_ROW),
         key.alias(_KEY),
         *[value.alias(name) for _, value, _, name in casts],
-        _first_failure(failures).alias(_FAIL),
+        *[reason.alias(r) for (_, _, reason, _), r in zip(casts, reasons, strict=True)],
     )
+    # The first failure (column, reason, raw value) is built only for the rows that fail: text
+    # for every value of every row would cost more than all the casts.
+    failing = typed.filter(pl.any_horizontal([pl.col(r).is_not_null() for r in reasons])).select(_ROW, *reasons)
+    failing = failing.join(frame, on=_ROW, how="left").select(
+        _ROW,
+        _first_failure([_failure(col.name, pl.col(r), pl.col(col.name)) for (col, *_), r in zip(casts, reasons, strict=True)]).alias(_FAIL),
+    )
+    frame = typed.drop(reasons).join(failing, on=_ROW, how="left", maintain_order="left")
     # The raw text of each column, for messages about row rules.
     for column, reason, condition in extra_rules or ():
         frame = _reject_where(frame, condition, column, reason, pl.col(_output_name(table, column)))
