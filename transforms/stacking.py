@@ -29,18 +29,6 @@ DISCOUNT_LINES_SCHEMA = {
 
 _PART_COLUMNS = ["order_id", "sku_id", "promotion_id", "promotion_type", "step", "amount_cents"]
 
-COUPON_REASONS = (
-    "unknown",
-    "invalid_promotion",
-    "wrong_type",
-    "wrong_shop",
-    "not_active",
-    "condition",
-    "opted_out",
-    "no_covered_product",
-    "min_spend",
-)
-
 
 @dataclass
 class Priced:

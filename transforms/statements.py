@@ -325,13 +325,20 @@ def statement_id(shop: pl.Expr, day: pl.Expr) -> pl.Expr:
     return pl.concat_str([shop, pl.lit("-"), day.dt.strftime("%Y%m%d")])
 
 
-def order_details_layout(details: pl.DataFrame) -> pl.DataFrame:
-    """Order details with the exact labels, in order, plus `shop_id` first; money as Decimal(18,2)."""
-    text = {
+def _statement_text() -> dict[str, pl.Expr]:
+    """The identifying columns a computed statement row carries (SPEC §4)."""
+    return {
         "Statement date (UTC)": pl.col("statement_date").dt.strftime("%Y-%m-%d"),
         "Statement ID": statement_id(pl.col("shop_id"), pl.col("statement_date")),
         "Payment ID": pl.lit(""),
         "Status": pl.lit("Computed"),
+    }
+
+
+def order_details_layout(details: pl.DataFrame) -> pl.DataFrame:
+    """Order details with the exact labels, in order, plus `shop_id` first; money as Decimal(18,2)."""
+    text = {
+        **_statement_text(),
         "Currency": pl.col("currency"),
         "Type": pl.lit("Order"),
         "Order/adjustment ID": pl.col("order_id"),
@@ -352,12 +359,7 @@ def order_details_layout(details: pl.DataFrame) -> pl.DataFrame:
 
 
 def statements_layout(statements: pl.DataFrame) -> pl.DataFrame:
-    text = {
-        "Statement date (UTC)": pl.col("statement_date").dt.strftime("%Y-%m-%d"),
-        "Statement ID": statement_id(pl.col("shop_id"), pl.col("statement_date")),
-        "Payment ID": pl.lit(""),
-        "Status": pl.lit("Computed"),
-    }
+    text = _statement_text()
     columns = [
         text[label].alias(label) if label in text else cents_to_decimal(pl.col(C(label))).alias(label)
         for label in STATEMENTS_LABELS
