@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from prefect import get_client
 from prefect.testing.utilities import prefect_test_harness
 
 from flows import warehouse
@@ -66,6 +67,15 @@ def test_flow_publishes_validated_outputs_and_reruns_identically(prefect_server,
     assert n == discount_lines.height
     assert by_view == discount_lines["amount"].sum()
     assert statements == manifest["rows_out"]["statements"]
+
+    # Reconciliation of the sample exports: published, bridged, reported as HTML and as artifacts.
+    assert first["recon_statements"] == manifest["rows_out"]["recon_statements"] > 0
+    assert first["recon_breaks"] == manifest["rows_out"]["recon_breaks"] > 0
+    report = (current / "reconciliation_report.html").read_text()
+    assert "<svg" in report and "Breaks by type and probable cause" in report
+    with get_client(sync_client=True) as client:
+        keys = {a.key for a in client.read_artifacts()}
+    assert {"recon-bridge", "settlement-summary", "settlement-outputs"} <= keys
 
     before = _parquet_bytes(current.resolve())
     settle_flow(input_dir=str(SAMPLES), out_dir=str(out), as_of=AS_OF)
