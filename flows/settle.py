@@ -20,6 +20,7 @@ from flows import exports, io, recon_report, warehouse
 from flows.reported_io import read_reported
 from schemas import outputs
 from schemas.layout import ORDER_DETAILS_MONEY
+from schemas.staged import STAGED_MODELS
 from transforms.pipeline import Results, compute
 from transforms.reconcile import ReconParams
 from transforms.reported import ReportedFileError
@@ -87,6 +88,7 @@ def validate(results: Results) -> tuple[dict[str, pl.DataFrame], list[str]]:
     """Validate every output and engine frame on the full data; returns the tables and checks passed."""
     tables = results.published()
     checked = [(name, model, tables[name]) for name, model in OUTPUT_MODELS.items()]
+    checked += [(f"staged {name}", model, results.staged.tables[name]) for name, model in STAGED_MODELS.items()]
     checked += [
         ("priced lines", outputs.PricedLines, results.priced.line_amounts),
         ("order shipping", outputs.OrderShipping, results.priced.order_shipping),

@@ -7,7 +7,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pandera import errors as pa_errors
+
 from schemas.inputs import INPUT_TABLES, REASONS
+from schemas.staged import STAGED_MODELS, StagedOrders
 from tests.conftest import inputs
 from transforms.staging import InputContractError, stage
 
@@ -49,8 +52,17 @@ def reasons(rejected: pl.DataFrame) -> set[tuple[str, str, str, str]]:
     return set(rejected.select("table", "key", "column", "reason").iter_rows())
 
 
-def test_clean_base_rejects_nothing():
-    assert staged_with().height == 0
+def test_clean_base_rejects_nothing_and_meets_the_staged_contracts():
+    staged = stage(inputs(**BASE))
+    assert staged.rejected_rows.height == 0
+    for name, model in STAGED_MODELS.items():
+        model.validate(staged.tables[name], lazy=True)
+
+
+def test_staged_contract_catches_what_staging_must_never_let_through():
+    orders = stage(inputs(**BASE)).tables["orders"].with_columns(pl.lit(-1, pl.Int64).alias("shipping_fee_cents"))
+    with pytest.raises(pa_errors.SchemaErrors, match="shipping_fee_cents"):
+        StagedOrders.validate(orders, lazy=True)
 
 
 # Each case: the table replaced, and the rejections expected (table, key, column, reason).
