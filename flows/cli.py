@@ -94,6 +94,39 @@ def run(
 
 
 @app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="SQL to run against the analysts' database (read-only).")],
+    database: Annotated[Path, typer.Option("--database", help="The DuckDB file.")] = Path("out/settlement.duckdb"),
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Rows to print at most.")] = 100,
+) -> None:
+    """Run SQL read-only against the settlement database and print a table."""
+    import duckdb
+
+    if not database.exists():
+        _fail(f"{database} does not exist: run 'settle run' first")
+    try:
+        with duckdb.connect(str(database), read_only=True) as con:
+            con.execute("SET TimeZone = 'UTC'")
+            result = con.sql(sql)
+            if result is None:
+                return
+            columns = result.columns
+            rows = result.limit(limit + 1).fetchall()
+    except duckdb.Error as exc:
+        _fail(f"query failed: {str(exc).splitlines()[0]}")
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*columns)
+    for row in rows[:limit]:
+        table.add_row(*["" if v is None else str(v) for v in row])
+    console = Console(width=max(Console().width, 160))
+    console.print(table)
+    if len(rows) > limit:
+        console.print(f"(first {limit} rows; use --limit for more)")
+
+
+@app.command()
 def generate(
     orders: Annotated[int, typer.Option("--orders", min=1, help="Number of orders.")] = 10_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed; same seed, same files.")] = 0,

@@ -1,0 +1,45 @@
+"""The command line as a user types it, for the commands that need no Prefect server."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+
+from flows import io
+
+SETTLE = Path(sys.executable).with_name("settle")
+
+
+def _settle(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(SETTLE), *args], capture_output=True, text=True, timeout=300)
+
+
+def test_query_prints_a_table_read_only(tmp_path):
+    db = tmp_path / "settlement.duckdb"
+    io.write_database({"statements": pl.DataFrame({"shop_id": ["S1", "S2"], "total": [10, 20]})}, db)
+    shown = _settle("query", "SELECT shop_id, total FROM statements ORDER BY shop_id", "--database", str(db))
+    assert shown.returncode == 0, shown.stderr
+    assert "S1" in shown.stdout and "20" in shown.stdout
+    refused = _settle("query", "DELETE FROM statements", "--database", str(db))
+    assert refused.returncode == 1
+    assert "read-only" in refused.stderr
+    assert refused.stderr.startswith("settle: error: query failed")
+
+
+def test_bad_options_fail_with_one_line(tmp_path):
+    naive = _settle("run", "--as-of", "2026-11-01T00:00:00", "--out", str(tmp_path))
+    assert naive.returncode == 1
+    assert naive.stderr.strip() == "settle: error: --as-of '2026-11-01T00:00:00' has no time zone; give one (e.g. 2026-11-01T00:00:00Z)"
+    missing = _settle("query", "SELECT 1", "--database", str(tmp_path / "none.duckdb"))
+    assert missing.returncode == 1
+    assert "does not exist" in missing.stderr
+
+
+def test_generate_writes_every_table(tmp_path):
+    done = _settle("generate", "--orders", "200", "--seed", "3", "--out", str(tmp_path / "gen"))
+    assert done.returncode == 0, done.stderr
+    assert {p.name for p in (tmp_path / "gen").glob("*.parquet")} == {
+        "orders.parquet", "order_lines.parquet", "promotions.parquet", "promotion_products.parquet", "opt_out_events.parquet", "refunds.parquet",
+    }
+    assert pl.read_parquet(tmp_path / "gen" / "orders.parquet").height == 200
