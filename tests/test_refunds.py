@@ -10,7 +10,6 @@ empties an order restores its applied platform product coupon.
 from collections import defaultdict
 
 import polars as pl
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from schemas.layout import NOT_MODELLED, ORDER_DETAILS_MONEY, STATEMENTS_MONEY, cents_name
+from schemas.layout import NOT_MODELLED, ORDER_DETAILS_MONEY, cents_name
 from transforms.money import mul_div_half_up
 
 GRAIN = ["shop_id", "statement_date", "order_id"]

@@ -19,7 +19,6 @@ from schemas.layout import (
     ORDER_DETAILS_MONEY,
     SHIPPING_PARTS,
     STATEMENTS_LABELS,
-    STATEMENTS_MONEY,
     cents_name,
     snake,
 )
@@ -216,7 +215,6 @@ def _refund_rows(events: pl.DataFrame, timing: pl.DataFrame, line_amounts: pl.Da
         .join(timing.select("order_id", "shop_id", "currency", "created_at", "affiliate_commission_rate_ppm"), on="order_id")
         .join(line_amounts.select(*LINE_KEY, "product_name", "sku_name"), on=LINE_KEY)
     )
-    ship = pl.col("is_shipping_refunded")
     later = later.with_columns(
         (-pl.col("product_refund_cents")).alias("_product_after_all"),
         pl.col("refunded_at").alias("_event_at"),
@@ -378,4 +376,3 @@ def unsettled_layout(unsettled: pl.DataFrame) -> pl.DataFrame:
     ).drop([c for c in unsettled.columns if c.endswith("_cents")])
 
 
-STATEMENTS_MONEY_SNAKE = [snake(l) for l in STATEMENTS_MONEY]
