@@ -1,4 +1,4 @@
-"""The `settle` command line: run the job, generate data.
+"""The `settle` command line: run the job, query its database, generate data.
 
 Exit code 0 on success; on failure one line on stderr saying why, and exit code 1.
 """
