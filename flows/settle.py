@@ -19,7 +19,7 @@ from prefect.cache_policies import NO_CACHE
 from flows import exports, io, recon_report, warehouse
 from flows.reported_io import read_reported
 from schemas import outputs
-from schemas.layout import ORDER_DETAILS_MONEY
+from schemas.layout import ORDER_DETAILS_MONEY, cents_name
 from schemas.staged import STAGED_MODELS
 from transforms.pipeline import Results, compute
 from transforms.reconcile import ReconParams
@@ -241,8 +241,7 @@ def run(
 def shop_summary(results: Results) -> pl.DataFrame:
     """Per shop, what a finance analyst asks first: settled, who funded the discounts, refunds, fees."""
     details = results.statements.order_details
-    from schemas.layout import cents_name as c
-
+    c = cents_name
     settled = details.group_by("shop_id").agg(
         pl.len().alias("order_detail_rows"),
         pl.col("statement_date").n_unique().alias("statements"),
