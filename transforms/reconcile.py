@@ -131,7 +131,7 @@ def reconcile(
     )
     residuals = _statement_residuals(reported, reported_statements, window)
     breaks = pl.concat([breaks, adjustments, residuals], how="vertical_relaxed")
-    breaks = _causes(breaks, evidence, computed_details).with_columns(
+    breaks = _causes(breaks, evidence).with_columns(
         (pl.col("difference_cents").abs() <= pl.col("column").replace_strict(params.tolerances_cents, default=0, return_dtype=pl.Int64)).alias("within_tolerance")
     ).select(list(BREAKS_SCHEMA)).cast(BREAKS_SCHEMA).sort("shop_id", "statement_date", "order_id", "column", "break_type", nulls_last=True)
     return breaks, _bridge(computed, reported, reported_statements, window, breaks)
@@ -206,7 +206,7 @@ def evidence(orders: pl.DataFrame, opt_out_events: pl.DataFrame, blocked: pl.Dat
     )
 
 
-def _causes(breaks: pl.DataFrame, ev: Evidence, computed_details: pl.DataFrame) -> pl.DataFrame:
+def _causes(breaks: pl.DataFrame, ev: Evidence) -> pl.DataFrame:
     """The first probable cause whose evidence holds, in SPEC order; else null."""
     platform_differs = (
         breaks.filter(pl.col("column").is_in(list(PLATFORM_DISCOUNT_COLUMNS)) & (pl.col("difference_cents") != 0))

@@ -8,7 +8,7 @@ A value that cannot be read is an error naming the file, the row and the column.
 
 import polars as pl
 
-from schemas.layout import ORDER_DETAILS_LABELS, ORDER_DETAILS_MONEY, STATEMENTS_MONEY, cents_name, snake
+from schemas.layout import ORDER_DETAILS_LABELS, ORDER_DETAILS_MONEY, STATEMENTS_LABELS, STATEMENTS_MONEY, cents_name, snake
 from transforms.money import parse_fixed
 
 # "the statement date, the ID, the type, the total": of Order details rows both IDs are needed,
@@ -24,7 +24,7 @@ class ReportedFileError(ValueError):
 
 def normalise_headers(frame: pl.DataFrame) -> pl.DataFrame:
     """Rename columns whose trimmed, BOM-less, lower-cased header is a known label to that label."""
-    known = {label.lower(): label for label in ORDER_DETAILS_LABELS + ("Adjustments", "Reserve amount", "Payable amount")}
+    known = {label.lower(): label for label in ORDER_DETAILS_LABELS + STATEMENTS_LABELS}
     renames = {}
     for column in frame.columns:
         key = column.replace("\ufeff", "").strip().lower()
