@@ -64,9 +64,17 @@ def run(
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("out"),
     as_of: Annotated[str | None, typer.Option("--as-of", help="ISO 8601 instant with zone; default now.")] = None,
     hold_days: Annotated[int, typer.Option("--hold-days", min=0, help="Days from delivery to settlement.")] = 8,
+    days_back: Annotated[int | None, typer.Option("--days-back", min=1, help="Cover the last N complete UTC days before --as-of (1 = yesterday).")] = None,
+    statement_from: Annotated[str | None, typer.Option("--from", help="First statement date to cover (YYYY-MM-DD).")] = None,
+    statement_to: Annotated[str | None, typer.Option("--to", help="Last statement date to cover (YYYY-MM-DD).")] = None,
+    shop: Annotated[list[str] | None, typer.Option("--shop", help="A shop ID to settle (repeatable); default every shop.")] = None,
     recon_from: Annotated[str | None, typer.Option("--recon-from", help="First statement date to reconcile (YYYY-MM-DD).")] = None,
     recon_to: Annotated[str | None, typer.Option("--recon-to", help="Last statement date to reconcile (YYYY-MM-DD).")] = None,
     tolerance: Annotated[list[str] | None, typer.Option("--tolerance", help="LABEL=AMOUNT, e.g. 'Referral fee=0.01' (repeatable).")] = None,
+    xlsx: Annotated[bool, typer.Option("--xlsx/--no-xlsx", help="Also write each statement as XLSX.")] = True,
+    partition_orders: Annotated[int, typer.Option("--partition-orders", min=1, help="Orders per partition of whole shops.")] = 250_000,
+    dask: Annotated[bool, typer.Option("--dask", help="Run the partitions on a local Dask cluster.")] = False,
+    dask_address: Annotated[str | None, typer.Option("--dask-address", help="Run the partitions on this Dask scheduler.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's own logs.")] = False,
 ) -> None:
     """Run the settlement flow on INPUT (reconciling INPUT/reported/ if present) and publish to OUT."""
@@ -81,16 +89,44 @@ def run(
             input_dir=str(input),
             out_dir=str(out),
             as_of=instant,
+            days_back=days_back,
+            statement_from=_parse_date(statement_from, "--from"),
+            statement_to=_parse_date(statement_to, "--to"),
+            shops=shop or None,
             hold_days=hold_days,
             recon_from=_parse_date(recon_from, "--recon-from"),
             recon_to=_parse_date(recon_to, "--recon-to"),
             tolerances=_parse_tolerances(tolerance),
+            xlsx=xlsx,
+            partition_orders=partition_orders,
+            dask=dask,
+            dask_address=dask_address,
         )
     except RunFailed as exc:
         _fail(str(exc))
     from flows.report import print_summary
 
     print_summary(summary)
+
+
+@app.command()
+def serve(
+    input: Annotated[Path, typer.Option("--input", help="Input directory the deployment's runs read by default.")] = Path("data_samples"),
+    out: Annotated[Path, typer.Option("--out", help="Output directory the deployment's runs publish to by default.")] = Path("out"),
+    cron: Annotated[str | None, typer.Option("--cron", help="Nightly schedule, cron syntax, UTC (default 30 2 * * *).")] = None,
+    name: Annotated[str, typer.Option("--name", help="Deployment name (the flow is 'settle').")] = "settlement",
+) -> None:
+    """Create the deployment settle/NAME (nightly cron, UTC) and serve its runs until Ctrl-C.
+
+    Needs a Prefect server: start one with `prefect server start` and set PREFECT_API_URL.
+    """
+    if not os.environ.get("PREFECT_API_URL"):
+        _fail("PREFECT_API_URL is not set: start a server with 'prefect server start' and "
+              "export PREFECT_API_URL=http://127.0.0.1:4200/api")
+    from flows.deploy import NIGHTLY_CRON
+    from flows.deploy import serve as serve_deployment
+
+    serve_deployment(input, out, cron or NIGHTLY_CRON, name)
 
 
 @app.command()

@@ -5,11 +5,16 @@ swaps the `current` symlink (and the DuckDB file) with `os.replace`, so readers 
 old outputs or the new ones, never a mix, and a failed run leaves the last good outputs intact.
 """
 
+import fcntl
 import hashlib
 import json
 import os
 import shutil
+import socket
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -22,6 +27,7 @@ DATABASE_NAME = "settlement.duckdb"
 CURRENT = "current"
 RUNS = "runs"
 KEEP_RUNS = 3
+LOCK_NAME = ".settle.lock"
 
 
 class InputError(RuntimeError):
@@ -53,6 +59,38 @@ def read_inputs(input_dir: Path) -> dict[str, pl.DataFrame]:
     return frames
 
 
+class RunLocked(RuntimeError):
+    """Another run holds the output directory."""
+
+
+@contextmanager
+def run_lock(out_dir: Path, run_id: str) -> Iterator[None]:
+    """Hold `out_dir` for one run: a second run at once stops at once, saying who holds it.
+
+    An advisory `flock` on `<out>/.settle.lock`: the kernel releases it when the holder exits,
+    however it exits, so a crashed run never leaves a stale lock behind.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    handle = (out_dir / LOCK_NAME).open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another run"
+        handle.close()
+        raise RunLocked(f"{out_dir} is in use by {holder}; wait for that run to finish, or publish to another output directory") from None
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"run {run_id} (pid {os.getpid()} on {socket.gethostname()}, since {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC)\n")
+        handle.flush()
+        yield
+    finally:
+        handle.truncate(0)
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
 def contract_error_message(input_dir: Path, error: InputContractError) -> str:
     return f"{input_path(input_dir, error.table)}: {error}"
 
@@ -70,14 +108,20 @@ def write_parquet(frame: pl.DataFrame, path: Path) -> None:
     frame.write_parquet(path, compression="zstd", statistics=True)
 
 
-def write_partitioned(frame: pl.DataFrame, directory: Path, partition: str) -> None:
-    """One Parquet file per value of `partition` (`<dir>/<partition>=<value>/part-0.parquet`)."""
+def write_scratch(frame: pl.DataFrame, path: Path) -> None:
+    """Intermediate data read back by the same run: fast to write, never published."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.write_parquet(path, compression="lz4", statistics=False)
+
+
+def write_partitioned(frame: pl.DataFrame, directory: Path, partition: str, name: str = "part-0.parquet") -> None:
+    """One Parquet file per value of `partition` (`<dir>/<partition>=<value>/<name>`); `<dir>/empty-<name>` if no rows."""
     directory.mkdir(parents=True, exist_ok=True)
     if frame.height == 0:
-        write_parquet(frame, directory / "empty.parquet")
+        write_parquet(frame, directory / f"empty-{name}")
         return
     for (value,), part in frame.sort(partition, maintain_order=True).partition_by(partition, as_dict=True, maintain_order=True).items():
-        write_parquet(part, directory / f"{partition}={value}" / "part-0.parquet")
+        write_parquet(part, directory / f"{partition}={value}" / name)
 
 
 def write_database(tables: dict[str, pl.DataFrame], path: Path, views: dict[str, str] | None = None) -> None:

@@ -1,70 +1,33 @@
-"""The settlement flow: read inputs, compute, validate every output, publish atomically.
+"""The settlement flow: stage the inputs, settle each partition of shops, validate, publish.
 
-Run it from the CLI (`settle run`), from a Prefect deployment, or call `settle_flow(...)`.
-Tasks pass paths and small summaries, never large frames, through Prefect's parameters
-(frames go to the compute step in-process; I/O tasks alone retry).
+One flow for every way it runs: the nightly deployment (yesterday's statements), ad-hoc runs
+from the Prefect UI or `settle run` with any parameters, and scale-out on Dask. Tasks pass
+paths and small summaries, never frames (`flows/steps.py`); I/O tasks alone retry.
 """
 
+import os
 import platform
-from datetime import UTC, date, datetime
+import time
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Annotated
+from uuid import UUID
 
-import pandera.polars as pa
 import polars as pl
-from pandera import errors as pa_errors
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_client, get_run_logger, task
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
+from pydantic import Field
 
-from flows import exports, io, recon_report, warehouse
-from flows.reported_io import read_reported
-from schemas import outputs
-from schemas.layout import ORDER_DETAILS_MONEY, cents_name
-from schemas.staged import STAGED_MODELS
-from transforms.pipeline import Results, compute
+from flows import io, recon_report, warehouse
+from flows.steps import ORDERS_TABLE, PARTITIONED, SCRATCH, PartitionParams, RunFailed, Window, settle_partition, stage_inputs
+from schemas.layout import ORDER_DETAILS_MONEY
 from transforms.reconcile import ReconParams
-from transforms.reported import ReportedFileError
 from transforms.staging import InputContractError
 
-# Output table → its Pandera schema (validated on the full data before publishing).
-OUTPUT_MODELS: dict[str, type[pa.DataFrameModel] | pa.DataFrameSchema] = {
-    "discount_lines": outputs.DiscountLines,
-    "blocked_incentives": outputs.BlockedIncentives,
-    "coupon_checks": outputs.CouponChecks,
-    "coupon_restorations": outputs.CouponRestorations,
-    "order_details": outputs.OrderDetails,
-    "statements": outputs.StatementsSchema,
-    "unsettled_orders": outputs.UnsettledOrders,
-    "recon_breaks": outputs.ReconBreaks,
-    "recon_statements": outputs.ReconStatements,
-    "rejected_rows": outputs.RejectedRows,
-}
-PARTITIONED = {
-    "order_details": "statement_date_utc",
-    "statements": "statement_date_utc",
-    "recon_breaks": "statement_date_utc",
-    "recon_statements": "statement_date_utc",
-}
-
-
-class RunFailed(RuntimeError):
-    """The run stopped; the message is one line a person can act on."""
-
-
-def _is_transient(task, task_run, state) -> bool:
-    """Retry I/O only for what may pass (a busy disk, a network mount), never a broken input."""
-    return not isinstance(state.result(raise_on_failure=False), io.InputError)
-
-
-@task(retries=2, retry_delay_seconds=2, retry_condition_fn=_is_transient, cache_policy=NO_CACHE)
-def load(input_dir: Path) -> tuple[dict[str, pl.DataFrame], pl.DataFrame | None, pl.DataFrame | None, list[str]]:
-    """Input tables, and the reported exports under `reported/` (typed), with the files read."""
-    raw = io.read_inputs(input_dir)
-    try:
-        details, statements, files = read_reported(input_dir)
-    except ReportedFileError as exc:
-        raise io.InputError(str(exc)) from None
-    return raw, details, statements, files
+__all__ = ["RunFailed", "run", "settle_flow"]
 
 
 def tolerance_cents(tolerances: dict[str, Decimal] | None) -> dict[str, int]:
@@ -80,74 +43,17 @@ def tolerance_cents(tolerances: dict[str, Decimal] | None) -> dict[str, int]:
     return cents
 
 
-def _schema_name(model) -> str:
-    return getattr(model, "name", None) or model.__name__
 
-
-def validate(results: Results) -> tuple[dict[str, pl.DataFrame], list[str]]:
-    """Validate every output and engine frame on the full data; returns the tables and checks passed."""
-    tables = results.published()
-    checked = [(name, model, tables[name]) for name, model in OUTPUT_MODELS.items()]
-    checked += [(f"staged {name}", model, results.staged.tables[name]) for name, model in STAGED_MODELS.items()]
-    checked += [
-        ("priced lines", outputs.PricedLines, results.priced.line_amounts),
-        ("order shipping", outputs.OrderShipping, results.priced.order_shipping),
-    ]
-    passed = []
-    for name, model, frame in checked:
-        try:
-            model.validate(frame, lazy=True)
-        except pa_errors.SchemaErrors as exc:
-            cases = exc.failure_cases
-            first = cases.row(0, named=True) if cases.height else {}
-            raise RunFailed(
-                f"{name} failed validation ({cases.height} failures; first: check {first.get('check')!r} "
-                f"on {first.get('column')!r}, case {first.get('failure_case')!r}); nothing was published"
-            ) from None
-        passed.append(_schema_name(model))
-    mismatches = outputs.statement_total_mismatches(tables["statements"], tables["order_details"])
-    if mismatches.height:
-        raise RunFailed(f"{mismatches.height} statements differ from the sum of their rows; nothing was published")
-    passed.append("statement_totals_are_sums_of_rows")
-    _check_nothing_lost(results)
-    passed.append("rows_in_equals_accepted_plus_rejected")
-    return tables, passed
-
-
-def _check_nothing_lost(results: Results) -> None:
-    rejected = results.staged.rejected_rows.group_by("table").len()
-    by_table = dict(zip(rejected["table"], rejected["len"], strict=True))
-    for table, count in results.staged.counts.items():
-        if count["rows_in"] != count["accepted"] + by_table.get(table, 0):
-            raise RunFailed(f"{table}: {count['rows_in']} rows in but {count['accepted']} accepted + {by_table.get(table, 0)} rejected")
-
-
-@task(retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
-def write_outputs(
-    tables: dict[str, pl.DataFrame],
-    database_tables: dict[str, pl.DataFrame],
-    out_dir: Path,
-    run_id: str,
-    manifest: dict,
-    xlsx: bool = True,
-    report_html: str = "",
-) -> Path:
-    """Build the whole run in a private directory, then swap it in (nothing half-written is ever live)."""
-    building = io.new_run_dir(out_dir, run_id)
-    try:
-        for name, frame in tables.items():
-            if name in PARTITIONED:
-                io.write_partitioned(frame, building / name, PARTITIONED[name])
-            else:
-                io.write_parquet(frame, building / f"{name}.parquet")
-        exports.write_exports(tables["order_details"], tables["statements"], building / "exports", xlsx=xlsx)
-        warehouse.build({**tables, **database_tables}, building / io.DATABASE_NAME)
-        (building / recon_report.FILE_NAME).write_text(report_html)
-        io.write_manifest(manifest, building / "manifest.json")
-        return io.publish(out_dir, building, run_id)
-    except BaseException:
-        io.discard(building)
-        raise
+def statement_window(days_back: int | None, statement_from: date | None, statement_to: date | None, as_of: datetime) -> tuple[date | None, date | None]:
+    """The statement dates a run covers: the last `days_back` complete UTC days before `as_of`, or the range given."""
+    if days_back is None:
+        if statement_from and statement_to and statement_from > statement_to:
+            raise RunFailed(f"statement_from {statement_from} is after statement_to {statement_to}")
+        return statement_from, statement_to
+    if days_back < 1:
+        raise RunFailed(f"days_back must be at least 1 (1 = yesterday), got {days_back}")
+    today = as_of.astimezone(UTC).date()
+    return today - timedelta(days=days_back), today - timedelta(days=1)
 
 
 @flow(name="settle", log_prints=True)
@@ -155,23 +61,51 @@ def settle_flow(
     input_dir: str = "data_samples",
     out_dir: str = "out",
     as_of: datetime | None = None,
-    hold_days: int = 8,
+    days_back: Annotated[int, Field(ge=1)] | None = None,
+    statement_from: date | None = None,
+    statement_to: date | None = None,
+    shops: list[str] | None = None,
+    hold_days: Annotated[int, Field(ge=0)] = 8,
     recon_from: date | None = None,
     recon_to: date | None = None,
     tolerances: dict[str, Decimal] | None = None,
+    xlsx: bool = True,
+    partition_orders: Annotated[int, Field(ge=1)] = 250_000,
+    dask: bool = False,
+    dask_address: str | None = None,
 ) -> dict:
-    """Recompute discounts and statements for one input directory, reconcile, and publish.
+    """Recompute discounts and statements, reconcile them with TikTok's exports, and publish.
 
     Args:
         input_dir: Directory of input Parquet files (SPEC §2), with reported exports under `reported/<shop_id>/`.
         out_dir: Directory the outputs are published to (`current/`, `settlement.duckdb`).
         as_of: The instant the run is as of (UTC); inputs dated after it have not happened. Default: now.
+        days_back: Cover the statements of the last N complete UTC days before `as_of` (1 = yesterday, the nightly run); overrides statement_from/statement_to.
+        statement_from: First statement date (UTC) to publish and replace in the database; empty = from the first.
+        statement_to: Last statement date (UTC) to publish and replace in the database; empty = up to the last.
+        shops: Shop IDs to settle; empty = every shop in the input.
         hold_days: Days between delivery and settlement.
-        recon_from: First statement date to reconcile (default: the reported statement dates).
-        recon_to: Last statement date to reconcile (default: the reported statement dates).
+        recon_from: First statement date to reconcile (default: the reported statement dates in the window).
+        recon_to: Last statement date to reconcile (default: the reported statement dates in the window).
         tolerances: Per-column tolerance in dollars, by Order details label (e.g. {"Referral fee": 0.01}); flags, never hides.
+        xlsx: Also write each statement as XLSX (CSV is always written).
+        partition_orders: Orders per partition (whole shops); bounds memory, and is the unit of progress and of scale-out.
+        dask: Run the partitions on a local Dask cluster (one worker per core).
+        dask_address: Run the partitions on the Dask scheduler at this address (e.g. tcp://10.0.0.5:8786); implies dask.
     """
-    return run(Path(input_dir), Path(out_dir), as_of, hold_days, ReconParams(recon_from, recon_to, tolerance_cents(tolerances)))
+    as_of_utc = (as_of or datetime.now(UTC)).astimezone(UTC)
+    first, last = statement_window(days_back, statement_from, statement_to, as_of_utc)
+    return run(
+        Path(input_dir),
+        Path(out_dir),
+        as_of_utc,
+        hold_days,
+        ReconParams(recon_from, recon_to, tolerance_cents(tolerances)),
+        xlsx=xlsx,
+        window=Window(shops=shops or None, statement_from=first, statement_to=last),
+        partition_orders=partition_orders,
+        dask_address=dask_address if dask_address else ("local" if dask else None),
+    )
 
 
 def run(
@@ -181,84 +115,161 @@ def run(
     hold_days: int = 8,
     recon: ReconParams | None = None,
     xlsx: bool = True,
+    window: Window | None = None,
+    partition_orders: int = 250_000,
+    dask_address: str | None = None,
 ) -> dict:
     """The flow body; returns the run summary (also written in the manifest)."""
     logger = get_run_logger()
     as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
-    recon = recon or ReconParams()
+    window = window or Window()
     started = datetime.now(UTC)
+    run_id = started.strftime("%Y%m%dT%H%M%S%fZ")
+    params = PartitionParams(as_of=as_of, hold_days=hold_days, recon=recon or ReconParams(), window=window, xlsx=xlsx)
     try:
-        raw, reported_details, reported_statements, reported_files = load(input_dir)
-        results = compute(raw, as_of, hold_days, reported_details, reported_statements, recon)
+        with io.run_lock(out_dir, run_id):
+            building = io.new_run_dir(out_dir, run_id)
+            try:
+                return _run_locked(input_dir, out_dir, building, run_id, started, params, partition_orders, dask_address, logger)
+            except BaseException:
+                io.discard(building)
+                raise
+    except io.RunLocked as exc:
+        raise RunFailed(str(exc)) from None
+
+
+def _run_locked(input_dir, out_dir, building, run_id, started, params: PartitionParams, partition_orders, dask_address, logger) -> dict:
+    timings = {}
+    clock = time.perf_counter()
+    try:
+        staged = stage_inputs(input_dir, building, params.as_of, params.window.shops, partition_orders)
     except io.InputError as exc:
         raise RunFailed(str(exc)) from None
     except InputContractError as exc:
         raise RunFailed(io.contract_error_message(input_dir, exc)) from None
-    tables, checks = validate(results)
-    run_id = started.strftime("%Y%m%dT%H%M%S%fZ")
-    summary = shop_summary(results)
+    timings["stage"] = time.perf_counter() - clock
+    groups = staged["partitions"]
+    logger.info("staged %s orders (%s rows rejected) into %s partition(s)", f"{staged['orders_accepted']:,}", f"{staged['rows_rejected']:,}", len(groups))
+    clock = time.perf_counter()
+    parts = _settle_partitions(building, groups, params, dask_address, logger)
+    timings["partitions"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    shops = pl.DataFrame([shop for part in parts for shop in part["shops"]]).sort("shop_id") if parts else pl.DataFrame()
+    rows_out = {table: sum(part["rows_out"][table] for part in parts) for table in parts[0]["rows_out"]} if parts else {}
+    rows_out["rejected_rows"] = staged["rows_rejected"]
+    recon_statements, recon_breaks = (_read_table(building, name) for name in ("recon_statements", "recon_breaks"))
+    (building / recon_report.FILE_NAME).write_text(recon_report.render(recon_statements, recon_breaks, params.as_of))
+    shop_ids = sorted(s for g in groups for s in g)
     manifest = {
         "run_id": run_id,
         "parameters": {
             "input_dir": str(input_dir),
             "out_dir": str(out_dir),
-            "hold_days": hold_days,
-            "recon_from": recon.recon_from,
-            "recon_to": recon.recon_to,
-            "tolerances_cents": recon.tolerances_cents,
+            "hold_days": params.hold_days,
+            "shops": params.window.shops,
+            "statement_from": params.window.statement_from,
+            "statement_to": params.window.statement_to,
+            "recon_from": params.recon.recon_from,
+            "recon_to": params.recon.recon_to,
+            "tolerances_cents": params.recon.tolerances_cents,
+            "partition_orders": partition_orders,
+            "dask_address": dask_address,
         },
-        "reported_files": reported_files,
-        "as_of": as_of.isoformat(),
+        "reported_files": staged["reported_files"],
+        "as_of": params.as_of.isoformat(),
         "started_at": started.isoformat(),
         "inputs": io.fingerprints(input_dir),
-        "fee_schedule": "supplied" if results.staged.fee_schedule_supplied else "default (US)",
-        "rows_in": results.staged.counts,
-        "rows_out": {name: frame.height for name, frame in tables.items()},
-        "checks_passed": checks,
-        "shops": summary.to_dicts(),
+        "fee_schedule": "supplied" if staged["fee_schedule_supplied"] else "default (US)",
+        "rows_in": staged["rows_in"],
+        "rows_out": rows_out,
+        "partitions": [{"shops": g, "orders": p["orders"], "order_lines": p["order_lines"], "seconds": p["seconds"]} for g, p in zip(groups, parts, strict=True)],
+        "checks_passed": sorted(set(staged["checks_passed"]).union(*(p["checks_passed"] for p in parts))),
+        "shops": shops.to_dicts(),
         "versions": {"python": platform.python_version(), "polars": pl.__version__},
     }
-    orders_table = results.statements.timing.select(
-        "order_id", "shop_id", pl.col("created_at").dt.date().alias("created_date"), "delivered_at", "settles_at", "status"
-    )
-    report_html = recon_report.render(tables["recon_statements"], tables["recon_breaks"], as_of)
-    published = write_outputs(tables, {"orders": orders_table}, out_dir, run_id, manifest, xlsx, report_html)
-    logger.info("published %s", published)
-    recon_report.publish_artifacts(tables["recon_statements"], tables["recon_breaks"], summary, out_dir)
+    published = publish_run(out_dir, building, run_id, manifest, shop_ids, params)
+    timings["publish"] = time.perf_counter() - clock
+    logger.info("published %s in %s", published, ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
+    recon_report.publish_artifacts(recon_statements, recon_breaks, shops, out_dir)
     return {
+        "run_id": run_id,
         "published": str(out_dir / io.CURRENT),
         "database": str(out_dir / io.DATABASE_NAME),
-        "as_of": as_of.isoformat(),
-        "rows_rejected": results.staged.rejected_rows.height,
-        "orders_accepted": results.staged.counts["orders"]["accepted"],
-        "shops": summary.to_dicts(),
-        "recon_breaks": results.recon_breaks.height,
-        "recon_statements": results.recon_statements.height,
+        "as_of": params.as_of.isoformat(),
+        "statement_from": params.window.statement_from.isoformat() if params.window.statement_from else None,
+        "statement_to": params.window.statement_to.isoformat() if params.window.statement_to else None,
+        "rows_rejected": staged["rows_rejected"],
+        "orders_accepted": staged["orders_accepted"],
+        "partitions": len(groups),
+        "shops": shops.to_dicts(),
+        "recon_breaks": recon_breaks.height,
+        "recon_statements": recon_statements.height,
         "report": str(out_dir / io.CURRENT / recon_report.FILE_NAME),
+        "seconds": {k: round(v, 3) for k, v in timings.items()},
     }
 
 
-def shop_summary(results: Results) -> pl.DataFrame:
-    """Per shop, what a finance analyst asks first: settled, who funded the discounts, refunds, fees."""
-    details = results.statements.order_details
-    c = cents_name
-    settled = details.group_by("shop_id").agg(
-        pl.len().alias("order_detail_rows"),
-        pl.col("statement_date").n_unique().alias("statements"),
-        pl.col(c("Total settlement amount")).sum().alias("settlement_cents"),
-        pl.col(c("Gross sales refund")).sum().alias("gross_refunds_cents"),
-        pl.col(c("Fees")).sum().alias("fees_cents"),
-    )
-    discounts = results.priced.discount_lines.join(results.staged.tables["orders"].select("order_id", "shop_id"), on="order_id").group_by("shop_id").agg(
-        pl.col("amount_cents").filter(pl.col("funded_by") == "seller").sum().alias("seller_funded_cents"),
-        pl.col("amount_cents").filter(pl.col("funded_by") == "platform").sum().alias("tiktok_funded_cents"),
-    )
-    unsettled = results.statements.unsettled_orders.group_by("shop_id").agg(pl.len().alias("unsettled_orders"))
-    shops = results.staged.tables["orders"].select("shop_id").unique()
-    return (
-        shops.join(settled, on="shop_id", how="left")
-        .join(discounts, on="shop_id", how="left")
-        .join(unsettled, on="shop_id", how="left")
-        .fill_null(0)
-        .sort("shop_id")
-    )
+def _read_table(building: Path, name: str) -> pl.DataFrame:
+    return pl.read_parquet(building / name / "**" / "*.parquet", hive_partitioning=False)
+
+
+def _settle_partitions(building: Path, groups: list[list[str]], params: PartitionParams, dask_address: str | None, logger) -> list[dict]:
+    """Every partition's summary, in partition order; progress as a Prefect artifact and in the log."""
+    progress = create_progress_artifact(progress=0.0, key="settle-progress", description="Partitions settled")
+    if dask_address is not None:
+        return settle_on_dask.with_options(task_runner=_dask_runner(dask_address))(building, groups, params, progress)
+    parts = []
+    for index in range(len(groups)):
+        parts.append(settle_partition(building, index, params))
+        _report_progress(progress, groups, parts, logger)
+    return parts
+
+
+def _report_progress(progress, groups: list[list[str]], parts: list[dict], logger) -> None:
+    update_progress_artifact(artifact_id=progress, progress=100.0 * len(parts) / len(groups))
+    last = parts[-1]
+    logger.info("partition %s/%s settled: %s orders of %s shop(s) in %.1f s",
+                len(parts), len(groups), f"{last['orders']:,}", len(groups[last["index"]]), last["seconds"])
+
+
+def _dask_runner(address: str):
+    """prefect-dask's runner: the scheduler at `address`, or a local cluster ("local", one single-threaded worker per core)."""
+    from prefect_dask import DaskTaskRunner
+
+    if address != "local":
+        return DaskTaskRunner(address=address)
+    with get_client(sync_client=True) as client:  # workers talk to this run's API, not a temporary server each
+        api_url = str(client.api_url)
+    workers = os.cpu_count() or 1
+    env = {"PREFECT_API_URL": api_url, "POLARS_MAX_THREADS": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True, "env": env, "dashboard_address": None})
+
+
+@flow(name="settle-partitions-on-dask", validate_parameters=False)
+def settle_on_dask(building: Path, groups: list[list[str]], params: PartitionParams, progress: UUID) -> list[dict]:
+    """Submit every partition to the Dask cluster; collect the summaries as they finish."""
+    logger = get_run_logger()
+    futures = [settle_partition.submit(building, index, params) for index in range(len(groups))]
+    parts = []
+    for future in as_completed(futures):
+        parts.append(future.result())
+        _report_progress(progress, groups, parts, logger)
+    return sorted(parts, key=lambda part: part["index"])
+
+
+@task(retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
+def publish_run(out_dir: Path, building: Path, run_id: str, manifest: dict, shops: list[str], params: PartitionParams) -> Path:
+    """Apply the run to a copy of the database, write the manifest, drop scratch, and swap the run in."""
+    files = {name: sorted((building / name).rglob("*.parquet")) for name in (*PARTITIONED, *warehouse.BY_ORDER, "unsettled_orders")}
+    files[ORDERS_TABLE] = sorted((building / SCRATCH / ORDERS_TABLE).glob("*.parquet"))
+    files["rejected_rows"] = [building / "rejected_rows.parquet"]
+    try:
+        manifest["database_rows_inserted"] = warehouse.update(
+            out_dir / io.DATABASE_NAME, building / io.DATABASE_NAME, files, shops,
+            params.window.statement_from, params.window.statement_to, manifest,
+        )
+    except warehouse.WarehouseError as exc:
+        raise RunFailed(str(exc)) from None
+    io.discard(building / SCRATCH)
+    io.write_manifest(manifest, building / "manifest.json")
+    return io.publish(out_dir, building, run_id)

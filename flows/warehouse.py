@@ -1,10 +1,32 @@
-"""The analysts' DuckDB database: every output table, plus views for the questions they ask."""
+"""The analysts' DuckDB database: every output table, plus views for the questions they ask.
 
+The database accumulates runs. A run replaces exactly what it covers, in one transaction: for
+its shops, the rows of its statement dates (every date when the run has no date window), and
+the per-order and per-shop tables; so a re-run or a backfill never duplicates and never loses
+a date. The live file is never written in place: the run copies it, applies the transaction to
+the copy, checkpoints, and `flows.io.publish` renames the copy onto the live name (open readers
+keep the version they opened). The run lock (`flows.io.run_lock`) keeps two runs from doing
+this at once.
+"""
+
+import json
+import shutil
+from datetime import UTC, date, datetime
 from pathlib import Path
 
-import polars as pl
+import duckdb
 
-from flows import io
+# How each table is replaced: per (shop, statement date), per order of the run's shops, per
+# shop, or whole (the rejected rows are about the input the run read, not about a shop).
+BY_STATEMENT_DATE = ("order_details", "statements", "recon_breaks", "recon_statements")
+BY_ORDER = ("discount_lines", "blocked_incentives", "coupon_checks", "coupon_restorations")
+BY_SHOP = ("unsettled_orders", "orders")
+WHOLE = ("rejected_rows",)
+RUNS_TABLE = "settle_runs"
+
+
+class WarehouseError(RuntimeError):
+    """The database cannot take this run's rows (e.g. it was built by an older layout)."""
 
 # Views an analyst would want first; plain SQL over the tables of the same database.
 VIEWS = {
@@ -31,5 +53,68 @@ VIEWS = {
 }
 
 
-def build(tables: dict[str, pl.DataFrame], path: Path) -> None:
-    io.write_database(tables, path, VIEWS)
+def _source(files: list[Path]) -> str:
+    paths = ", ".join("'" + str(p.resolve()).replace("'", "''") + "'" for p in files)
+    return f"read_parquet([{paths}], hive_partitioning = false)"
+
+
+def update(
+    live: Path,
+    target: Path,
+    files: dict[str, list[Path]],
+    shops: list[str],
+    statement_from: date | None,
+    statement_to: date | None,
+    run: dict,
+) -> dict[str, int]:
+    """Write `target`: the live database (if any) with this run's rows replacing what it covers.
+
+    `files` maps each table to the run's Parquet files; returns the rows inserted per table.
+    """
+    if live.exists():
+        shutil.copyfile(live, target)
+    con = duckdb.connect(str(target))
+    inserted = {}
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("BEGIN TRANSACTION")
+        for name, paths in files.items():
+            con.execute(f'CREATE TABLE IF NOT EXISTS "{name}" AS SELECT * FROM {_source(paths)} LIMIT 0')
+        window = {"shops": shops, "from": (statement_from or date.min).isoformat(), "to": (statement_to or date.max).isoformat()}
+        for name in BY_STATEMENT_DATE:
+            con.execute(
+                f'DELETE FROM "{name}" WHERE list_contains($shops, shop_id) AND statement_date_utc BETWEEN $from AND $to', window
+            )
+        new_orders = _source(files["orders"])
+        for name in BY_ORDER:
+            con.execute(
+                f"""DELETE FROM "{name}" WHERE order_id IN (SELECT order_id FROM orders WHERE list_contains($shops, shop_id))
+                    OR order_id IN (SELECT order_id FROM {new_orders})""",
+                {"shops": shops},
+            )
+        for name in BY_SHOP:
+            con.execute(f'DELETE FROM "{name}" WHERE list_contains($shops, shop_id)', {"shops": shops})
+        for name in WHOLE:
+            con.execute(f'DELETE FROM "{name}"')
+        for name, paths in files.items():
+            inserted[name] = con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM {_source(paths)}').fetchone()[0]
+        con.execute(
+            f"""CREATE TABLE IF NOT EXISTS {RUNS_TABLE} (run_id VARCHAR PRIMARY KEY, as_of TIMESTAMPTZ, shops VARCHAR[],
+                statement_from DATE, statement_to DATE, published_at TIMESTAMPTZ, rows_inserted JSON)"""
+        )
+        con.execute(
+            f"INSERT OR REPLACE INTO {RUNS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [run["run_id"], run["as_of"], shops, statement_from, statement_to, datetime.now(UTC), json.dumps(inserted)],
+        )
+        for name, sql in VIEWS.items():
+            con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {sql}')
+        con.execute("COMMIT")
+        con.execute("CHECKPOINT")
+    except duckdb.Error as exc:
+        raise WarehouseError(
+            f"{live}: cannot apply this run ({str(exc).splitlines()[0]}); if the database was built by an older "
+            f"version, move it away and run again for every shop and date to rebuild it"
+        ) from exc
+    finally:
+        con.close()
+    return inserted

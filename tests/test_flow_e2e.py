@@ -5,7 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -14,7 +14,8 @@ import pytest
 from prefect import get_client
 from prefect.testing.utilities import prefect_test_harness
 
-from flows import warehouse
+from flows import io, warehouse
+from flows.generate import generate_to_dir
 from flows.settle import RunFailed, settle_flow
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,7 +49,7 @@ def test_flow_publishes_validated_outputs_and_reruns_identically(prefect_server,
     assert manifest["as_of"] == AS_OF.isoformat()
     assert "DiscountLines" in manifest["checks_passed"]
     assert set(manifest["inputs"]) == {p.name for p in SAMPLES.glob("*.parquet")}
-    discount_lines = pl.read_parquet(current / "discount_lines.parquet")
+    discount_lines = pl.read_parquet(current / "discount_lines" / "*.parquet")
     assert discount_lines.schema["amount"] == pl.Decimal(18, 2)
     funded = sum(shop["seller_funded_cents"] + shop["tiktok_funded_cents"] for shop in first["shops"])
     assert funded == int(discount_lines["amount"].sum() * 100)
@@ -105,11 +106,11 @@ def test_run_failing_while_writing_leaves_last_good_outputs(prefect_server, tmp_
     good_bytes = _parquet_bytes(good)
     good_db = (out / "settlement.duckdb").read_bytes()
 
-    def broken_build(tables, path):
-        path.write_bytes(b"half a database")
+    def broken_update(live, target, *args):
+        target.write_bytes(b"half a database")
         raise OSError("disk full")
 
-    monkeypatch.setattr(warehouse, "build", broken_build)
+    monkeypatch.setattr(warehouse, "update", broken_update)
     with pytest.raises(OSError, match="disk full"):
         settle_flow(input_dir=str(SAMPLES), out_dir=str(out), as_of=datetime(2026, 11, 2, tzinfo=UTC))
     assert (out / "current").resolve() == good
@@ -131,7 +132,7 @@ def test_cli_run_on_samples(tmp_path):
     manifest = json.loads((tmp_path / "out" / "current" / "manifest.json").read_text())
     rejected = sum(c["rejected"] for c in manifest["rows_in"].values())
     assert f"Rows rejected: {rejected}" in done.stdout
-    assert (tmp_path / "out" / "current" / "discount_lines.parquet").exists()
+    assert list((tmp_path / "out" / "current" / "discount_lines").glob("*.parquet"))
 
     missing = subprocess.run(
         [str(settle), "run", "--input", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")],
@@ -139,3 +140,70 @@ def test_cli_run_on_samples(tmp_path):
     )
     assert missing.returncode == 1
     assert missing.stderr.strip().splitlines()[-1] == f"settle: error: input directory {tmp_path / 'nowhere'} does not exist"
+
+
+WAREHOUSE_TABLES = (
+    "order_details", "statements", "recon_breaks", "recon_statements", "discount_lines", "blocked_incentives",
+    "coupon_checks", "coupon_restorations", "unsettled_orders", "orders", "rejected_rows",
+)
+
+
+def _database(out: Path) -> dict[str, pl.DataFrame]:
+    """Every table of the analysts' database, rows in a canonical order."""
+    with duckdb.connect(str(out / "settlement.duckdb"), read_only=True) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        return {name: con.sql(f'SELECT * FROM "{name}" ORDER BY ALL').pl() for name in WAREHOUSE_TABLES}
+
+
+def _assert_same_tables(actual: dict[str, pl.DataFrame], expected: dict[str, pl.DataFrame]) -> None:
+    assert actual.keys() == expected.keys()
+    for name, frame in expected.items():
+        assert actual[name].equals(frame), name
+
+
+def test_runs_over_parts_of_the_data_build_the_same_database_as_one_full_run(prefect_server, tmp_path):
+    """Shops and statement dates in any slices, re-runs included: never a duplicate, never a lost date."""
+    full = tmp_path / "full"
+    settle_flow(input_dir=str(SAMPLES), out_dir=str(full), as_of=AS_OF, xlsx=False)
+    expected = _database(full)
+    sliced = tmp_path / "sliced"
+    slices = [
+        {"shops": ["SHOP-B"], "statement_to": date(2026, 6, 30)},
+        {"shops": ["SHOP-A"]},
+        {"statement_from": date(2026, 9, 1), "statement_to": date(2026, 10, 15)},  # overlaps both: replaced, not doubled
+        {"shops": ["SHOP-B"], "statement_from": date(2026, 7, 1)},
+        {"days_back": 1},  # the nightly: yesterday (2026-10-31) only
+    ]
+    for parameters in slices:
+        settle_flow(input_dir=str(SAMPLES), out_dir=str(sliced), as_of=AS_OF, xlsx=False, **parameters)
+        partial = _database(sliced)
+        assert partial["order_details"].unique().height == partial["order_details"].height
+    _assert_same_tables(_database(sliced), expected)
+    with duckdb.connect(str(sliced / "settlement.duckdb"), read_only=True) as con:
+        runs = con.execute("SELECT statement_from, statement_to FROM settle_runs ORDER BY run_id").fetchall()
+    assert len(runs) == len(slices)
+    assert runs[-1] == (date(2026, 10, 31), date(2026, 10, 31))
+    # The run directory holds what that run covered: yesterday's statements only.
+    details = pl.read_parquet(sliced / "current" / "order_details" / "**" / "*.parquet", hive_partitioning=False)
+    assert set(details["statement_date_utc"]) <= {"2026-10-31"}
+
+
+def test_a_second_run_on_the_same_output_is_refused_with_who_holds_it(prefect_server, tmp_path):
+    out = tmp_path / "out"
+    with io.run_lock(out, "20261101T020000Z"):
+        with pytest.raises(RunFailed, match=r"in use by run 20261101T020000Z \(pid \d+"):
+            settle_flow(input_dir=str(SAMPLES), out_dir=str(out), as_of=AS_OF)
+    assert not (out / "settlement.duckdb").exists()
+    with io.run_lock(out, "next"):  # released when its holder is done: the next run goes ahead
+        assert "run next" in (out / io.LOCK_NAME).read_text()
+
+
+def test_dask_runs_the_partitions_with_identical_outputs(prefect_server, tmp_path):
+    """Several shops in several partitions: on a local Dask cluster, the same files byte for byte."""
+    inputs = tmp_path / "inputs"
+    generate_to_dir(1200, 7, inputs, n_shops=4)
+    local = settle_flow(input_dir=str(inputs), out_dir=str(tmp_path / "local"), as_of=AS_OF, partition_orders=300, xlsx=False)
+    on_dask = settle_flow(input_dir=str(inputs), out_dir=str(tmp_path / "dask"), as_of=AS_OF, partition_orders=300, xlsx=False, dask=True)
+    assert local["partitions"] == on_dask["partitions"] >= 3
+    assert _parquet_bytes((tmp_path / "dask" / "current").resolve()) == _parquet_bytes((tmp_path / "local" / "current").resolve())
+    _assert_same_tables(_database(tmp_path / "dask"), _database(tmp_path / "local"))

@@ -117,18 +117,36 @@ def compute(
 ) -> Results:
     """Stage the raw tables, cut at `as_of`, price every accepted order, write its statements,
     and reconcile them with the reported exports (typed by `transforms.reported`), if any."""
-    params = StatementParams(as_of=as_of, hold_days=hold_days)
     staged = cut_at_as_of(stage(raw), as_of)
+    return compute_staged(staged, known_orders(staged), as_of, hold_days, reported_details, reported_statements, recon)
+
+
+def known_orders(staged: Staged) -> pl.DataFrame:
+    """Every order ID of the input, accepted or rejected (a reported row for one is not `unexpected`)."""
+    return pl.concat([
+        staged.tables["orders"].select("order_id"),
+        staged.rejected_rows.filter(pl.col("table") == "orders").select(pl.col("key").alias("order_id")),
+    ])
+
+
+def compute_staged(
+    staged: Staged,
+    known: pl.DataFrame,
+    as_of: datetime,
+    hold_days: int = 8,
+    reported_details: pl.DataFrame | None = None,
+    reported_statements: pl.DataFrame | None = None,
+    recon: ReconParams | None = None,
+) -> Results:
+    """Price, refund, write statements and reconcile staged tables: all shops, or one partition
+    of whole shops (the computation never crosses shops, so partitions give the same rows)."""
+    params = StatementParams(as_of=as_of, hold_days=hold_days)
     t = staged.tables
     priced = price_orders(t["orders"], t["order_lines"], t["promotions"], t["promotion_products"], t["opt_out_events"], staged.invalid_promotion_ids)
     tax = line_sales_tax(priced.line_amounts, t["orders"])
     refunds = refund_amounts(t["refunds"], priced.line_amounts, tax, priced.order_shipping)
     restorations = coupon_restorations(t["refunds"], priced.line_amounts, priced.coupon_checks, promotion_headers(t["promotions"]))
     statements = build_statements(t["orders"], priced.line_amounts, tax, priced.order_shipping, refunds, t["fee_schedule"], params)
-    known = pl.concat([
-        t["orders"].select("order_id"),
-        staged.rejected_rows.filter(pl.col("table") == "orders").select(pl.col("key").alias("order_id")),
-    ])
     ev = evidence(t["orders"], t["opt_out_events"], priced.blocked_incentives, priced.coupon_checks,
                   statements.order_details, t["fee_schedule"], statements.referral_rates)
     breaks, bridge = reconcile(

@@ -1,0 +1,256 @@
+"""The flow's tasks: stage the inputs once, then settle each partition of whole shops.
+
+Tasks pass paths and small summaries, never frames: staging writes each partition's tables to
+a scratch directory inside the run being built, and a partition task (in this process or on a
+Dask worker) reads only its own files, computes, validates and writes its outputs next to them.
+"""
+
+import time
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import pandera.polars as pa
+import polars as pl
+from pandera import errors as pa_errors
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from flows import exports, io
+from flows.reported_io import read_reported
+from schemas import outputs
+from schemas.layout import cents_name
+from schemas.staged import STAGED_MODELS
+from transforms import partition
+from transforms.pipeline import Results, compute_staged, cut_at_as_of, known_orders
+from transforms.reconcile import ReconParams
+from transforms.reported import ReportedFileError
+from transforms.staging import InputContractError, Staged, stage
+
+# Output table → its Pandera schema (validated on the full data before publishing).
+OUTPUT_MODELS: dict[str, type[pa.DataFrameModel] | pa.DataFrameSchema] = {
+    "discount_lines": outputs.DiscountLines,
+    "blocked_incentives": outputs.BlockedIncentives,
+    "coupon_checks": outputs.CouponChecks,
+    "coupon_restorations": outputs.CouponRestorations,
+    "order_details": outputs.OrderDetails,
+    "statements": outputs.StatementsSchema,
+    "unsettled_orders": outputs.UnsettledOrders,
+    "recon_breaks": outputs.ReconBreaks,
+    "recon_statements": outputs.ReconStatements,
+}
+# Tables with a statement date: Parquet partitioned by it, and replaced per date in the database.
+PARTITIONED = {
+    "order_details": "statement_date_utc",
+    "statements": "statement_date_utc",
+    "recon_breaks": "statement_date_utc",
+    "recon_statements": "statement_date_utc",
+}
+SCRATCH = ".scratch"
+ORDERS_TABLE = "orders"  # the database's per-order table (status, dates): not a SPEC output, so kept in scratch
+
+
+class RunFailed(RuntimeError):
+    """The run stopped; the message is one line a person can act on."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """What a run covers: the shops (None: every shop of the input) and statement dates (None: open)."""
+
+    shops: list[str] | None = None
+    statement_from: date | None = None
+    statement_to: date | None = None
+
+    def covers(self, day: pl.Expr, as_text: bool = True) -> pl.Expr:
+        """True for rows whose statement date (`YYYY-MM-DD` text, or a Date) is inside the window."""
+        def value(bound: date) -> str | date:
+            return bound.isoformat() if as_text else bound
+
+        keep = pl.lit(True)
+        if self.statement_from is not None:
+            keep &= day >= value(self.statement_from)
+        if self.statement_to is not None:
+            keep &= day <= value(self.statement_to)
+        return keep
+
+
+@dataclass(frozen=True)
+class PartitionParams:
+    as_of: datetime
+    hold_days: int
+    recon: ReconParams
+    window: Window
+    xlsx: bool
+
+
+def _is_transient(task, task_run, state) -> bool:
+    """Retry I/O only for what may pass (a busy disk, a network mount), never a broken input."""
+    return not isinstance(state.result(raise_on_failure=False), io.InputError | InputContractError)
+
+
+def _schema_name(model) -> str:
+    return getattr(model, "name", None) or model.__name__
+
+
+def check(name: str, model, frame: pl.DataFrame) -> str:
+    """Validate one frame on all its rows; a failure names the table, the check and a case."""
+    try:
+        model.validate(frame, lazy=True)
+    except pa_errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        first = cases.row(0, named=True) if cases.height else {}
+        raise RunFailed(
+            f"{name} failed validation ({cases.height} failures; first: check {first.get('check')!r} "
+            f"on {first.get('column')!r}, case {first.get('failure_case')!r}); nothing was published"
+        ) from None
+    return _schema_name(model)
+
+
+def check_nothing_lost(staged: Staged) -> None:
+    rejected = staged.rejected_rows.group_by("table").len()
+    by_table = dict(zip(rejected["table"], rejected["len"], strict=True))
+    for table, count in staged.counts.items():
+        if count["rows_in"] != count["accepted"] + by_table.get(table, 0):
+            raise RunFailed(f"{table}: {count['rows_in']} rows in but {count['accepted']} accepted + {by_table.get(table, 0)} rejected")
+
+
+def _part(directory: Path, index: int) -> Path:
+    return directory / SCRATCH / f"part-{index:05d}"
+
+
+@task(retries=2, retry_delay_seconds=2, retry_condition_fn=_is_transient, cache_policy=NO_CACHE)
+def stage_inputs(input_dir: Path, building: Path, as_of: datetime, shops: list[str] | None, partition_orders: int) -> dict:
+    """Read and stage every input row once; write `rejected_rows`, and each partition's tables to scratch.
+
+    Returns the partitions (lists of shop IDs) and the counts for the manifest.
+    """
+    raw = io.read_inputs(input_dir)
+    try:
+        details, statements, files = read_reported(input_dir)
+    except ReportedFileError as exc:
+        raise io.InputError(str(exc)) from None
+    staged = cut_at_as_of(stage(raw), as_of)
+    del raw
+    checks = [check(f"staged {name}", model, staged.tables[name]) for name, model in STAGED_MODELS.items()]
+    check_nothing_lost(staged)
+    checks.append("rows_in_equals_accepted_plus_rejected")
+    shop_orders = staged.tables["orders"].group_by("shop_id").len()
+    if details is not None:  # a shop known only from its reports still gets its statements reconciled
+        shop_orders = pl.concat([shop_orders, details.select("shop_id").unique().with_columns(pl.lit(0, pl.UInt32).alias("len"))])
+        shop_orders = shop_orders.group_by("shop_id").agg(pl.col("len").sum())
+    try:
+        groups = partition.plan(shop_orders, partition_orders, shops)
+    except ValueError as exc:
+        raise RunFailed(str(exc)) from None
+    scratch = building / SCRATCH
+    io.write_parquet(staged.rejected_rows, building / "rejected_rows.parquet")
+    io.write_scratch(known_orders(staged), scratch / "known_orders.parquet")
+    io.write_scratch(staged.invalid_promotion_ids, scratch / "invalid_promotion_ids.parquet")
+    for index, (shop_ids, tables) in enumerate(zip(groups, partition.split(staged.tables, groups), strict=True)):
+        for name, frame in tables.items():
+            io.write_scratch(frame, _part(building, index) / f"{name}.parquet")
+        for name, frame in (("reported_details", details), ("reported_statements", statements)):
+            if frame is not None:
+                io.write_scratch(frame.filter(pl.col("shop_id").is_in(shop_ids)), _part(building, index) / f"{name}.parquet")
+    return {
+        "partitions": groups,
+        "rows_in": staged.counts,
+        "rows_rejected": staged.rejected_rows.height,
+        "orders_accepted": staged.counts["orders"]["accepted"],
+        "fee_schedule_supplied": staged.fee_schedule_supplied,
+        "reported_files": files,
+        "checks_passed": checks,
+    }
+
+
+def _read_partition(building: Path, index: int) -> tuple[Staged, pl.DataFrame | None, pl.DataFrame | None]:
+    part = _part(building, index)
+    tables = {name: pl.read_parquet(part / f"{name}.parquet") for name in STAGED_MODELS}
+    reported = [pl.read_parquet(p) if (p := part / f"{name}.parquet").exists() else None for name in ("reported_details", "reported_statements")]
+    staged = Staged(
+        tables=tables,
+        rejected_rows=pl.DataFrame(),
+        invalid_promotion_ids=pl.read_parquet(building / SCRATCH / "invalid_promotion_ids.parquet"),
+    )
+    return staged, reported[0], reported[1]
+
+
+def published_tables(results: Results, window: Window) -> dict[str, pl.DataFrame]:
+    """The output tables of a partition, statement-dated ones cut to the window's dates."""
+    tables = results.published()
+    del tables["rejected_rows"]  # written once, for the whole input, by `stage_inputs`
+    return {name: frame.filter(window.covers(pl.col("statement_date_utc"))) if name in PARTITIONED else frame for name, frame in tables.items()}
+
+
+def validate(results: Results, tables: dict[str, pl.DataFrame]) -> list[str]:
+    """Validate every output and engine frame of a partition on all its rows; the checks passed."""
+    checked = [(name, model, tables[name]) for name, model in OUTPUT_MODELS.items()]
+    checked += [
+        ("priced lines", outputs.PricedLines, results.priced.line_amounts),
+        ("order shipping", outputs.OrderShipping, results.priced.order_shipping),
+    ]
+    passed = [check(name, model, frame) for name, model, frame in checked]
+    mismatches = outputs.statement_total_mismatches(tables["statements"], tables["order_details"])
+    if mismatches.height:
+        raise RunFailed(f"{mismatches.height} statements differ from the sum of their rows; nothing was published")
+    passed.append("statement_totals_are_sums_of_rows")
+    return passed
+
+
+@task(cache_policy=NO_CACHE)
+def settle_partition(building: Path, index: int, params: PartitionParams) -> dict:
+    """Compute, validate and write one partition's outputs into the run being built; a small summary back."""
+    started = time.perf_counter()
+    staged, reported_details, reported_statements = _read_partition(building, index)
+    known = pl.read_parquet(building / SCRATCH / "known_orders.parquet")
+    results = compute_staged(staged, known, params.as_of, params.hold_days, reported_details, reported_statements, params.recon)
+    tables = published_tables(results, params.window)
+    checks = validate(results, tables)
+    name = f"part-{index:05d}.parquet"
+    for table, frame in tables.items():
+        if table in PARTITIONED:
+            io.write_partitioned(frame, building / table, PARTITIONED[table], name)
+        else:
+            io.write_parquet(frame, building / table / name)
+    exports.write_exports(tables["order_details"], tables["statements"], building / "exports", xlsx=params.xlsx)
+    orders = results.statements.timing.select(
+        "order_id", "shop_id", pl.col("created_at").dt.date().alias("created_date"), "delivered_at", "settles_at", "status"
+    )
+    io.write_parquet(orders, building / SCRATCH / ORDERS_TABLE / name)
+    return {
+        "index": index,
+        "orders": staged.tables["orders"].height,
+        "order_lines": staged.tables["order_lines"].height,
+        "rows_out": {table: frame.height for table, frame in tables.items()},
+        "shops": shop_summary(results, params.window).to_dicts(),
+        "checks_passed": checks,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def shop_summary(results: Results, window: Window) -> pl.DataFrame:
+    """Per shop, what a finance analyst asks first: settled (in the window), who funded the discounts, refunds, fees."""
+    c = cents_name
+    computed = results.statements.order_details.filter(window.covers(pl.col("statement_date"), as_text=False))
+    settled = computed.group_by("shop_id").agg(
+        pl.len().alias("order_detail_rows"),
+        pl.col("statement_date").n_unique().alias("statements"),
+        pl.col(c("Total settlement amount")).sum().alias("settlement_cents"),
+        pl.col(c("Gross sales refund")).sum().alias("gross_refunds_cents"),
+        pl.col(c("Fees")).sum().alias("fees_cents"),
+    )
+    orders = results.staged.tables["orders"].select("order_id", "shop_id")
+    discounts = results.priced.discount_lines.join(orders, on="order_id").group_by("shop_id").agg(
+        pl.col("amount_cents").filter(pl.col("funded_by") == "seller").sum().alias("seller_funded_cents"),
+        pl.col("amount_cents").filter(pl.col("funded_by") == "platform").sum().alias("tiktok_funded_cents"),
+    )
+    unsettled = results.statements.unsettled_orders.group_by("shop_id").agg(pl.len().alias("unsettled_orders"))
+    return (
+        orders.select("shop_id").unique()
+        .join(settled, on="shop_id", how="left")
+        .join(discounts, on="shop_id", how="left")
+        .join(unsettled, on="shop_id", how="left")
+        .fill_null(0)
+        .sort("shop_id")
+    )

@@ -1,0 +1,70 @@
+"""Partitions of whole shops: deterministic, complete, and the same rows as one run over everything."""
+
+from datetime import UTC, datetime
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flows.generate import generate_inputs
+from transforms import partition
+from transforms.pipeline import compute, compute_staged, cut_at_as_of, known_orders
+from transforms.staging import stage
+
+
+def _sizes(counts: dict[str, int]) -> pl.DataFrame:
+    return pl.DataFrame({"shop_id": list(counts), "len": list(counts.values())}, schema={"shop_id": pl.String, "len": pl.UInt32})
+
+
+@given(st.dictionaries(st.text("ABCDEFGH", min_size=1, max_size=3), st.integers(0, 1000), min_size=1, max_size=30), st.integers(1, 2000))
+@settings(max_examples=200, deadline=None)
+def test_every_shop_lands_in_exactly_one_partition_in_id_order(counts, target):
+    groups = partition.plan(_sizes(counts), target)
+    flat = [shop for group in groups for shop in group]
+    assert flat == sorted(counts)
+    assert all(groups)
+    # A partition only grows past the target by its last shop.
+    for group in groups:
+        assert sum(counts[s] for s in group[:-1]) < target or len(group) == 1
+
+
+def test_shops_limit_the_plan_and_an_unknown_shop_is_an_error():
+    sizes = _sizes({"S1": 10, "S2": 20, "S3": 30})
+    assert partition.plan(sizes, 100, ["S3", "S1"]) == [["S1", "S3"]]
+    with pytest.raises(ValueError, match="no accepted orders for shop.s. S9"):
+        partition.plan(sizes, 100, ["S1", "S9"])
+
+
+def test_no_shop_at_all_is_one_empty_partition():
+    assert partition.plan(_sizes({}), 100) == [[]]
+
+
+def test_partitions_hold_each_order_once_and_platform_promotions_everywhere():
+    tables = stage(generate_inputs(800, 3, n_shops=4)).tables
+    groups = partition.plan(tables["orders"].group_by("shop_id").len(), 250)
+    parts = partition.split(tables, groups)
+    assert len(parts) == len(groups) > 1
+    for name in partition.BY_ORDER:
+        assert sum(p[name].height for p in parts) == tables[name].height
+    everywhere = tables["promotions"].filter(pl.col("shop_id").is_null())
+    assert everywhere.height > 0
+    for part, shops in zip(parts, groups, strict=True):
+        assert set(part["orders"]["shop_id"]) == set(shops)
+        assert everywhere.join(part["promotions"], on=["promotion_id", "tier"], how="anti").height == 0
+
+
+def test_settling_partition_by_partition_gives_the_rows_of_one_run():
+    """The statements of each partition, put together, are exactly the statements of all shops at once."""
+    as_of = datetime(2026, 11, 1, tzinfo=UTC)
+    raw = generate_inputs(800, 5, n_shops=4)
+    whole = compute(raw, as_of).published()
+    staged = cut_at_as_of(stage(raw), as_of)
+    groups = partition.plan(staged.tables["orders"].group_by("shop_id").len(), 250)
+    pieces = []
+    for tables in partition.split(staged.tables, groups):
+        part = type(staged)(tables=tables, rejected_rows=staged.rejected_rows, invalid_promotion_ids=staged.invalid_promotion_ids)
+        pieces.append(compute_staged(part, known_orders(staged), as_of).published())
+    for name in ("discount_lines", "order_details", "statements", "unsettled_orders", "coupon_checks"):
+        joined = pl.concat([p[name] for p in pieces])
+        assert joined.sort(joined.columns).equals(whole[name].sort(whole[name].columns)), name
