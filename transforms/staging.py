@@ -161,8 +161,15 @@ def _first_failure(failures: list[pl.Expr]) -> pl.Expr:
 
 
 def _reject_where(frame: pl.DataFrame, condition: pl.Expr, column: str, reason: str, value: pl.Expr) -> pl.DataFrame:
-    """Mark rows not yet rejected that meet `condition` with one more failure."""
-    new = pl.when(pl.col(_FAIL).is_null() & condition.fill_null(False)).then(
+    """Mark rows not yet rejected that meet `condition` with one more failure.
+
+    Most rules reject nothing: the condition is evaluated first (one boolean column), and the
+    failure column is rewritten only when some row does fail.
+    """
+    hit = pl.col(_FAIL).is_null() & condition.fill_null(False)
+    if not frame.select(hit.any()).item():
+        return frame
+    new = pl.when(hit).then(
         pl.struct(column=pl.lit(column), reason=pl.lit(reason), value=value.cast(pl.String))
     ).otherwise(pl.col(_FAIL))
     return frame.with_columns(new.cast(_FAIL_DTYPE).alias(_FAIL))
