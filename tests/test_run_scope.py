@@ -1,0 +1,40 @@
+"""What a run covers: the statement-date window from `days_back` or a range, and the lock on its output."""
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from flows import io
+from flows.settle import RunFailed, statement_window
+
+
+def test_days_back_counts_complete_utc_days_before_as_of():
+    nightly = datetime(2026, 10, 2, 2, 30, tzinfo=UTC)
+    assert statement_window(1, None, None, nightly) == (date(2026, 10, 1), date(2026, 10, 1))
+    assert statement_window(7, None, None, nightly) == (date(2026, 9, 25), date(2026, 10, 1))
+    # Just before midnight UTC the day is not complete yet: yesterday is still the day before.
+    assert statement_window(1, None, None, datetime(2026, 10, 2, 23, 59, tzinfo=UTC)) == (date(2026, 10, 1), date(2026, 10, 1))
+
+
+def test_days_back_overrides_a_range_and_a_range_passes_through():
+    as_of = datetime(2026, 10, 2, tzinfo=UTC)
+    assert statement_window(1, date(2026, 1, 1), date(2026, 1, 31), as_of) == (date(2026, 10, 1), date(2026, 10, 1))
+    assert statement_window(None, date(2026, 1, 1), None, as_of) == (date(2026, 1, 1), None)
+    assert statement_window(None, None, None, as_of) == (None, None)
+
+
+def test_a_backwards_range_or_no_day_is_an_error():
+    as_of = datetime(2026, 10, 2, tzinfo=UTC)
+    with pytest.raises(RunFailed, match="statement_from 2026-02-01 is after statement_to 2026-01-01"):
+        statement_window(None, date(2026, 2, 1), date(2026, 1, 1), as_of)
+    with pytest.raises(RunFailed, match="days_back must be at least 1"):
+        statement_window(0, None, None, as_of)
+
+
+def test_the_lock_names_its_holder_and_is_released(tmp_path):
+    with io.run_lock(tmp_path, "first"):
+        with pytest.raises(io.RunLocked, match=rf"{tmp_path} is in use by run first \(pid \d+ on .+, since .+ UTC\)"):
+            with io.run_lock(tmp_path, "second"):
+                pass
+    with io.run_lock(tmp_path, "third"):
+        assert (tmp_path / io.LOCK_NAME).read_text().startswith("run third")
