@@ -118,15 +118,26 @@ def serve(
 ) -> None:
     """Create the deployment settle/NAME (nightly cron, UTC) and serve its runs until Ctrl-C.
 
-    Needs a Prefect server: start one with `prefect server start` and set PREFECT_API_URL.
+    Needs a Prefect server: start one with `prefect server start` and set PREFECT_API_URL
+    (in the environment or with `prefect config set`).
     """
-    if not os.environ.get("PREFECT_API_URL"):
+    if not input.is_dir():
+        _fail(f"input directory {input} does not exist")
+    from prefect.settings import PREFECT_API_URL
+
+    api_url = PREFECT_API_URL.value()
+    if not api_url:
         _fail("PREFECT_API_URL is not set: start a server with 'prefect server start' and "
-              "export PREFECT_API_URL=http://127.0.0.1:4200/api")
+              "run 'prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api'")
+    import httpx
+
     from flows.deploy import NIGHTLY_CRON
     from flows.deploy import serve as serve_deployment
 
-    serve_deployment(input, out, cron or NIGHTLY_CRON, name)
+    try:
+        serve_deployment(input, out, cron or NIGHTLY_CRON, name)
+    except httpx.HTTPError as exc:
+        _fail(f"cannot reach the Prefect server at {api_url} ({type(exc).__name__}); is 'prefect server start' running?")
 
 
 @app.command()

@@ -19,6 +19,7 @@ from prefect import flow, get_client, get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
+from prefect.runtime import flow_run as flow_run_context
 from pydantic import Field
 
 from flows import io, recon_report, warehouse
@@ -79,7 +80,7 @@ def settle_flow(
     Args:
         input_dir: Directory of input Parquet files (SPEC §2), with reported exports under `reported/<shop_id>/`.
         out_dir: Directory the outputs are published to (`current/`, `settlement.duckdb`).
-        as_of: The instant the run is as of (UTC); inputs dated after it have not happened. Default: now.
+        as_of: The instant the run is as of (UTC); inputs dated after it have not happened. Default: the run's scheduled start (now, for a run by hand), so a late or retried nightly run settles the same day.
         days_back: Cover the statements of the last N complete UTC days before `as_of` (1 = yesterday, the nightly run); overrides statement_from/statement_to.
         statement_from: First statement date (UTC) to publish and replace in the database; empty = from the first.
         statement_to: Last statement date (UTC) to publish and replace in the database; empty = up to the last.
@@ -93,7 +94,7 @@ def settle_flow(
         dask: Run the partitions on a local Dask cluster (one worker per core).
         dask_address: Run the partitions on the Dask scheduler at this address (e.g. tcp://10.0.0.5:8786); implies dask.
     """
-    as_of_utc = (as_of or datetime.now(UTC)).astimezone(UTC)
+    as_of_utc = (as_of or _scheduled_start()).astimezone(UTC)
     first, last = statement_window(days_back, statement_from, statement_to, as_of_utc)
     return run(
         Path(input_dir),
@@ -106,6 +107,12 @@ def settle_flow(
         partition_orders=partition_orders,
         dask_address=dask_address if dask_address else ("local" if dask else None),
     )
+
+
+def _scheduled_start() -> datetime:
+    """When this flow run was scheduled to start (a nightly run's 02:30), else now."""
+    scheduled = flow_run_context.scheduled_start_time
+    return datetime.fromisoformat(scheduled.isoformat()) if scheduled else datetime.now(UTC)
 
 
 def run(

@@ -4,13 +4,31 @@ Tests state only the columns that matter for their case; everything else takes t
 below. Raw values are strings, as a CSV-ish export would give them; staging casts them.
 """
 
+import os
+import sys
+import tempfile
 from datetime import UTC, datetime
+from pathlib import Path
 
-import polars as pl
-import pytest
+# Every subprocess of the suite (the CLI, a Prefect server, `settle serve` and its flow runs, Dask
+# workers) imports Prefect afresh. Where the machine turns bytecode off (PYTHONDONTWRITEBYTECODE)
+# that is seconds of compiling per process: let this session and its subprocesses share compiled
+# bytecode, outside the source tree. Speed only; no behaviour depends on it.
+_PYCACHE = Path(__file__).resolve().parents[1] / ".pytest_cache" / "pycache"
+try:
+    _PYCACHE.mkdir(parents=True, exist_ok=True)
+except OSError:
+    _PYCACHE = Path(tempfile.mkdtemp(prefix="settle-pycache-"))
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+os.environ["PYTHONPYCACHEPREFIX"] = str(_PYCACHE)
+sys.dont_write_bytecode = False
+sys.pycache_prefix = str(_PYCACHE)
 
-from schemas.inputs import INPUT_TABLES, SELLER_TYPES
-from transforms.pipeline import Results, compute
+import polars as pl  # noqa: E402 - after the bytecode settings, so its modules are cached too
+import pytest  # noqa: E402
+
+from schemas.inputs import INPUT_TABLES, SELLER_TYPES  # noqa: E402
+from transforms.pipeline import Results, compute  # noqa: E402
 
 AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
 
