@@ -1,0 +1,55 @@
+"""Time the job's phases in one process, without a Prefect server, for profiling.
+
+    .venv/bin/python benchmarks/profile.py INPUT_DIR [--partition-orders N] [--xlsx]
+    .venv/bin/python -m pyinstrument -o profile.txt benchmarks/profile.py INPUT_DIR
+
+Calls the flow's own task functions (`stage_inputs`, `settle_partition`, `publish_run`) in
+order, exactly as the flow does without Dask, into a fresh output directory, and prints the
+seconds of each phase and the peak RSS. Not a test: the figures depend on the machine.
+"""
+
+import argparse
+import resource
+import shutil
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from flows import io
+from flows.settle import publish_run
+from flows.steps import PartitionParams, Window, settle_partition, stage_inputs
+from transforms.reconcile import ReconParams
+
+AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("input", type=Path)
+    parser.add_argument("--partition-orders", type=int, default=250_000)
+    parser.add_argument("--xlsx", action="store_true")
+    args = parser.parse_args()
+    out = Path(tempfile.mkdtemp(prefix="settle-profile-"))
+    try:
+        building = io.new_run_dir(out, "profile")
+        params = PartitionParams(AS_OF, 8, ReconParams(), Window(), args.xlsx)
+        clock = time.perf_counter()
+        staged = stage_inputs.fn(args.input, building, AS_OF, None, args.partition_orders)
+        seconds = {"stage": time.perf_counter() - clock}
+        clock = time.perf_counter()
+        for index in range(len(staged["partitions"])):
+            settle_partition.fn(building, index, params)
+        seconds["partitions"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        shops = sorted(shop for group in staged["partitions"] for shop in group)
+        publish_run.fn(out, building, "profile", {"run_id": "profile", "as_of": AS_OF}, shops, params)
+        seconds["publish"] = time.perf_counter() - clock
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    print(", ".join(f"{phase} {s:.1f} s" for phase, s in seconds.items()),
+          f"({len(staged['partitions'])} partitions); peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
+
+
+if __name__ == "__main__":
+    main()
