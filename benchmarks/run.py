@@ -163,10 +163,21 @@ def ensure_reported(case: Path, input_dir: Path, env: dict[str, str], no_xlsx: b
     wall = measure(job_command(input_dir, prepare, no_xlsx), env, case / "logs", "prepare").wall_s
     partial = case / "reported.tmp"
     shutil.rmtree(partial, ignore_errors=True)
-    derive_reported(parquet_glob(prepare / "current" / "order_details"), partial)
+    _in_child("--derive-reported", parquet_glob(prepare / "current" / "order_details"), str(partial))
     os.replace(partial, input_dir / "reported")
     shutil.rmtree(prepare)
     return wall
+
+
+def _in_child(*args: str) -> str:
+    """Run this script's helper step in its own process; its stdout.
+
+    DuckDB work done in this (parent) process would raise its resident memory, and Linux counts
+    a parent's resident memory at fork in the peak RSS `wait4` reports for the child: the job and
+    the floor must be forked from a small parent to be measured fairly.
+    """
+    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), *args], check=True, capture_output=True, text=True)
+    return done.stdout
 
 
 def derive_reported(details_glob: str, reported_dir: Path) -> None:
@@ -291,7 +302,7 @@ def benchmark_size(lines: int, args: argparse.Namespace, env: dict[str, str], no
         floor_out.mkdir(parents=True)
         spec = {
             "inputs": {p.stem: str(p) for p in sorted(input_dir.glob("*.parquet"))},
-            "outputs": output_tables(out / "current"),
+            "outputs": json.loads(_in_child("--output-tables", str(out / "current"))),
             "out": str(floor_out),
         }
         spec_path = case / "floor-spec.json"
@@ -334,9 +345,17 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="Measurements per size (medians of wall time).")
     parser.add_argument("--markdown", type=Path, help="Append the results, command line and date to this file.")
     parser.add_argument("--floor", type=Path, help=argparse.SUPPRESS)  # internal: the floor's own process
+    parser.add_argument("--derive-reported", nargs=2, help=argparse.SUPPRESS)  # internal: see _in_child
+    parser.add_argument("--output-tables", type=Path, help=argparse.SUPPRESS)  # internal: see _in_child
     args = parser.parse_args()
     if args.floor:
         run_floor(args.floor)
+        return
+    if args.derive_reported:
+        derive_reported(args.derive_reported[0], Path(args.derive_reported[1]))
+        return
+    if args.output_tables:
+        print(json.dumps(output_tables(args.output_tables)))
         return
     no_xlsx = has_no_xlsx()
     if not no_xlsx:

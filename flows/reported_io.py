@@ -15,7 +15,7 @@ def _read_text(path: Path, sheet: str | None = None) -> pl.DataFrame:
         if suffix == ".csv":
             return pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
         if suffix == ".parquet":
-            return pl.read_parquet(path).cast(pl.String)
+            return pl.read_parquet(path)  # typed: Decimal and integer money convert exactly, without text
         return pl.read_excel(path, sheet_name=sheet, infer_schema_length=0)
     except Exception as exc:  # noqa: BLE001 - whatever the reader says, it is this file's fault
         where = f" sheet '{sheet}'" if sheet else ""

@@ -147,6 +147,35 @@ def test_a_malformed_amount_names_file_row_and_column(text, reason):
     assert str(error.value) == f"{SOURCE}: Order details row 2, column 'Referral fee': cannot read {text!r} ({reason})"
 
 
+@pytest.mark.parametrize(
+    ("values", "dtype", "cents"),
+    [
+        ([Decimal("-1234.50"), Decimal("0.07"), None], pl.Decimal(18, 2), 7),
+        ([Decimal("-1234.5"), Decimal("0.1"), None], pl.Decimal(10, 1), 10),
+        ([-1234.5, 0.07, None], pl.Float64, 7),
+        (["($1,234.50)", "0.07", ""], pl.String, 7),
+    ],
+)
+def test_typed_money_columns_give_the_cents_text_gives(values, dtype, cents):
+    """Parquet's Decimal columns convert exactly without text; floats and text are parsed (one answer)."""
+    rows = pl.DataFrame({
+        "Statement date (UTC)": ["2025-07-10"] * 3, "Statement ID": ["S1-1"] * 3, "Order/adjustment ID": ["O1", "O2", "O3"],
+        "Type": ["Order"] * 3, "Total settlement amount": pl.Series(values, dtype=dtype), "Referral fee": pl.Series([1, -2, None], dtype=pl.Int32),
+    })
+    typed_rows = order_detail_rows(rows, SOURCE, "S1")
+    assert typed_rows["total_settlement_amount_cents"].to_list() == [-123450, cents, 0]
+    assert typed_rows["referral_fee_cents"].to_list() == [100, -200, 0]  # integer amounts are whole dollars
+
+
+def test_a_sub_cent_decimal_column_is_read_as_text_and_rejected():
+    rows = pl.DataFrame({
+        "Statement date (UTC)": ["2025-07-10"], "Statement ID": ["S1-1"], "Order/adjustment ID": ["O1"], "Type": ["Order"],
+        "Total settlement amount": pl.Series([Decimal("1.005")], dtype=pl.Decimal(18, 3)),
+    })
+    with pytest.raises(ReportedFileError, match=r"row 2, column 'Total settlement amount': cannot read '1.005' \(sub_cent\)"):
+        order_detail_rows(rows, SOURCE, "S1")
+
+
 def test_the_error_points_at_the_first_bad_cell_by_row_then_column():
     # Row 3 is fine; row 4 has two bad cells: the leftmost of them is named.
     with pytest.raises(ReportedFileError) as error:

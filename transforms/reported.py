@@ -9,7 +9,7 @@ A value that cannot be read is an error naming the file, the row and the column.
 import polars as pl
 
 from schemas.layout import ORDER_DETAILS_LABELS, ORDER_DETAILS_MONEY, STATEMENTS_LABELS, STATEMENTS_MONEY, cents_name, snake
-from transforms.money import parse_fixed
+from transforms.money import parse_fixed, parse_fixed_typed
 
 # "the statement date, the ID, the type, the total": of Order details rows both IDs are needed,
 # the statement's (one file per statement) and the order's (the grain reconciled).
@@ -53,6 +53,11 @@ def _date(raw: pl.Expr) -> pl.Expr:
     )
 
 
+def _exact(dtype: pl.DataType) -> bool:
+    """An integer or a Decimal of at most 2 places: whole cents without a text round trip."""
+    return dtype.is_integer() or (isinstance(dtype, pl.Decimal) and (dtype.scale or 0) <= 2)
+
+
 def _typed(frame: pl.DataFrame, source: str, money_labels: tuple[str, ...], required: tuple[str, ...], sheet: str) -> pl.DataFrame:
     frame = normalise_headers(frame)
     for label in required:
@@ -62,17 +67,37 @@ def _typed(frame: pl.DataFrame, source: str, money_labels: tuple[str, ...], requ
     known = set(ORDER_DETAILS_LABELS) | set(money_labels)
     extra = [c for c in frame.columns if c not in known and c != "_row"]
     present = [label for label in money_labels if label in frame.columns]
-    # Every amount of the file in one long column, parsed by one expression (not one per label).
-    value, reason = _money(pl.col("text"))
-    long = (
-        frame.select("_row", *present).unpivot(index="_row", on=present, variable_name="column", value_name="text")
-        if present
-        else pl.DataFrame(schema={"_row": frame.schema["_row"], "column": pl.String, "text": pl.String})
+    # Integer and Decimal columns (Parquet exports) convert exactly, column by column; text
+    # amounts (CSV, XLSX) go into one long column, parsed by one expression (not one per label).
+    direct = [label for label in present if _exact(frame.schema[label])]
+    textual = [label for label in present if label not in direct]
+    converted = [parse_fixed_typed(pl.col(label), frame.schema[label], 2, "sub_cent") for label in direct]
+    exact = frame.select(
+        "_row",
+        *[cents.alias(label) for (cents, _), label in zip(converted, direct, strict=True)],
+        *[reason.alias(f"_reason {label}") for (_, reason), label in zip(converted, direct, strict=True)],
     )
-    amounts = long.with_columns(value.alias("cents"), reason.alias("reason"))
+    if textual:
+        value, reason = _money(pl.col("text"))
+        long = frame.select("_row", *textual).unpivot(index="_row", on=textual, variable_name="column", value_name="text")
+        amounts = long.with_columns(value.alias("cents"), reason.alias("reason"))
+    else:  # nothing to parse (and building the parser costs more than a small file)
+        schema = {"_row": frame.schema["_row"], "column": pl.String, "text": pl.String, "cents": pl.Int64, "reason": pl.String}
+        amounts = pl.DataFrame(schema=schema)
+    exact_problems = (
+        exact.select("_row", *[f"_reason {label}" for label in direct])
+        .unpivot(index="_row", variable_name="column", value_name="reason")
+        .filter(pl.col("reason").is_not_null())
+        .with_columns(pl.col("column").str.strip_prefix("_reason "))
+        .join(frame.select("_row", *[pl.col(label).cast(pl.String) for label in direct]).unpivot(index="_row", variable_name="column", value_name="text"), on=["_row", "column"])
+        .select("_row", "column", "text", "reason")
+        if direct
+        else amounts.clear().select("_row", "column", "text", "reason")
+    )
     dates = frame.select("_row", pl.col("Statement date (UTC)").alias("text"), _date(pl.col("Statement date (UTC)")).alias("statement_date"))
     problems = pl.concat([
         amounts.filter(pl.col("reason").is_not_null()).select("_row", "column", "text", "reason"),
+        exact_problems,
         dates.filter(pl.col("statement_date").is_null()).select(
             "_row", pl.lit("Statement date (UTC)").alias("column"), "text", pl.lit("invalid_date").alias("reason")
         ),
@@ -83,7 +108,8 @@ def _typed(frame: pl.DataFrame, source: str, money_labels: tuple[str, ...], requ
         raise ReportedFileError(
             f"{source}: {sheet} row {first['_row']}, column '{first['column']}': cannot read {first['text']!r} ({first['reason']})"
         )
-    wide = amounts.pivot(on="column", index="_row", values="cents") if present and frame.height else frame.select("_row")
+    wide = amounts.pivot(on="column", index="_row", values="cents") if textual and frame.height else frame.select("_row")
+    wide = wide.join(exact.select("_row", *direct), on="_row", how="left")
     exprs: list[pl.Expr] = [pl.col("_row")]
     for label in money_labels:
         exprs.append((pl.col(label).fill_null(0) if label in wide.columns else pl.lit(0, pl.Int64)).cast(pl.Int64).alias(cents_name(label)))
