@@ -79,7 +79,7 @@ def _typed(frame: pl.DataFrame, source: str, money_labels: tuple[str, ...], requ
     )
     if textual:
         value, reason = _money(pl.col("text"))
-        long = frame.select("_row", *textual).unpivot(index="_row", on=textual, variable_name="column", value_name="text")
+        long = frame.select("_row", *[pl.col(label).cast(pl.String) for label in textual]).unpivot(index="_row", on=textual, variable_name="column", value_name="text")
         amounts = long.with_columns(value.alias("cents"), reason.alias("reason"))
     else:  # nothing to parse (and building the parser costs more than a small file)
         schema = {"_row": frame.schema["_row"], "column": pl.String, "text": pl.String, "cents": pl.Int64, "reason": pl.String}
@@ -94,7 +94,7 @@ def _typed(frame: pl.DataFrame, source: str, money_labels: tuple[str, ...], requ
         if direct
         else amounts.clear().select("_row", "column", "text", "reason")
     )
-    dates = frame.select("_row", pl.col("Statement date (UTC)").alias("text"), _date(pl.col("Statement date (UTC)")).alias("statement_date"))
+    dates = frame.select("_row", pl.col("Statement date (UTC)").cast(pl.String).alias("text"), _date(pl.col("Statement date (UTC)")).alias("statement_date"))
     problems = pl.concat([
         amounts.filter(pl.col("reason").is_not_null()).select("_row", "column", "text", "reason"),
         exact_problems,
@@ -126,13 +126,13 @@ def _typed(frame: pl.DataFrame, source: str, money_labels: tuple[str, ...], requ
 
 def order_detail_rows(frame: pl.DataFrame, source: str, shop_id: str) -> pl.DataFrame:
     """Typed Order details rows of one export file (money in cents)."""
-    rows = _typed(frame.cast(pl.String), source, ORDER_DETAILS_MONEY, REQUIRED_DETAIL_LABELS, "Order details")
+    rows = _typed(frame, source, ORDER_DETAILS_MONEY, REQUIRED_DETAIL_LABELS, "Order details")
     return rows.with_columns(pl.lit(shop_id).alias("shop_id"), pl.lit(source).alias("source"))
 
 
 def statement_rows(frame: pl.DataFrame, source: str, shop_id: str) -> pl.DataFrame:
     """Typed Statements rows of one export file (money in cents; unknown columns kept in `raw`)."""
-    rows = _typed(frame.cast(pl.String), source, STATEMENTS_MONEY, REQUIRED_STATEMENT_LABELS, "Statements")
+    rows = _typed(frame, source, STATEMENTS_MONEY, REQUIRED_STATEMENT_LABELS, "Statements")
     return rows.select(
         "_row", "statement_date", "statement_id", *[cents_name(l) for l in STATEMENTS_MONEY], "raw"
     ).with_columns(pl.lit(shop_id).alias("shop_id"), pl.lit(source).alias("source"))
