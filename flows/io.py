@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
 from schemas.inputs import INPUT_TABLES, OPTIONAL_TABLES
@@ -122,24 +121,6 @@ def write_partitioned(frame: pl.DataFrame, directory: Path, partition: str, name
         return
     for (value,), part in frame.sort(partition, maintain_order=True).partition_by(partition, as_dict=True, maintain_order=True).items():
         write_parquet(part, directory / f"{partition}={value}" / name)
-
-
-def write_database(tables: dict[str, pl.DataFrame], path: Path, views: dict[str, str] | None = None) -> None:
-    """Build the analysts' DuckDB file at `path` (a new file: never the live one)."""
-    if path.exists():
-        path.unlink()
-    con = duckdb.connect(str(path))
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        for name, frame in tables.items():
-            con.register("_frame", frame)
-            con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _frame')
-            con.unregister("_frame")
-        for name, sql in (views or {}).items():
-            con.execute(f'CREATE VIEW "{name}" AS {sql}')
-        con.execute("CHECKPOINT")
-    finally:
-        con.close()
 
 
 def new_run_dir(out_dir: Path, run_id: str) -> Path:

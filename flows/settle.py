@@ -23,7 +23,16 @@ from prefect.runtime import flow_run as flow_run_context
 from pydantic import Field
 
 from flows import io, recon_report, warehouse
-from flows.steps import ORDERS_TABLE, PARTITIONED, SCRATCH, PartitionParams, RunFailed, Window, settle_partition, stage_inputs
+from flows.steps import (
+    ORDERS_TABLE,
+    PARTITIONED,
+    SCRATCH,
+    PartitionParams,
+    RunFailed,
+    Window,
+    settle_partition,
+    stage_inputs,
+)
 from schemas.layout import ORDER_DETAILS_MONEY
 from transforms.reconcile import ReconParams
 from transforms.staging import InputContractError
@@ -161,8 +170,9 @@ def _run_locked(input_dir, out_dir, building, run_id, started, params: Partition
     parts = _settle_partitions(building, groups, params, dask_address, logger)
     timings["partitions"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    shops = pl.DataFrame([shop for part in parts for shop in part["shops"]]).sort("shop_id") if parts else pl.DataFrame()
-    rows_out = {table: sum(part["rows_out"][table] for part in parts) for table in parts[0]["rows_out"]} if parts else {}
+    shops = pl.DataFrame([shop for part in parts for shop in part["shops"]])  # every partition's shops (none if no orders)
+    shops = shops.sort("shop_id") if shops.height else shops
+    rows_out = {table: sum(part["rows_out"][table] for part in parts) for table in parts[0]["rows_out"]}  # always one partition or more
     rows_out["rejected_rows"] = staged["rows_rejected"]
     recon_statements, recon_breaks = (_read_table(building, name) for name in ("recon_statements", "recon_breaks"))
     (building / recon_report.FILE_NAME).write_text(recon_report.render(recon_statements, recon_breaks, params.as_of))

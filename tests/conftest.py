@@ -107,3 +107,11 @@ def cents(frame: pl.DataFrame, column: str = "amount_cents") -> list[int]:
 @pytest.fixture
 def as_of() -> datetime:
     return AS_OF
+
+
+def duckdb_file(path, sql: str) -> None:
+    """A small DuckDB database file made by `sql` (for tests of publishing and querying)."""
+    import duckdb
+
+    with duckdb.connect(str(path)) as con:
+        con.execute(sql)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import polars as pl
 
-from flows import io
+from tests.conftest import duckdb_file
 
 SETTLE = Path(sys.executable).with_name("settle")
 
@@ -17,7 +17,7 @@ def _settle(*args: str) -> subprocess.CompletedProcess:
 
 def test_query_prints_a_table_read_only(tmp_path):
     db = tmp_path / "settlement.duckdb"
-    io.write_database({"statements": pl.DataFrame({"shop_id": ["S1", "S2"], "total": [10, 20]})}, db)
+    duckdb_file(db, "CREATE TABLE statements AS SELECT * FROM (VALUES ('S1', 10), ('S2', 20)) AS t(shop_id, total)")
     shown = _settle("query", "SELECT shop_id, total FROM statements ORDER BY shop_id", "--database", str(db))
     assert shown.returncode == 0, shown.stderr
     assert "S1" in shown.stdout and "20" in shown.stdout
