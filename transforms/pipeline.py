@@ -12,7 +12,7 @@ import polars as pl
 
 from transforms.applicability import promotion_headers
 from transforms.money import cents_to_decimal, decimalise
-from transforms.reconcile import ReconParams, evidence, reconcile
+from transforms.reconcile import ReconParams, evidence, reconcile, reconciled_window
 from transforms.refunds import coupon_restorations, line_sales_tax, refund_amounts
 from transforms.stacking import Priced, price_orders
 from transforms.reported import empty_reported_details, empty_reported_statements
@@ -147,16 +147,22 @@ def compute_staged(
     refunds = refund_amounts(t["refunds"], priced.line_amounts, tax, priced.order_shipping)
     restorations = coupon_restorations(t["refunds"], priced.line_amounts, priced.coupon_checks, promotion_headers(t["promotions"]))
     statements = build_statements(t["orders"], priced.line_amounts, tax, priced.order_shipping, refunds, t["fee_schedule"], params)
+    recon = recon or ReconParams()
+    reported_details = reported_details if reported_details is not None else empty_reported_details()
+    reported_statements = reported_statements if reported_statements is not None else empty_reported_statements()
+    # The evidence is only ever read for statements in the reconciled window.
+    window = reconciled_window(reported_details, reported_statements, statements.order_details, recon)
     ev = evidence(t["orders"], t["opt_out_events"], priced.blocked_incentives, priced.coupon_checks,
-                  statements.order_details, t["fee_schedule"], statements.referral_rates)
+                  statements.order_details.join(window, on=["shop_id", "statement_date"], how="semi"),
+                  t["fee_schedule"], statements.referral_rates)
     breaks, bridge = reconcile(
         statements.order_details,
-        reported_details if reported_details is not None else empty_reported_details(),
-        reported_statements if reported_statements is not None else empty_reported_statements(),
+        reported_details,
+        reported_statements,
         known,
         statements.unsettled_orders,
         ev,
-        recon or ReconParams(),
+        recon,
     )
     return Results(staged=staged, priced=priced, refunds=refunds, coupon_restorations=restorations, statements=statements,
                    params=params, recon_breaks=breaks, recon_statements=bridge)

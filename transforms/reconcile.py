@@ -105,9 +105,14 @@ def reconcile(
         .group_by("shop_id", "order_id")
         .agg((pl.col("_unsettled_cents") == pl.col("_reported_over_window")).all().alias("_paid_as_expected"))
     )
-    known = known_orders.select("order_id").unique().with_columns(pl.lit(True).alias("_known"))
+    differing = order_diffs.filter(pl.col("difference_cents") != 0)
+    # Of the input's order IDs (all shops, millions), only those with a break matter here.
+    known = (
+        known_orders.filter(pl.col("order_id").is_in(differing["order_id"].unique().implode()))
+        .select("order_id").unique().with_columns(pl.lit(True).alias("_known"))
+    )
     breaks = (
-        order_diffs.filter(pl.col("difference_cents") != 0)
+        differing
         .join(reported_order_ids, on=["shop_id", "order_id"], how="left")
         .join(window_totals, on=["shop_id", "order_id", "column"], how="left")
         .join(computed_ids, on=["shop_id", "order_id"], how="left")
