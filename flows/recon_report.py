@@ -65,7 +65,7 @@ def render(statements: pl.DataFrame, breaks: pl.DataFrame, as_of: datetime) -> s
     )
     by_type = breaks.group_by("break_type", "probable_cause").agg(
         pl.len().alias("breaks"), pl.col("difference").filter(pl.col("column") == "Total settlement amount").sum().alias("total_difference")
-    ).sort("breaks", descending=True)
+    ).sort("breaks", "break_type", "probable_cause", descending=[True, False, False], nulls_last=True)
     largest = breaks.sort(pl.col("difference").abs(), "shop_id", "order_id", descending=[True, False, False], nulls_last=True).head(_TOP).select(
         "shop_id", "statement_date_utc", "order_id", "column", "expected", "reported", "difference", "break_type", "probable_cause", "within_tolerance"
     )

@@ -30,6 +30,7 @@ from flows.steps import (
     PartitionParams,
     RunFailed,
     Window,
+    dated_scratch,
     settle_partition,
     stage_inputs,
 )
@@ -227,7 +228,8 @@ def _run_locked(input_dir, out_dir, building, run_id, started, params: Partition
 
 
 def _read_table(building: Path, name: str) -> pl.DataFrame:
-    return pl.read_parquet(building / name / "**" / "*.parquet", hive_partitioning=False)
+    """A statement-dated table of the run, from the partitions' files (date, then shop order)."""
+    return pl.read_parquet(sorted(dated_scratch(building, name).glob("*.parquet"))).sort("statement_date_utc", "shop_id", maintain_order=True)
 
 
 def _settle_partitions(building: Path, groups: list[list[str]], params: PartitionParams, dask_address: str | None, logger) -> list[dict]:
@@ -276,17 +278,22 @@ def settle_on_dask(building: Path, groups: list[list[str]], params: PartitionPar
 
 @task(retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
 def publish_run(out_dir: Path, building: Path, run_id: str, manifest: dict, shops: list[str], params: PartitionParams) -> Path:
-    """Apply the run to a copy of the database, write the manifest, drop scratch, and swap the run in."""
-    files = {name: sorted((building / name).rglob("*.parquet")) for name in (*PARTITIONED, *warehouse.BY_ORDER, "unsettled_orders")}
-    files[ORDERS_TABLE] = sorted((building / SCRATCH / ORDERS_TABLE).glob("*.parquet"))
-    files["rejected_rows"] = [building / "rejected_rows.parquet"]
-    try:
-        manifest["database_rows_inserted"] = warehouse.update(
-            out_dir / io.DATABASE_NAME, building / io.DATABASE_NAME, files, shops,
-            params.window.statement_from, params.window.statement_to, manifest,
-        )
-    except warehouse.WarehouseError as exc:
-        raise RunFailed(str(exc)) from None
-    io.discard(building / SCRATCH)
-    io.write_manifest(manifest, building / "manifest.json")
+    """Write the statement-dated tables by date, apply the run to a copy of the database, write
+    the manifest, drop scratch, and swap the run in. A retry picks up where the last try stopped."""
+    if (building / SCRATCH).exists():  # gone only once the manifest is written: then only the swap is left
+        files = {name: sorted(dated_scratch(building, name).glob("*.parquet")) for name in PARTITIONED}
+        for name, column in PARTITIONED.items():
+            io.write_by_date(files[name], building / name, column)
+        files |= {name: sorted((building / name).glob("*.parquet")) for name in (*warehouse.BY_ORDER, "unsettled_orders")}
+        files[ORDERS_TABLE] = sorted((building / SCRATCH / ORDERS_TABLE).glob("*.parquet"))
+        files["rejected_rows"] = [building / "rejected_rows.parquet"]
+        try:
+            manifest["database_rows_inserted"] = warehouse.update(
+                out_dir / io.DATABASE_NAME, building / io.DATABASE_NAME, files, shops,
+                params.window.statement_from, params.window.statement_to, manifest,
+            )
+        except warehouse.WarehouseError as exc:
+            raise RunFailed(str(exc)) from None
+        io.write_manifest(manifest, building / "manifest.json")
+        io.discard(building / SCRATCH)
     return io.publish(out_dir, building, run_id)

@@ -115,6 +115,11 @@ def check_nothing_lost(staged: Staged) -> None:
             raise RunFailed(f"{table}: {count['rows_in']} rows in but {count['accepted']} accepted + {by_table.get(table, 0)} rejected")
 
 
+def dated_scratch(building: Path, table: str) -> Path:
+    """Where partitions leave a statement-dated table (one sorted file each) for `publish_run`."""
+    return building / SCRATCH / "dated" / table
+
+
 def _part(directory: Path, index: int) -> Path:
     return directory / SCRATCH / f"part-{index:05d}"
 
@@ -209,8 +214,8 @@ def settle_partition(building: Path, index: int, params: PartitionParams) -> dic
     checks = validate(results, tables)
     name = f"part-{index:05d}.parquet"
     for table, frame in tables.items():
-        if table in PARTITIONED:
-            io.write_partitioned(frame, building / table, PARTITIONED[table], name)
+        if table in PARTITIONED:  # published by date for the whole run by `publish_run`
+            io.write_sorted_scratch(frame, dated_scratch(building, table) / name, PARTITIONED[table])
         else:
             io.write_parquet(frame, building / table / name)
     exports.write_exports(tables["order_details"], tables["statements"], building / "exports", xlsx=params.xlsx)

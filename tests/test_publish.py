@@ -41,3 +41,37 @@ def test_old_runs_are_pruned_and_current_is_kept(tmp_path):
 def test_a_missing_input_file_names_it(tmp_path):
     with pytest.raises(io.InputError, match=r"orders\.parquet: required input file is missing"):
         io.read_inputs(tmp_path)
+
+
+@pytest.mark.parametrize("batch_rows", [1, 3, 1_000])
+def test_statement_dated_tables_are_written_one_file_per_date_for_the_whole_run(tmp_path, batch_rows):
+    # Two partitions' files, each sorted by date (as `write_sorted_scratch` leaves them).
+    parts = []
+    for index, (dates, shop) in enumerate([(["2026-01-02", "2026-01-01", "2026-01-02"], "A"), (["2026-01-03", "2026-01-01"], "B")]):
+        frame = pl.DataFrame({"statement_date_utc": dates, "shop_id": shop, "row": range(len(dates))})
+        parts.append(tmp_path / "scratch" / f"part-{index:05d}.parquet")
+        io.write_sorted_scratch(frame, parts[-1], "statement_date_utc")
+    table = tmp_path / "order_details"
+    (table / "stale").mkdir(parents=True)  # left by an earlier try: cleared
+    assert io.write_by_date(parts, table, "statement_date_utc", batch_rows=batch_rows) == 3
+    written = {p.parent.name: pl.read_parquet(p) for p in sorted(table.rglob("*.parquet"))}
+    assert sorted(p.relative_to(table).as_posix() for p in table.rglob("*")) == [
+        "statement_date_utc=2026-01-01", "statement_date_utc=2026-01-01/data.parquet",
+        "statement_date_utc=2026-01-02", "statement_date_utc=2026-01-02/data.parquet",
+        "statement_date_utc=2026-01-03", "statement_date_utc=2026-01-03/data.parquet",
+    ]
+    # Part order, then each part's own order; nothing lost or repeated.
+    assert written["statement_date_utc=2026-01-01"].select("shop_id", "row").rows() == [("A", 1), ("B", 1)]
+    assert written["statement_date_utc=2026-01-02"].select("shop_id", "row").rows() == [("A", 0), ("A", 2)]
+    assert written["statement_date_utc=2026-01-03"].select("shop_id", "row").rows() == [("B", 0)]
+    before = {p: p.read_bytes() for p in table.rglob("*.parquet")}
+    io.write_by_date(parts, table, "statement_date_utc", batch_rows=2)
+    assert {p: p.read_bytes() for p in table.rglob("*.parquet")} == before  # any batch size: the same bytes
+
+
+def test_a_statement_dated_table_without_rows_is_one_empty_file_with_its_columns(tmp_path):
+    part = tmp_path / "part-00000.parquet"
+    io.write_sorted_scratch(pl.DataFrame(schema={"statement_date_utc": pl.String, "x": pl.Int64}), part, "statement_date_utc")
+    assert io.write_by_date([part], tmp_path / "t", "statement_date_utc") == 1
+    empty = pl.read_parquet(tmp_path / "t" / "empty.parquet")
+    assert empty.height == 0 and empty.columns == ["statement_date_utc", "x"]
