@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms.allocate import allocate
+from transforms.allocate import allocate, allocate_many
 
 PROPERTY = settings(max_examples=100, deadline=None)
 
@@ -149,3 +149,17 @@ def test_agrees_with_the_integer_reference(amount, rows):
     skus = [sku for sku, _ in rows]
     weights = [w for _, w in rows]
     assert split(amount, weights, skus) == largest_remainder(amount, weights, skus)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.tuples(st.sampled_from(["o1", "o2", "o3"]), st.integers(0, 5_000), st.integers(-999, 999), st.integers(-50, 50)), min_size=1, max_size=25))
+def test_several_amounts_at_once_equal_one_at_a_time(rows):
+    # Amounts per group (the first row's), over the same weights; SKU ties broken the same way.
+    frame = pl.DataFrame(rows, schema=["order_id", "weight", "a", "b"], orient="row").with_columns(
+        pl.format("sku-{}", pl.int_range(pl.len()) % 3).alias("sku_id"),
+        pl.col("a").first().over("order_id"), pl.col("b").first().over("order_id"),
+    )
+    together = allocate_many(frame, {"pa": "a", "pb": "b"}, "weight", "order_id")
+    apart = allocate(allocate(frame, "a", "weight", "order_id", out="pa"), "b", "weight", "order_id", out="pb")
+    assert together.columns == apart.columns
+    assert together.equals(apart)

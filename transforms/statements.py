@@ -22,7 +22,7 @@ from schemas.layout import (
     cents_name,
     snake,
 )
-from transforms.allocate import allocate
+from transforms.allocate import allocate_many
 from transforms.money import cents_to_decimal, mul_div_half_up
 
 LINE_KEY = ["order_id", "sku_id"]
@@ -168,13 +168,12 @@ def _order_rows(
                                                         "sales_tax_refund_cents", "product_refund_cents", "admin_fee_cents", "_ref_qty"))
         .with_columns(pl.col("_ship_back").fill_null(False))
     )
-    for name, column in (
-        ("_label", "actual_shipping_fee_cents"),
-        ("_customer_shipping", "customer_shipping_cents"),
-        ("_platform_shipping", "platform_shipping_discount_cents"),
-        ("_seller_shipping", "seller_shipping_discount_cents"),
-    ):
-        rows = allocate(rows, column, "list_amount_cents", "order_id", out=name)
+    rows = allocate_many(rows, {
+        "_label": "actual_shipping_fee_cents",
+        "_customer_shipping": "customer_shipping_cents",
+        "_platform_shipping": "platform_shipping_discount_cents",
+        "_seller_shipping": "seller_shipping_discount_cents",
+    }, "list_amount_cents", "order_id")
     rows = rows.with_columns(
         pl.col("line_sales_tax_cents").fill_null(0).alias("_tax"),
         (pl.col("final_amount_cents") - pl.col("product_refund_cents")).alias("_product_after_all"),
