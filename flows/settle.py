@@ -8,6 +8,7 @@ paths and small summaries, never frames (`flows/steps.py`); I/O tasks alone retr
 import os
 import platform
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -282,18 +283,22 @@ def publish_run(out_dir: Path, building: Path, run_id: str, manifest: dict, shop
     the manifest, drop scratch, and swap the run in. A retry picks up where the last try stopped."""
     if (building / SCRATCH).exists():  # gone only once the manifest is written: then only the swap is left
         files = {name: sorted(dated_scratch(building, name).glob("*.parquet")) for name in PARTITIONED}
-        for name, column in PARTITIONED.items():
-            io.write_by_date(files[name], building / name, column)
         files |= {name: sorted((building / name).glob("*.parquet")) for name in (*warehouse.BY_ORDER, "unsettled_orders")}
         files[ORDERS_TABLE] = sorted((building / SCRATCH / ORDERS_TABLE).glob("*.parquet"))
         files["rejected_rows"] = [building / "rejected_rows.parquet"]
-        try:
-            manifest["database_rows_inserted"] = warehouse.update(
-                out_dir / io.DATABASE_NAME, building / io.DATABASE_NAME, files, shops,
-                params.window.statement_from, params.window.statement_to, manifest,
-            )
-        except warehouse.WarehouseError as exc:
-            raise RunFailed(str(exc)) from None
+        # Both read the partitions' files and neither needs the other: the Parquet by date is
+        # written in a second thread while the database loads (each releases the GIL).
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            by_date = pool.submit(lambda: [io.write_by_date(files[name], building / name, column) for name, column in PARTITIONED.items()])
+            try:
+                manifest["database_rows_inserted"] = warehouse.update(
+                    out_dir / io.DATABASE_NAME, building / io.DATABASE_NAME, files, shops,
+                    params.window.statement_from, params.window.statement_to, manifest,
+                )
+            except warehouse.WarehouseError as exc:
+                raise RunFailed(str(exc)) from None
+            finally:
+                by_date.result()
         io.write_manifest(manifest, building / "manifest.json")
         io.discard(building / SCRATCH)
     return io.publish(out_dir, building, run_id)
