@@ -2,7 +2,9 @@
 
 Tasks pass paths and small summaries, never frames: staging writes each partition's tables to
 a scratch directory inside the run being built, and a partition task (in this process or on a
-Dask worker) reads only its own files, computes, validates and writes its outputs next to them.
+Dask worker) reads only its own files, computes, validates and writes its outputs next to them:
+its exports and per-order tables in place, its statement-dated tables as one sorted scratch file
+each, which `publish_run` writes by date for the whole run.
 """
 
 import time
