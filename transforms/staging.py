@@ -306,12 +306,17 @@ def stage(raw: dict[str, pl.DataFrame]) -> Staged:
     orders = _reject_where(orders, pl.col("order_id").is_in(bad_line_orders["order_id"].implode()), "order_id", "line_rejected", pl.col("order_id"))
     orders = _reject_where(orders, ~pl.col("order_id").is_in(lines["order_id"].implode()), "order_id", "no_lines", pl.col("order_id"))
     good_orders = _ok(orders).select("order_id")
-    lines = _reject_where(lines, ~pl.col("order_id").is_in(good_orders["order_id"].implode()), "order_id", "order_rejected", pl.col("order_id"))
+    # A line or refund that passed `unknown_order` has an order in the file: its order is rejected
+    # exactly when its ID has rejected rows and no accepted one. That set is small (usually empty),
+    # so the test below never hashes the millions of accepted IDs.
+    rejected_ids = orders.filter(pl.col(_FAIL).is_not_null()).select("order_id").unique()
+    rejected_ids = rejected_ids.join(good_orders.join(rejected_ids, on="order_id", how="semi"), on="order_id", how="anti")["order_id"].implode()
+    lines = _reject_where(lines, pl.col("order_id").is_in(rejected_ids), "order_id", "order_rejected", pl.col("order_id"))
 
     refunds = _cast_table("refunds", raw["refunds"], [("quantity", "out_of_range", pl.col("quantity") < 1)])
     refunds = refunds.with_columns(pl.col("refund_shipping").fill_null(False))
     refunds = _reject_where(refunds, ~pl.col("order_id").is_in(raw_order_ids["order_id"].implode()), "order_id", "unknown_order", pl.col("order_id"))
-    refunds = _reject_where(refunds, ~pl.col("order_id").is_in(good_orders["order_id"].implode()), "order_id", "order_rejected", pl.col("order_id"))
+    refunds = _reject_where(refunds, pl.col("order_id").is_in(rejected_ids), "order_id", "order_rejected", pl.col("order_id"))
     line_keys = _ok(lines).select("order_id", "sku_id", pl.col("quantity").alias("_line_quantity"))
     refunds = refunds.join(line_keys, on=["order_id", "sku_id"], how="left")
     refunds = _reject_where(refunds, pl.col("_line_quantity").is_null(), "sku_id", "unknown_line", pl.col("sku_id"))
