@@ -109,17 +109,17 @@ def write_parquet(frame: pl.DataFrame, path: Path) -> None:
     frame.write_parquet(path, compression="zstd", statistics=True)
 
 
-def write_scratch(frame: pl.DataFrame, path: Path) -> None:
-    """Intermediate data read back by the same run: fast to write, never published."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.write_parquet(path, compression="lz4", statistics=False)
+def write_scratch(frame: pl.DataFrame, path: Path, sorted_by: str | None = None) -> None:
+    """Intermediate data read back by the same run: fast to write (lz4), never published.
 
-
-def write_sorted_scratch(frame: pl.DataFrame, path: Path, column: str) -> None:
-    """A partition's rows of a statement-dated table, sorted by `column` (stable), with row-group
-    statistics: `write_by_date` then reads one range of dates at a time, skipping the rest."""
+    With `sorted_by`, the rows are sorted by that column (stable) and carry row-group
+    statistics, so a reader of a range of its values skips the rest (`write_by_date`).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.sort(column, maintain_order=True).write_parquet(path, compression="lz4", statistics=True, row_group_size=SCRATCH_ROW_GROUP)
+    if sorted_by is None:
+        frame.write_parquet(path, compression="lz4", statistics=False)
+    else:
+        frame.sort(sorted_by, maintain_order=True).write_parquet(path, compression="lz4", statistics=True, row_group_size=SCRATCH_ROW_GROUP)
 
 
 def write_by_date(parts: list[Path], directory: Path, column: str, batch_rows: int = BY_DATE_BATCH_ROWS) -> int:

@@ -217,7 +217,7 @@ def settle_partition(building: Path, index: int, params: PartitionParams) -> dic
     name = f"part-{index:05d}.parquet"
     for table, frame in tables.items():
         if table in PARTITIONED:  # published by date for the whole run by `publish_run`
-            io.write_sorted_scratch(frame, dated_scratch(building, table) / name, PARTITIONED[table])
+            io.write_scratch(frame, dated_scratch(building, table) / name, sorted_by=PARTITIONED[table])
         else:
             io.write_parquet(frame, building / table / name)
     exports.write_exports(tables["order_details"], tables["statements"], building / "exports", xlsx=params.xlsx)

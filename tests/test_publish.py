@@ -45,12 +45,12 @@ def test_a_missing_input_file_names_it(tmp_path):
 
 @pytest.mark.parametrize("batch_rows", [1, 3, 1_000])
 def test_statement_dated_tables_are_written_one_file_per_date_for_the_whole_run(tmp_path, batch_rows):
-    # Two partitions' files, each sorted by date (as `write_sorted_scratch` leaves them).
+    # Two partitions' files, each sorted by date (as `write_scratch(..., sorted_by=...)` leaves them).
     parts = []
     for index, (dates, shop) in enumerate([(["2026-01-02", "2026-01-01", "2026-01-02"], "A"), (["2026-01-03", "2026-01-01"], "B")]):
         frame = pl.DataFrame({"statement_date_utc": dates, "shop_id": shop, "row": range(len(dates))})
         parts.append(tmp_path / "scratch" / f"part-{index:05d}.parquet")
-        io.write_sorted_scratch(frame, parts[-1], "statement_date_utc")
+        io.write_scratch(frame, parts[-1], sorted_by="statement_date_utc")
     table = tmp_path / "order_details"
     (table / "stale").mkdir(parents=True)  # left by an earlier try: cleared
     assert io.write_by_date(parts, table, "statement_date_utc", batch_rows=batch_rows) == 3
@@ -71,7 +71,7 @@ def test_statement_dated_tables_are_written_one_file_per_date_for_the_whole_run(
 
 def test_a_statement_dated_table_without_rows_is_one_empty_file_with_its_columns(tmp_path):
     part = tmp_path / "part-00000.parquet"
-    io.write_sorted_scratch(pl.DataFrame(schema={"statement_date_utc": pl.String, "x": pl.Int64}), part, "statement_date_utc")
+    io.write_scratch(pl.DataFrame(schema={"statement_date_utc": pl.String, "x": pl.Int64}), part, sorted_by="statement_date_utc")
     assert io.write_by_date([part], tmp_path / "t", "statement_date_utc") == 1
     empty = pl.read_parquet(tmp_path / "t" / "empty.parquet")
     assert empty.height == 0 and empty.columns == ["statement_date_utc", "x"]
