@@ -163,6 +163,7 @@ def compute_staged(
         statements.unsettled_orders,
         ev,
         recon,
+        window,
     )
     return Results(staged=staged, priced=priced, refunds=refunds, coupon_restorations=restorations, statements=statements,
                    params=params, recon_breaks=breaks, recon_statements=bridge)

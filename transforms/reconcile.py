@@ -70,10 +70,13 @@ def reconcile(
     unsettled: pl.DataFrame,
     evidence: "Evidence",
     params: ReconParams,
+    window: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Returns (`recon_breaks`, `recon_statements`), money in cents."""
+    """Returns (`recon_breaks`, `recon_statements`), money in cents. `window` is the
+    `reconciled_window` of these frames, if the caller has it already."""
     computed = computed_details.select(*["shop_id", "statement_date", "order_id"], *[cents_name(l) for l in ORDER_DETAILS_MONEY])
-    window = reconciled_window(reported_details, reported_statements, computed, params)
+    if window is None:
+        window = reconciled_window(reported_details, reported_statements, computed, params)
     is_order_row = pl.col("type").str.to_lowercase().is_in(list(ORDER_TYPES))
     reported = reported_details.with_columns(
         pl.when(is_order_row).then(pl.col("order_adjustment_id"))
