@@ -141,9 +141,17 @@ def write_by_date(parts: list[Path], directory: Path, column: str, batch_rows: i
     batches = counts.with_columns(((pl.col("len").cum_sum() - pl.col("len")) // max(batch_rows, 1)).alias("_batch"))
     for dates in batches.partition_by("_batch", maintain_order=True):
         low, high = pl.lit(dates[column].min()), pl.lit(dates[column].max())
-        frame = pl.scan_parquet(parts).filter(pl.col(column).is_between(low, high)).collect()
-        for (value,), rows in frame.partition_by(column, as_dict=True, maintain_order=True).items():
-            write_parquet(rows, directory / f"{column}={value}" / "data.parquet")
+        # Each part is sorted by `column`, so a date's rows are one run of it: the date's file is
+        # the concatenation of those runs in part order (slices, not a gather of every column).
+        runs: dict[object, list[pl.DataFrame]] = {}
+        for part in parts:
+            frame = pl.scan_parquet(part).filter(pl.col(column).is_between(low, high)).collect()
+            lengths = frame.select(pl.col(column).rle()).unnest(column)
+            starts = lengths["len"].cum_sum() - lengths["len"]
+            for value, start, length in zip(lengths["value"], starts, lengths["len"], strict=True):
+                runs.setdefault(value, []).append(frame.slice(start, length))
+        for value in sorted(runs):
+            write_parquet(pl.concat(runs[value], rechunk=False), directory / f"{column}={value}" / "data.parquet")
     return counts.height
 
 

@@ -3,7 +3,7 @@
 A promotion applies to a line when it is active at the order's `created_at`, belongs to the
 order's shop (or to all shops), covers the line's product, its condition holds, and — for a
 platform type — the shop participates in that type at `created_at` (an as-of join over the
-settings history; a campaign never overrides it). The range and as-of joins run in an
+settings history, in Polars; a campaign never overrides it). The range join runs in an
 in-memory DuckDB (a compute engine here, not storage: frames in, frames out).
 """
 
@@ -31,31 +31,34 @@ def promotion_headers(promotions: pl.DataFrame) -> pl.DataFrame:
     return promotions.sort("promotion_id", "tier").group_by("promotion_id", maintain_order=True).first().select(_HEADER_COLUMNS)
 
 
-def participation(orders: pl.DataFrame, opt_out_events: pl.DataFrame) -> pl.DataFrame:
-    """Per order and platform type, whether the shop participated at `created_at`.
+def opted_out(orders: pl.DataFrame, opt_out_events: pl.DataFrame) -> pl.DataFrame:
+    """The (order_id, promotion_type) pairs of platform types the shop did not participate in at `created_at`.
 
     The state is the last event with `changed_at <= created_at` (ties: the later row in the
-    file); before any event the shop participates. One row per (order_id, promotion_type).
+    file); before any event the shop participates, so only shops with events are looked up
+    (an as-of join per shop and type, in Polars: the events are few, the orders many).
     """
-    types = pl.DataFrame({"promotion_type": list(PLATFORM_TYPES)})
-    order_types = orders.select("order_id", "shop_id", "created_at").join(types, how="cross")
     events = (
-        opt_out_events.sort("event_seq")
+        opt_out_events.filter(pl.col("promotion_type").is_in(list(PLATFORM_TYPES)))
+        .sort("event_seq")
         .group_by("shop_id", "promotion_type", "changed_at", maintain_order=True)
         .last()
         .select("shop_id", "promotion_type", "changed_at", "participating")
+        .sort("changed_at")
     )
-    with _connect() as con:
-        con.register("order_types", order_types)
-        con.register("events", events)
-        return con.sql(
-        """
-            SELECT o.order_id, o.promotion_type, coalesce(e.participating, true) AS is_participating
-            FROM order_types o
-            ASOF LEFT JOIN events e
-              ON e.shop_id = o.shop_id AND e.promotion_type = o.promotion_type AND e.changed_at <= o.created_at
-            """
-        ).pl()
+    order_types = (
+        orders.select("order_id", "shop_id", "created_at")
+        .join(events.select("shop_id", "promotion_type").unique(), on="shop_id")
+        .sort("created_at")
+    )
+    return (
+        # Both sides are sorted by time above (Polars cannot check it when `by` is given).
+        order_types.join_asof(events, left_on="created_at", right_on="changed_at", by=["shop_id", "promotion_type"],
+                              strategy="backward", check_sortedness=False)
+        .filter(pl.col("participating").not_())
+        .select("order_id", "promotion_type")
+        .sort("order_id", "promotion_type")
+    )
 
 
 def applicable(
@@ -63,32 +66,40 @@ def applicable(
     lines: pl.DataFrame,
     headers: pl.DataFrame,
     scope: pl.DataFrame,
-    participating: pl.DataFrame,
+    opted: pl.DataFrame,
     types: tuple[str, ...],
 ) -> pl.DataFrame:
     """Every (order line, promotion) pair where a promotion of `types` applies.
 
     One row per (order_id, sku_id, promotion_id) with `promotion_type`. Promotions with scope
-    rows are joined through their products (an equi-join), the others through shop and time.
+    rows are joined through their products (an equi-join), the others through shop and UTC day.
     """
     with _connect() as con:
-        return _applicable(con, orders, lines, headers, scope, participating, types)
+        return _applicable(con, orders, lines, headers, scope, opted, types)
 
 
-def _applicable(con, orders, lines, headers, scope, participating, types) -> pl.DataFrame:
+def _applicable(con, orders, lines, headers, scope, opted, types) -> pl.DataFrame:
     con.register("orders", orders.select("order_id", "shop_id", "created_at", "channel", "buyer_is_new", "seller_coupon_id", "platform_coupon_id"))
     con.register("lines", lines.select("order_id", "sku_id", "product_id"))
     con.register("promos", headers.filter(pl.col("promotion_type").is_in(list(types))))
     con.register("scope", scope.select("promotion_id", "product_id"))
-    con.register("opted_out", participating.filter(~pl.col("is_participating")).select("order_id", "promotion_type"))
+    con.register("opted_out", opted)
     # Coupons apply only where claimed: pairing every line with every coupon would be waste.
     return con.sql(
         """
         WITH scoped AS (SELECT DISTINCT promotion_id FROM scope),
         line_orders AS (
-            SELECT l.order_id, l.sku_id, l.product_id, o.shop_id, o.created_at, o.channel, o.buyer_is_new,
-                   o.seller_coupon_id, o.platform_coupon_id
+            SELECT l.order_id, l.sku_id, l.product_id, o.shop_id, o.created_at, o.created_at::DATE AS day, o.channel,
+                   o.buyer_is_new, o.seller_coupon_id, o.platform_coupon_id
             FROM lines l JOIN orders o USING (order_id)
+        ),
+        -- Each unscoped promotion on every UTC day it is active, for each shop it belongs to: an
+        -- equi-join on (shop, day) then finds its candidate lines (a range join alone is slower).
+        promo_days AS (
+            SELECT p.promotion_id, p.promotion_type, p.condition, p.starts_at, p.ends_at, s.shop_id,
+                   unnest(generate_series(p.starts_at::DATE, (p.ends_at - INTERVAL 1 MICROSECOND)::DATE, INTERVAL 1 DAY))::DATE AS day
+            FROM promos p JOIN (SELECT DISTINCT shop_id FROM orders) s ON p.shop_id IS NULL OR p.shop_id = s.shop_id
+            ANTI JOIN scoped ON scoped.promotion_id = p.promotion_id
         ),
         pairs AS (
             SELECT lo.*, p.promotion_id, p.promotion_type, p.condition
@@ -98,12 +109,10 @@ def _applicable(con, orders, lines, headers, scope, participating, types) -> pl.
             WHERE p.starts_at <= lo.created_at AND lo.created_at < p.ends_at
               AND (p.shop_id IS NULL OR p.shop_id = lo.shop_id)
             UNION ALL
-            SELECT lo.*, p.promotion_id, p.promotion_type, p.condition
+            SELECT lo.*, pd.promotion_id, pd.promotion_type, pd.condition
             FROM line_orders lo
-            JOIN promos p
-              ON p.starts_at <= lo.created_at AND lo.created_at < p.ends_at
-             AND (p.shop_id IS NULL OR p.shop_id = lo.shop_id)
-            ANTI JOIN scoped ON scoped.promotion_id = p.promotion_id
+            JOIN promo_days pd ON pd.shop_id = lo.shop_id AND pd.day = lo.day
+            WHERE pd.starts_at <= lo.created_at AND lo.created_at < pd.ends_at
         )
         SELECT pairs.order_id, sku_id, promotion_id, pairs.promotion_type
         FROM pairs

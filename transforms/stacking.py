@@ -12,7 +12,7 @@ import polars as pl
 
 from schemas.inputs import BMSM_TYPES, COUPON_TYPES, FUNDED_BY, PROMOTION_TYPES, SHIPPING_TYPES, UNIT_PRICE_TYPES
 from transforms.allocate import allocate
-from transforms.applicability import applicable, participation, promotion_headers
+from transforms.applicability import applicable, opted_out, promotion_headers
 from transforms.money import mul_div_half_up
 
 LINE_KEY = ["order_id", "sku_id"]
@@ -88,12 +88,12 @@ def price_orders(
     headers = promotion_headers(promotions)
     first_tier = promotions.sort("promotion_id", "tier").unique(subset="promotion_id", keep="first", maintain_order=True)
     terms = first_tier.select("promotion_id", "discount_kind", "discount_value_x100", "max_discount_cents", "min_spend_cents")
-    participating = participation(orders, opt_out_events)
+    opted = opted_out(orders, opt_out_events)
 
     running = lines.select(*LINE_KEY, "quantity", "unit_price_cents").sort(LINE_KEY)
 
     # Every applicable (line, promotion) pair at once; each step takes its own types.
-    pairs_all = applicable(orders, lines, headers, scope, participating, PROMOTION_TYPES)
+    pairs_all = applicable(orders, lines, headers, scope, opted, PROMOTION_TYPES)
 
     # Steps 1 and 2: unit prices.
     unit_pairs = pairs_all.filter(pl.col("promotion_type").is_in(list(UNIT_PRICE_TYPES)))
@@ -130,7 +130,7 @@ def price_orders(
     coupon_pairs = pairs_all.filter(pl.col("promotion_type").is_in(list(COUPON_TYPES)))
     checks = []
     for step, ptype, claim_column in (("4a", "seller_coupon", "seller_coupon_id"), ("4b", "product_coupon", "platform_coupon_id")):
-        check, parts = _coupon_step(orders, running, headers, coupon_pairs, terms, participating, invalid_promotion_ids, ptype, claim_column)
+        check, parts = _coupon_step(orders, running, headers, coupon_pairs, terms, opted, invalid_promotion_ids, ptype, claim_column)
         checks.append(check)
         running = _apply(running, parts)
         discount_parts.append(parts.with_columns(pl.lit(ptype).alias("promotion_type"), pl.lit(step).alias("step")))
@@ -250,7 +250,7 @@ def _coupon_step(
     headers: pl.DataFrame,
     coupon_pairs: pl.DataFrame,
     terms: pl.DataFrame,
-    participating: pl.DataFrame,
+    opted: pl.DataFrame,
     invalid_promotion_ids: pl.DataFrame,
     coupon_type: str,
     claim_column: str,
@@ -262,7 +262,7 @@ def _coupon_step(
     hdr = headers.select("promotion_id", pl.col("promotion_type").alias("_type"), pl.col("shop_id").alias("_shop"),
                          "starts_at", "ends_at", "condition")
     claims = claims.join(hdr, on="promotion_id", how="left").join(
-        participating.filter(pl.col("promotion_type") == coupon_type).select("order_id", "is_participating"), on="order_id", how="left"
+        opted.filter(pl.col("promotion_type") == coupon_type).select("order_id", pl.lit(True).alias("is_opted_out")), on="order_id", how="left"
     )
     covered = coupon_pairs.filter(pl.col("promotion_type") == coupon_type).select(*LINE_KEY, "promotion_id")
     claimed_pairs = covered.join(claims.select("order_id", "promotion_id"), on=["order_id", "promotion_id"])
@@ -278,7 +278,7 @@ def _coupon_step(
         .when(pl.col("_shop").is_not_null() & (pl.col("_shop") != pl.col("shop_id"))).then(pl.lit("wrong_shop"))
         .when(~((pl.col("starts_at") <= pl.col("created_at")) & (pl.col("created_at") < pl.col("ends_at")))).then(pl.lit("not_active"))
         .when(((cond == "live_only") & (pl.col("channel") != "live")) | ((cond == "new_buyer") & ~pl.col("buyer_is_new"))).then(pl.lit("condition"))
-        .when(pl.col("is_participating") == False).then(pl.lit("opted_out"))  # noqa: E712 - null means not a platform type
+        .when(pl.col("is_opted_out").fill_null(False)).then(pl.lit("opted_out"))
         .when(pl.col("base_cents").is_null()).then(pl.lit("no_covered_product"))
         .when(~pl.col("is_reached")).then(pl.lit("min_spend"))
     )
