@@ -8,6 +8,7 @@ each, which `publish_run` writes by date for the whole run.
 """
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -213,14 +214,23 @@ def settle_partition(building: Path, index: int, params: PartitionParams) -> dic
     known = pl.read_parquet(building / SCRATCH / "known_orders.parquet")
     results = compute_staged(staged, known, params.as_of, params.hold_days, reported_details, reported_statements, params.recon)
     tables = published_tables(results, params.window)
-    checks = validate(results, tables)
-    name = f"part-{index:05d}.parquet"
-    for table, frame in tables.items():
-        if table in PARTITIONED:  # published by date for the whole run by `publish_run`
-            io.write_scratch(frame, dated_scratch(building, table) / name, sorted_by=PARTITIONED[table])
-        else:
-            io.write_parquet(frame, building / table / name)
-    exports.write_exports(tables["order_details"], tables["statements"], building / "exports", xlsx=params.xlsx)
+    # The exports (CSV formatting, mostly) run in a second thread beside validation and the
+    # Parquet writes: each leaves part of a core idle. All of it goes into the run being built,
+    # which a failed run discards whole.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        exported = pool.submit(exports.write_exports, tables["order_details"], tables["statements"], building / "exports", xlsx=params.xlsx)
+        try:
+            checks = validate(results, tables)
+            name = f"part-{index:05d}.parquet"
+            for table, frame in tables.items():
+                if table in PARTITIONED:  # published by date for the whole run by `publish_run`
+                    io.write_scratch(frame, dated_scratch(building, table) / name, sorted_by=PARTITIONED[table])
+                else:
+                    io.write_parquet(frame, building / table / name)
+        finally:
+            failed = exported.exception()  # waits; a validation error above still wins
+    if failed is not None:
+        raise failed
     orders = results.statements.timing.select(
         "order_id", "shop_id", pl.col("created_at").dt.date().alias("created_date"), "delivered_at", "settles_at", "status"
     )
