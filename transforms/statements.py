@@ -156,14 +156,17 @@ def _order_rows(
                                     "sales_tax_refund_cents", "product_refund_cents", "admin_fee_cents")],
     )
     shipping_back = folded.filter(pl.col("is_shipping_refunded")).select("order_id").unique().with_columns(pl.lit(True).alias("_ship_back"))
-    rows = (
-        line_amounts.join(timing, on="order_id")
-        .join(line_tax, on=LINE_KEY, how="left")
-        .join(shipping, on="order_id", how="left")
+    # What the order contributes is joined at order grain first (fewer rows), then once to its lines.
+    per_order = (
+        timing.join(shipping, on="order_id", how="left")
         .join(orders.select("order_id", "actual_shipping_fee_cents"), on="order_id")
         .join(order_rates, on="order_id")
-        .join(per_line, on=LINE_KEY, how="left")
         .join(shipping_back, on="order_id", how="left")
+    )
+    rows = (
+        line_amounts.join(per_order, on="order_id")
+        .join(line_tax, on=LINE_KEY, how="left")
+        .join(per_line, on=LINE_KEY, how="left")
         .with_columns(pl.col(c).fill_null(0) for c in ("gross_refund_cents", "seller_discount_refund_cents", "platform_discount_refund_cents",
                                                         "sales_tax_refund_cents", "product_refund_cents", "admin_fee_cents", "_ref_qty"))
         .with_columns(pl.col("_ship_back").fill_null(False))
