@@ -333,6 +333,17 @@ def markdown(results: list[SizeResult]) -> str:
         verdict = "linear" if abs(off) <= LINEAR_TOLERANCE else "NOT linear"
         linearity.append(f"- {a.lines:,} → {b.lines:,} lines (×{size:.2f}): job wall ×{wall:.2f}, {off:+.0%} from linear ({verdict} "
                          f"within ±{LINEAR_TOLERANCE:.0%}); floor wall ×{b.floor_wall / a.floor_wall:.2f}")
+    # Cost = fixed + per line × lines: the smallest run is mostly fixed cost (process start,
+    # imports, the Prefect run, a file per statement), which makes raw ratios look sub-linear.
+    # The slope from the smallest run shows whether the cost per line itself grows.
+    base = results[0]
+    for a, b in itertools.pairwise(results[1:]):
+        size = (b.lines - base.lines) / (a.lines - base.lines)
+        wall = (b.job_wall - base.job_wall) / (a.job_wall - base.job_wall)
+        off = wall / size - 1
+        verdict = "linear" if abs(off) <= LINEAR_TOLERANCE else "NOT linear"
+        linearity.append(f"- less the {base.lines:,}-line run (fixed costs), {a.lines:,} → {b.lines:,} lines: extra lines ×{size:.2f}, "
+                         f"extra job wall ×{wall:.2f}, {off:+.0%} from linear ({verdict} within ±{LINEAR_TOLERANCE:.0%})")
     table = "\n".join(rows) + "\n"
     return table + "\n" + "\n".join(linearity) + "\n" if linearity else table
 
