@@ -13,6 +13,7 @@ import shutil
 import socket
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +30,7 @@ KEEP_RUNS = 3
 LOCK_NAME = ".settle.lock"
 SCRATCH_ROW_GROUP = 65_536
 BY_DATE_BATCH_ROWS = 500_000  # rows of a statement-dated table held at once while publishing it by date
+BY_DATE_WRITERS = 4  # date files written at once (small files are fixed cost that one thread cannot spread)
 
 
 class InputError(RuntimeError):
@@ -150,8 +152,10 @@ def write_by_date(parts: list[Path], directory: Path, column: str, batch_rows: i
             starts = lengths["len"].cum_sum() - lengths["len"]
             for value, start, length in zip(lengths["value"], starts, lengths["len"], strict=True):
                 runs.setdefault(value, []).append(frame.slice(start, length))
-        for value in sorted(runs):
-            write_parquet(pl.concat(runs[value], rechunk=False), directory / f"{column}={value}" / "data.parquet")
+        # Files of a few rows are all fixed cost (a Polars write is a whole streaming query), and
+        # that part does not use both cores: several files are written at once.
+        with ThreadPoolExecutor(max_workers=BY_DATE_WRITERS) as pool:
+            list(pool.map(lambda value: write_parquet(pl.concat(runs[value], rechunk=False), directory / f"{column}={value}" / "data.parquet"), runs))
     return counts.height
 
 
