@@ -8,7 +8,6 @@ paths and small summaries, never frames (`flows/steps.py`); I/O tasks alone retr
 import os
 import platform
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -31,6 +30,7 @@ from flows.steps import (
     PartitionParams,
     RunFailed,
     Window,
+    beside,
     dated_scratch,
     settle_partition,
     stage_inputs,
@@ -286,19 +286,21 @@ def publish_run(out_dir: Path, building: Path, run_id: str, manifest: dict, shop
         files |= {name: sorted((building / name).glob("*.parquet")) for name in (*warehouse.BY_ORDER, "unsettled_orders")}
         files[ORDERS_TABLE] = sorted((building / SCRATCH / ORDERS_TABLE).glob("*.parquet"))
         files["rejected_rows"] = [building / "rejected_rows.parquet"]
-        # Both read the partitions' files and neither needs the other: the Parquet by date is
-        # written in a second thread while the database loads (each releases the GIL).
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            by_date = pool.submit(lambda: [io.write_by_date(files[name], building / name, column) for name, column in PARTITIONED.items()])
+        def load_database() -> dict[str, int]:
             try:
-                manifest["database_rows_inserted"] = warehouse.update(
+                return warehouse.update(
                     out_dir / io.DATABASE_NAME, building / io.DATABASE_NAME, files, shops,
                     params.window.statement_from, params.window.statement_to, manifest,
                 )
             except warehouse.WarehouseError as exc:
                 raise RunFailed(str(exc)) from None
-            finally:
-                by_date.result()
+
+        # Both read the partitions' files and neither needs the other: the Parquet by date is
+        # written beside the database load.
+        manifest["database_rows_inserted"] = beside(
+            lambda: [io.write_by_date(files[name], building / name, column) for name, column in PARTITIONED.items()],
+            load_database,
+        )
         io.write_manifest(manifest, building / "manifest.json")
         io.discard(building / SCRATCH)
     return io.publish(out_dir, building, run_id)

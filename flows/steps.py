@@ -8,10 +8,12 @@ each, which `publish_run` writes by date for the whole run.
 """
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import pandera.polars as pa
 import polars as pl
@@ -118,6 +120,24 @@ def check_nothing_lost(staged: Staged) -> None:
             raise RunFailed(f"{table}: {count['rows_in']} rows in but {count['accepted']} accepted + {by_table.get(table, 0)} rejected")
 
 
+T = TypeVar("T")
+
+
+def beside(side: Callable[[], object], main: Callable[[], T]) -> T:
+    """`main()`, run in this thread while `side()` runs in a second one (both release the GIL in
+    Polars and DuckDB). Both have finished when this returns or raises; an error of `main` wins,
+    one of `side` alone is raised once `main` is done."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        future = pool.submit(side)
+        try:
+            result = main()
+        finally:
+            failed = future.exception()  # waits for `side`
+    if failed is not None:
+        raise failed
+    return result
+
+
 def dated_scratch(building: Path, table: str) -> Path:
     """Where partitions leave a statement-dated table (one sorted file each) for `publish_run`."""
     return building / SCRATCH / "dated" / table
@@ -214,23 +234,24 @@ def settle_partition(building: Path, index: int, params: PartitionParams) -> dic
     known = pl.read_parquet(building / SCRATCH / "known_orders.parquet")
     results = compute_staged(staged, known, params.as_of, params.hold_days, reported_details, reported_statements, params.recon)
     tables = published_tables(results, params.window)
-    # The exports (CSV formatting, mostly) run in a second thread beside validation and the
-    # Parquet writes: each leaves part of a core idle. All of it goes into the run being built,
-    # which a failed run discards whole.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        exported = pool.submit(exports.write_exports, tables["order_details"], tables["statements"], building / "exports", xlsx=params.xlsx)
-        try:
-            checks = validate(results, tables)
-            name = f"part-{index:05d}.parquet"
-            for table, frame in tables.items():
-                if table in PARTITIONED:  # published by date for the whole run by `publish_run`
-                    io.write_scratch(frame, dated_scratch(building, table) / name, sorted_by=PARTITIONED[table])
-                else:
-                    io.write_parquet(frame, building / table / name)
-        finally:
-            failed = exported.exception()  # waits; a validation error above still wins
-    if failed is not None:
-        raise failed
+    name = f"part-{index:05d}.parquet"
+
+    def validate_and_write() -> list[str]:
+        passed = validate(results, tables)
+        for table, frame in tables.items():
+            if table in PARTITIONED:  # published by date for the whole run by `publish_run`
+                io.write_scratch(frame, dated_scratch(building, table) / name, sorted_by=PARTITIONED[table])
+            else:
+                io.write_parquet(frame, building / table / name)
+        return passed
+
+    # The exports (CSV formatting, mostly) run beside validation and the Parquet writes: each
+    # leaves part of a core idle. All of it goes into the run being built, which a failed run
+    # discards whole.
+    checks = beside(
+        lambda: exports.write_exports(tables["order_details"], tables["statements"], building / "exports", xlsx=params.xlsx),
+        validate_and_write,
+    )
     orders = results.statements.timing.select(
         "order_id", "shop_id", pl.col("created_at").dt.date().alias("created_date"), "delivered_at", "settles_at", "status"
     )

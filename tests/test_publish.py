@@ -5,6 +5,7 @@ import polars as pl
 import pytest
 
 from flows import io
+from flows.steps import RunFailed, beside
 from tests.conftest import duckdb_file
 
 
@@ -75,3 +76,21 @@ def test_a_statement_dated_table_without_rows_is_one_empty_file_with_its_columns
     assert io.write_by_date([part], tmp_path / "t", "statement_date_utc") == 1
     empty = pl.read_parquet(tmp_path / "t" / "empty.parquet")
     assert empty.height == 0 and empty.columns == ["statement_date_utc", "x"]
+
+
+def test_beside_runs_both_and_the_main_error_wins():
+    done = []
+    assert beside(lambda: done.append("side"), lambda: "main") == "main"
+    assert done == ["side"]
+
+    def side_fails():
+        raise ValueError("side")
+
+    def main_fails():
+        raise RunFailed("main")
+
+    with pytest.raises(RunFailed, match="main"):  # the main error, though the side failed too
+        beside(side_fails, main_fails)
+    with pytest.raises(ValueError, match="side"):  # the side error alone, once main is done
+        beside(side_fails, lambda: done.append("main"))
+    assert done == ["side", "main"]
