@@ -11,7 +11,7 @@ from pandera import errors as pa_errors
 
 from schemas.inputs import INPUT_TABLES, REASONS
 from schemas.staged import STAGED_MODELS, StagedOrders
-from tests.conftest import inputs
+from tests.conftest import inputs, raw
 from transforms.staging import InputContractError, stage
 
 BASE = dict(
@@ -336,3 +336,31 @@ def test_staging_loses_no_row(orders, lines, promotions, scope, refunds, events)
         assert rejected["row_number"].n_unique() == rejected.height
         assert staged.counts[table]["rows_in"] == frame.height
         assert staged.tables[table].height + rejected.height == frame.height, table
+
+
+
+_valid_orders = st.lists(st.sampled_from(["O1", "O2", "O3"]), min_size=1, max_size=5).map(
+    lambda ids: raw("orders", [{"order_id": i, "created_at": "2025-06-01T12:00:00Z"} for i in ids]))
+_valid_lines = st.lists(st.tuples(st.sampled_from(["O1", "O2", "O4"]), st.sampled_from(["a", "b"])), min_size=1, max_size=7).map(
+    lambda keys: raw("order_lines", [{"order_id": o, "sku_id": k, "product_id": "P1", "unit_price": "10.00"} for o, k in keys]))
+_valid_refunds = st.lists(st.tuples(st.sampled_from(["R1", "R2"]), st.sampled_from(["O1", "O3", "O5"])), min_size=1, max_size=4).map(
+    lambda keys: raw("refunds", [{"refund_id": r, "order_id": o, "sku_id": "a", "quantity": "1", "refunded_at": "2025-06-05T00:00:00Z"} for r, o in keys]))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(orders=_valid_orders, lines=_valid_lines, refunds=_valid_refunds, seed=st.integers(0, 2**16))
+def test_verdicts_do_not_depend_on_row_order(orders, lines, refunds, seed):
+    """Staging skips the duplicate-key hash when keys come strictly increasing, and finds unknown
+    orders and orders without lines by anti joins: on valid rows with repeated keys, unknown
+    orders and orders without lines, sorted, shuffled and reversed inputs get the same rejections."""
+    raw = {"orders": orders, "order_lines": lines, "refunds": refunds}
+
+    def verdicts(tables):
+        rejected = stage(tables).rejected_rows
+        return sorted(rejected.select("table", "key", "column", "reason", "value").iter_rows())
+
+    keys = {"orders": ["order_id"], "order_lines": ["order_id", "sku_id"], "refunds": ["refund_id"]}
+    ordered = {name: frame.sort(keys[name]) for name, frame in raw.items()}
+    shuffled = {name: frame.sample(fraction=1.0, shuffle=True, seed=seed) for name, frame in raw.items()}
+    reversed_ = {name: frame.reverse() for name, frame in ordered.items()}
+    assert verdicts(ordered) == verdicts(shuffled) == verdicts(reversed_)

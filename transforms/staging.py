@@ -175,6 +175,16 @@ def _reject_where(frame: pl.DataFrame, condition: pl.Expr, column: str, reason: 
     return frame.with_columns(new.cast(_FAIL_DTYPE).alias(_FAIL))
 
 
+def _not_among(frame: pl.DataFrame, ids: pl.DataFrame) -> pl.Expr:
+    """Rows of `frame` whose `order_id` is not one of `ids`' `order_id`s (a null ID is never one).
+
+    An anti join on the IDs alone finds the few offending IDs (usually none), so the row test is
+    against that small set, not against a hash set of millions of IDs.
+    """
+    found = frame.select("order_id").join(ids, on="order_id", how="anti").drop_nulls().unique()
+    return pl.col("order_id").is_in(found["order_id"].implode())
+
+
 def _ok(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.filter(pl.col(_FAIL).is_null())
 
@@ -212,7 +222,9 @@ def _cast_table(table: str, raw: pl.DataFrame, extra_rules=None) -> pl.DataFrame
     # The raw text of each column, for messages about row rules.
     for column, reason, condition in extra_rules or ():
         frame = _reject_where(frame, condition, column, reason, pl.col(_output_name(table, column)))
-    if keys:
+    # Keys in strictly increasing order (as exports usually come) cannot repeat: one comparison
+    # with the previous row then replaces hashing every key.
+    if keys and not frame.select((pl.col(_KEY) > pl.col(_KEY).shift()).all()).item():
         frame = _reject_where(frame, pl.len().over(_KEY) > 1, keys[-1], "duplicate_key", pl.col(_KEY))
     return frame
 
@@ -299,12 +311,12 @@ def stage(raw: dict[str, pl.DataFrame]) -> Staged:
             ("unit_price", "out_of_range", pl.col("unit_price_cents") <= 0),
         ],
     )
-    raw_order_ids = orders.select("order_id").unique()
-    lines = _reject_where(lines, ~pl.col("order_id").is_in(raw_order_ids["order_id"].implode()), "order_id", "unknown_order", pl.col("order_id"))
+    order_ids = orders.select("order_id")
+    lines = _reject_where(lines, _not_among(lines, order_ids), "order_id", "unknown_order", pl.col("order_id"))
     # An order with a rejected line, or none, cannot be priced: it goes whole, lines with it.
     bad_line_orders = lines.filter(pl.col(_FAIL).is_not_null()).select("order_id").unique()
     orders = _reject_where(orders, pl.col("order_id").is_in(bad_line_orders["order_id"].implode()), "order_id", "line_rejected", pl.col("order_id"))
-    orders = _reject_where(orders, ~pl.col("order_id").is_in(lines["order_id"].implode()), "order_id", "no_lines", pl.col("order_id"))
+    orders = _reject_where(orders, _not_among(orders, lines.select("order_id")), "order_id", "no_lines", pl.col("order_id"))
     good_orders = _ok(orders).select("order_id")
     # A line or refund that passed `unknown_order` has an order in the file: its order is rejected
     # exactly when its ID has rejected rows and no accepted one. That set is small (usually empty),
@@ -315,12 +327,14 @@ def stage(raw: dict[str, pl.DataFrame]) -> Staged:
 
     refunds = _cast_table("refunds", raw["refunds"], [("quantity", "out_of_range", pl.col("quantity") < 1)])
     refunds = refunds.with_columns(pl.col("refund_shipping").fill_null(False))
-    refunds = _reject_where(refunds, ~pl.col("order_id").is_in(raw_order_ids["order_id"].implode()), "order_id", "unknown_order", pl.col("order_id"))
+    # Refunds are few: only the orders and lines of refunded orders are joined to them.
+    refunded = refunds.select("order_id").unique()
+    refunds = _reject_where(refunds, _not_among(refunds, order_ids.join(refunded, on="order_id", how="semi")), "order_id", "unknown_order", pl.col("order_id"))
     refunds = _reject_where(refunds, pl.col("order_id").is_in(rejected_ids), "order_id", "order_rejected", pl.col("order_id"))
-    line_keys = _ok(lines).select("order_id", "sku_id", pl.col("quantity").alias("_line_quantity"))
+    line_keys = _ok(lines).join(refunded, on="order_id", how="semi").select("order_id", "sku_id", pl.col("quantity").alias("_line_quantity"))
     refunds = refunds.join(line_keys, on=["order_id", "sku_id"], how="left")
     refunds = _reject_where(refunds, pl.col("_line_quantity").is_null(), "sku_id", "unknown_line", pl.col("sku_id"))
-    created = _ok(orders).select("order_id", pl.col("created_at").alias("_created_at"))
+    created = _ok(orders).join(refunded, on="order_id", how="semi").select("order_id", pl.col("created_at").alias("_created_at"))
     refunds = refunds.join(created, on="order_id", how="left")
     refunds = _reject_where(refunds, pl.col("refunded_at") < pl.col("_created_at"), "refunded_at", "refunded_before_created", pl.col("refunded_at"))
     refunds = _sequence_refunds(refunds).drop("_line_quantity", "_created_at")
