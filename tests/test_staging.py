@@ -250,6 +250,15 @@ CASES = [
             ("refunds", "R6", "refunded_at", "refunded_before_created"),
         },
     ),
+    (
+        "a flag with a default is still read strictly: text that is not a boolean is rejected, a blank takes the default",
+        {"refunds": """
+        | refund_id | order_id | sku_id | quantity | refunded_at          | refund_shipping |
+        | R1        | O1       | a      | 1        | 2025-06-05T00:00:00Z | maybe           |
+        | R2        | O1       | b      | 1        | 2025-06-05T00:00:00Z |                 |
+        """},
+        {("refunds", "R1", "refund_shipping", "invalid_value")},
+    ),
 ]
 
 

@@ -22,7 +22,7 @@ def parse_fixed_typed(raw: pl.Expr, dtype: pl.DataType, scale: int, too_precise:
         out_of_range = value.abs() >= 10 ** (_MAX_INT_DIGITS + scale)
         return pl.when(out_of_range).then(None).otherwise(value).cast(pl.Int64), pl.when(out_of_range).then(pl.lit("out_of_range"))
     if isinstance(dtype, pl.Decimal) and dtype.scale <= scale:
-        units = (raw.cast(pl.Decimal(38, scale)) * (10**scale)).cast(pl.Int128)
+        units = raw.to_physical().cast(pl.Int128) * (10 ** (scale - dtype.scale))  # the unscaled integer, exactly
         out_of_range = units.abs() >= 10 ** (_MAX_INT_DIGITS + scale)
         return pl.when(out_of_range).then(None).otherwise(units).cast(pl.Int64), pl.when(out_of_range).then(pl.lit("out_of_range"))
     return parse_fixed(raw, scale, too_precise)

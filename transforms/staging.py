@@ -65,8 +65,13 @@ class Staged:
 # ---------------------------------------------------------------- column casts
 
 
-def _cast(col: Col, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr, str]:
-    """(canonical value, first reason or null, output name) for one raw column."""
+def _cast(col: Col, dtype: pl.DataType, done: pl.Expr) -> tuple[pl.Expr, pl.Expr, str]:
+    """(canonical value, first reason or null, output name) for one raw column.
+
+    The reason reads the value from `done`, the column the value is computed into first: Polars
+    does not share a `when` chain between two outputs of one `select`, so each would be computed twice.
+    The column's default (if any) fills the value's nulls after the reason is known.
+    """
     raw = pl.col(col.name)
     name = col.name
     reason: pl.Expr = pl.lit(None, pl.String)
@@ -79,13 +84,13 @@ def _cast(col: Col, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr, str]:
             value = value.str.strip_chars()
             if col.name == "condition":
                 value = value.fill_null("none")
-            reason = pl.when(value.is_not_null() & ~value.is_in(list(col.enum))).then(pl.lit("bad_enum"))
+            reason = pl.when(done.is_not_null() & ~done.is_in(list(col.enum))).then(pl.lit("bad_enum"))
     elif col.kind == "money":
         value, reason = parse_fixed_typed(raw, dtype, 2, "sub_cent")
         name = f"{col.name}_cents"
     elif col.kind == "rate":
         value, reason = parse_fixed_typed(raw, dtype, 6, "too_precise")
-        reason = pl.when(reason.is_null() & ((value < 0) | (value > 1_000_000))).then(pl.lit("out_of_range")).otherwise(reason)
+        reason = pl.when(reason.is_null() & ((done < 0) | (done > 1_000_000))).then(pl.lit("out_of_range")).otherwise(reason)
         name = f"{col.name}_ppm"
     elif col.kind == "value":
         value, reason = parse_fixed_typed(raw, dtype, 2, "too_precise")
@@ -101,7 +106,7 @@ def _cast(col: Col, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr, str]:
         else:
             text = raw.cast(pl.String).str.strip_chars().str.to_lowercase()
             value = pl.when(text.is_in(["true", "1", "yes", "t", "y"])).then(True).when(text.is_in(["false", "0", "no", "f", "n"])).then(False)
-            reason = pl.when(text.is_not_null() & value.is_null()).then(pl.lit("invalid_value"))
+            reason = pl.when(text.is_not_null() & done.is_null()).then(pl.lit("invalid_value"))
     elif col.kind == "timestamp":
         value, reason = _cast_timestamp(raw, dtype)
     elif col.kind == "date":
@@ -111,13 +116,11 @@ def _cast(col: Col, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr, str]:
             value = raw.dt.date()
         else:
             value = raw.cast(pl.String).str.strip_chars().str.to_date("%Y-%m-%d", strict=False)
-            reason = pl.when(raw.is_not_null() & value.is_null()).then(pl.lit("invalid_value"))
+            reason = pl.when(raw.is_not_null() & done.is_null()).then(pl.lit("invalid_value"))
     else:  # pragma: no cover - the contract has no other kind
         raise AssertionError(col.kind)
-    if col.default is not None:
-        value = value.fill_null(col.default)
-    elif not col.nullable:
-        reason = pl.when(value.is_null() & reason.is_null()).then(pl.lit("missing_value")).otherwise(reason)
+    if col.default is None and not col.nullable:
+        reason = pl.when(done.is_null() & reason.is_null()).then(pl.lit("missing_value")).otherwise(reason)
     return value, reason, name
 
 
@@ -203,12 +206,14 @@ def _cast_table(table: str, raw: pl.DataFrame, extra_rules=None) -> pl.DataFrame
     )
     keys = TABLE_KEYS.get(table, ())
     key = pl.concat_str([pl.col(k).cast(pl.String).fill_null("") for k in keys], separator="|") if keys else pl.col(_ROW).cast(pl.String)
-    casts = [(col, *_cast(col, frame.schema[col.name])) for col in cols]
+    done = [f"_value_{i}" for i in range(len(cols))]
+    casts = [(col, *_cast(col, frame.schema[col.name], pl.col(d))) for col, d in zip(cols, done, strict=True)]
     reasons = [f"_reason_{i}" for i in range(len(casts))]
-    typed = frame.select(
+    # The values first, beside the raw columns; then each reason from its value and the raw column.
+    typed = frame.with_columns(value.alias(d) for (_, value, _, _), d in zip(casts, done, strict=True)).select(
         pl.col(_ROW),
         key.alias(_KEY),
-        *[value.alias(name) for _, value, _, name in casts],
+        *[(pl.col(d) if col.default is None else pl.col(d).fill_null(col.default)).alias(name) for (col, _, _, name), d in zip(casts, done, strict=True)],
         *[reason.alias(r) for (_, _, reason, _), r in zip(casts, reasons, strict=True)],
     )
     # The first failure (column, reason, raw value) is built only for the rows that fail: text
@@ -218,7 +223,10 @@ def _cast_table(table: str, raw: pl.DataFrame, extra_rules=None) -> pl.DataFrame
         _ROW,
         _first_failure([_failure(col.name, pl.col(r), pl.col(col.name)) for (col, *_), r in zip(casts, reasons, strict=True)]).alias(_FAIL),
     )
-    frame = typed.drop(reasons).join(failing, on=_ROW, how="left", maintain_order="left")
+    if failing.height:
+        frame = typed.drop(reasons).join(failing, on=_ROW, how="left", maintain_order="left")
+    else:
+        frame = typed.drop(reasons).with_columns(pl.lit(None, _FAIL_DTYPE).alias(_FAIL))
     # The raw text of each column, for messages about row rules.
     for column, reason, condition in extra_rules or ():
         frame = _reject_where(frame, condition, column, reason, pl.col(_output_name(table, column)))
