@@ -10,6 +10,7 @@ from typing import Annotated
 import pandera.polars as pa
 import polars as pl
 
+from schemas.checks import unique_rows
 from schemas.inputs import COUPON_TYPES, FUNDED_BY, PROMOTION_TYPES, REASONS
 from schemas.layout import (
     FEES_PARTS,
@@ -63,7 +64,10 @@ class DiscountLines(pa.DataFrameModel):
 
     class Config:
         strict = True
-        unique = ["order_id", "sku_id", "promotion_id", "step"]
+
+    @pa.dataframe_check(name="unique_key")
+    def unique_key(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return unique_rows(data, ["order_id", "step", "sku_id", "promotion_id"], nulls_last=True)
 
     @pa.dataframe_check(name="funded_by_follows_type")
     def funded_by_follows_type(cls, data: pa.PolarsData) -> pl.LazyFrame:
@@ -158,8 +162,9 @@ class PricedLines(pa.DataFrameModel):
     platform_discount_cents: int = pa.Field(ge=0)
     final_amount_cents: int = pa.Field(ge=0)
 
-    class Config:
-        unique = ["order_id", "sku_id"]
+    @pa.dataframe_check(name="unique_key")
+    def unique_key(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return unique_rows(data, ["order_id", "sku_id"])
 
     @pa.dataframe_check(name="list_less_discounts_is_final")
     def identity(cls, data: pa.PolarsData) -> pl.LazyFrame:
@@ -175,11 +180,15 @@ class PricedLines(pa.DataFrameModel):
 class OrderShipping(pa.DataFrameModel):
     """Engine contract, one row per accepted order: fee = platform + seller discount + customer-paid."""
 
-    order_id: str = pa.Field(unique=True)
+    order_id: str
     shipping_fee_cents: int = pa.Field(ge=0)
     platform_shipping_discount_cents: int = pa.Field(ge=0)
     seller_shipping_discount_cents: int = pa.Field(ge=0)
     customer_shipping_cents: int = pa.Field(ge=0)
+
+    @pa.dataframe_check(name="unique_key")
+    def unique_key(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return unique_rows(data, ["order_id"])
 
     @pa.dataframe_check(name="fee_is_split_exactly")
     def identity(cls, data: pa.PolarsData) -> pl.LazyFrame:
@@ -223,8 +232,9 @@ def _order_details_schema() -> pa.DataFrameSchema:
         columns,
         strict=True,
         ordered=True,
-        unique=["shop_id", "statement_date_utc", "order_adjustment_id", "sku_id", "refund_id"],
         checks=[
+            # Rows come sorted by shop, date, order, refund (none first), SKU: the fast path of the check.
+            pa.Check(lambda data: unique_rows(data, ["shop_id", "statement_date_utc", "order_adjustment_id", "refund_id", "sku_id"]), name="unique_key"),
             _identity("net_sales_identity", "net_sales", [snake(l) for l in NET_SALES_PARTS]),
             _identity("shipping_identity", "shipping", s),
             _identity("fees_identity", "fees", f),

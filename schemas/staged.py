@@ -10,7 +10,14 @@ from typing import Annotated
 import pandera.polars as pa
 import polars as pl
 
-from schemas.inputs import CHANNELS, CONDITIONS, DISCOUNT_KINDS, PLATFORM_TYPES, PROMOTION_TYPES
+from schemas.checks import unique_rows
+from schemas.inputs import (
+    CHANNELS,
+    CONDITIONS,
+    DISCOUNT_KINDS,
+    PLATFORM_TYPES,
+    PROMOTION_TYPES,
+)
 
 UtcTime = Annotated[pl.Datetime, "us", "UTC"]
 PPM = 1_000_000
@@ -20,7 +27,7 @@ class StagedOrders(pa.DataFrameModel):
     """One row per accepted order; key `order_id`."""
 
     row_number: int = pa.Field(ge=1)
-    order_id: str = pa.Field(unique=True)
+    order_id: str
     shop_id: str
     created_at: UtcTime
     currency: str
@@ -36,6 +43,10 @@ class StagedOrders(pa.DataFrameModel):
 
     class Config:
         strict = True
+
+    @pa.dataframe_check(name="unique_key")
+    def unique_key(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return unique_rows(data, ["order_id"])
 
     @pa.dataframe_check(name="delivered_not_before_created")
     def delivered_after_created(cls, data: pa.PolarsData) -> pl.LazyFrame:
@@ -56,7 +67,10 @@ class StagedOrderLines(pa.DataFrameModel):
 
     class Config:
         strict = True
-        unique = ["order_id", "sku_id"]
+
+    @pa.dataframe_check(name="unique_key")
+    def unique_key(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return unique_rows(data, ["order_id", "sku_id"])
 
 
 class StagedPromotions(pa.DataFrameModel):

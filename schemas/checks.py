@@ -1,0 +1,38 @@
+"""Checks shared by the contracts."""
+
+import pandera.polars as pa
+import polars as pl
+
+
+def _greater(column: str, nulls_last: bool) -> tuple[pl.Expr, pl.Expr]:
+    """(this row's value > the previous row's, the two are equal), with null the largest value
+    (`nulls_last`) or the smallest: a strict total order, whatever the column holds."""
+    this, previous = pl.col(column), pl.col(column).shift()
+    null_greater = (this.is_null() & previous.is_not_null()) if nulls_last else (this.is_not_null() & previous.is_null())
+    greater = pl.when(this.is_null() | previous.is_null()).then(null_greater).otherwise(this > previous)
+    return greater, this.eq_missing(previous)
+
+
+def _after_previous(keys: list[str], nulls_last: bool) -> pl.Expr:
+    """Each row's key (`keys` in order, compared lexicographically) is greater than the previous row's."""
+    greater, _ = _greater(keys[-1], nulls_last)
+    for column in reversed(keys[:-1]):
+        this_greater, equal = _greater(column, nulls_last)
+        greater = this_greater | (equal & greater)
+    return greater
+
+
+def unique_rows(data: pa.PolarsData, keys: list[str], nulls_last: bool = False) -> pl.LazyFrame:
+    """One boolean per row: its key (the `keys` columns together) appears once in the frame.
+
+    Rows in strictly increasing key order (as the job keeps most of its tables, sorted by `keys`
+    in this order with nulls first or last) cannot repeat a key, and one comparison of each row
+    with the one before proves it. Otherwise every key is hashed (`is_duplicated`), with nulls
+    equal to each other, as in Pandera's own `unique`. Either way every row is checked.
+    """
+    frame = data.lazyframe
+    first = pl.int_range(pl.len()) == 0
+    if frame.select((first | _after_previous(keys, nulls_last)).all()).collect().item():
+        return frame.select(pl.repeat(True, pl.len()).alias("unique"))
+    key = pl.col(keys[0]) if len(keys) == 1 else pl.struct(keys)
+    return frame.select((~key.is_duplicated()).alias("unique"))
