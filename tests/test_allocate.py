@@ -163,3 +163,29 @@ def test_several_amounts_at_once_equal_one_at_a_time(rows):
     apart = allocate(allocate(frame, "a", "weight", "order_id", out="pa"), "b", "weight", "order_id", out="pb")
     assert together.columns == apart.columns
     assert together.equals(apart)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.sampled_from(["o1", "o2", "o3", "o4"]), st.text("abAB9é", min_size=1, max_size=2), st.integers(0, 5_000)),
+        min_size=1, max_size=20, unique_by=lambda row: row[:2],
+    ),
+    amounts=st.dictionaries(st.sampled_from(["o1", "o2", "o3", "o4"]), st.one_of(st.just(0), st.integers(-10**13, 10**13)), max_size=4),
+    weight_scale=st.sampled_from([1, 10**9]),
+    sort_rows=st.booleans(),
+)
+def test_many_groups_agree_with_the_integer_reference(rows, amounts, weight_scale, sort_rows):
+    """Groups with and without an amount side by side, rows in (order, SKU) order or not (the two
+    ways of breaking ties), and products past Int64: each group as the reference gives it."""
+    frame = pl.DataFrame(
+        [(order, sku, amounts.get(order, 0), weight * weight_scale) for order, sku, weight in rows],
+        schema={"order_id": pl.String, "sku_id": pl.String, "amount": pl.Int64, "weight": pl.Int64}, orient="row",
+    )
+    if sort_rows:
+        frame = frame.sort("order_id", "sku_id")
+    got = allocate_many(frame, {"part": "amount"}, "weight", "order_id")
+    assert got.drop("part").equals(frame)
+    for (order,), group in got.group_by("order_id"):
+        expected = largest_remainder(amounts.get(order, 0), group["weight"].to_list(), group["sku_id"].to_list())
+        assert group["part"].to_list() == expected, order

@@ -8,7 +8,8 @@ sum to `D` exactly, and none exceeds its weight when `|D| <= sum(w)`.
 import polars as pl
 
 _TMP = ("_alloc_total", "_alloc_product", "_alloc_floor", "_alloc_left", "_alloc_key", "_alloc_rank")
-_GROUP, _TIE = "_alloc_group", "_alloc_tie"
+_GROUP, _TIE, _ROW = "_alloc_group", "_alloc_tie", "_alloc_row"
+_INT64_PRODUCTS = 2**62  # |D| * w below this fits Int64 (and so does every sum of its parts)
 
 
 def allocate(frame: pl.DataFrame, amount: str, weight: str, group: str, out: str, tie_break: str = "sku_id") -> pl.DataFrame:
@@ -17,33 +18,58 @@ def allocate(frame: pl.DataFrame, amount: str, weight: str, group: str, out: str
     `weight` is each row's weight (integer cents, >= 0); the rows sharing `group` make one
     allocation. With `sum(w) == 0` every part is 0.
     """
-    frame = frame.with_columns(pl.col(weight).sum().over(group).alias(_TMP[0]))
-    return _allocate_one(frame, amount, weight, out, group, tie_break).drop(_TMP[0])
+    return allocate_many(frame, {out: amount}, weight, group, tie_break)
 
 
 def allocate_many(frame: pl.DataFrame, amounts: dict[str, str], weight: str, group: str, tie_break: str = "sku_id") -> pl.DataFrame:
     """`allocate` of several amounts over the same weights and groups: `amounts` maps out → amount.
 
-    The group and tie-break keys (text, often) are ranked to integers once, so each amount's
-    sort is on integers (for one amount, the ranking would cost more than it saves).
+    The group and tie-break keys (text, often) become integers once, so each amount's sort is on
+    integers. When the rows already come sorted by group and tie-break (lines by order and SKU,
+    as the engine keeps them), the row's position is the tie-break: no ranking of the text at all.
     """
-    frame = frame.with_columns(
-        pl.col(group).rank("dense").cast(pl.Int64).alias(_GROUP),
-        pl.col(tie_break).rank("dense").cast(pl.Int64).alias(_TIE),
-    )
+    frame = frame.with_columns(pl.col(group).rank("dense").cast(pl.Int64).alias(_GROUP), _tie_order(frame, group, tie_break).alias(_TIE))
     frame = frame.with_columns(pl.col(weight).sum().over(_GROUP).alias(_TMP[0]))
+    max_weight = frame.select(pl.col(weight).abs().max()).item() or 0
     for out, amount in amounts.items():
-        frame = _allocate_one(frame, amount, weight, out, _GROUP, _TIE)
+        max_amount = frame.select(pl.col(amount).abs().max()).item() or 0
+        wide = max_amount * max_weight >= _INT64_PRODUCTS
+        # Most order-level amounts are zero on most orders: only the groups with one are computed
+        # (the amount is the same on every row of a group, so these rows are whole groups).
+        busy = frame.select((pl.col(amount) != 0).sum()).item()
+        if busy == frame.height:
+            frame = _allocate_one(frame, amount, weight, out, _GROUP, _TIE, wide)
+        elif busy == 0:
+            frame = frame.with_columns(pl.lit(0, pl.Int64).alias(out))
+        else:
+            frame = frame.with_row_index(_ROW)
+            parts = _allocate_one(
+                frame.filter(pl.col(amount) != 0).select(_ROW, _GROUP, _TIE, _TMP[0], amount, weight),
+                amount, weight, out, _GROUP, _TIE, wide,
+            ).select(_ROW, out)
+            frame = frame.join(parts, on=_ROW, how="left", maintain_order="left").with_columns(pl.col(out).fill_null(0)).drop(_ROW)
     return frame.drop(_GROUP, _TIE, _TMP[0])
 
 
-def _allocate_one(frame: pl.DataFrame, amount: str, weight: str, out: str, group: str, tie: str) -> pl.DataFrame:
+def _tie_order(frame: pl.DataFrame, group: str, tie_break: str) -> pl.Expr:
+    """Integers that order the rows of a group as `tie_break` does: the row position when the rows
+    are sorted by (group, tie-break) already (checked, one comparison per row), else its dense rank."""
+    g, t = pl.col(group), pl.col(tie_break)
+    in_order = (g > g.shift()) | ((g == g.shift()) & (t >= t.shift()))
+    no_nulls = g.is_not_null().all() & t.is_not_null().all()
+    if frame.select(no_nulls & ((pl.int_range(pl.len()) == 0) | in_order.fill_null(False)).all()).item():
+        return pl.int_range(pl.len(), dtype=pl.Int64)
+    return t.rank("dense").cast(pl.Int64)
+
+
+def _allocate_one(frame: pl.DataFrame, amount: str, weight: str, out: str, group: str, tie: str, wide: bool) -> pl.DataFrame:
     """One amount, with the group's total weight in `_alloc_total`. Intermediate columns are
-    materialised stage by stage: a window over a window makes Polars evaluate the inner one per group."""
+    materialised stage by stage: a window over a window makes Polars evaluate the inner one per group.
+    `wide`: |D| * w may pass Int64, so it is taken in Int128 (every result fits Int64 again)."""
     total, product, floor, left, key, rank = _TMP
-    # |D| * w can pass Int64; it is taken in Int128, and every result fits Int64 again.
-    frame = frame.with_columns((pl.col(amount).abs().cast(pl.Int128) * pl.col(weight).cast(pl.Int128)).alias(product))
-    safe_total = pl.when(pl.col(total) > 0).then(pl.col(total)).otherwise(1).cast(pl.Int128)
+    exact = pl.Int128 if wide else pl.Int64
+    frame = frame.with_columns((pl.col(amount).abs().cast(exact) * pl.col(weight).cast(exact)).alias(product))
+    safe_total = pl.when(pl.col(total) > 0).then(pl.col(total)).otherwise(1).cast(exact)
     frame = frame.with_columns(
         pl.when(pl.col(total) > 0).then(pl.col(product) // safe_total).otherwise(0).cast(pl.Int64).alias(floor),
         # Largest remainder first: `total - remainder` ascending (a remainder is < sum(w): Int64).
