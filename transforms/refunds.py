@@ -51,6 +51,8 @@ def refund_amounts(
     ordered = refunds.sort(*LINE_KEY, "refunded_at", "refund_id").with_columns(
         pl.int_range(pl.len()).over(LINE_KEY).alias("_rank")
     )
+    # Only refunded lines take part (a few in a hundred): every join below is on those alone.
+    line_amounts = line_amounts.join(ordered.select(LINE_KEY).unique(), on=LINE_KEY, how="semi")
     remaining = line_amounts.select(
         *LINE_KEY,
         pl.col("quantity").alias("_units"),

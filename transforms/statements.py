@@ -346,8 +346,9 @@ def order_details_layout(details: pl.DataFrame) -> pl.DataFrame:
         "Quantity": pl.col("quantity").cast(pl.Int64),
         "Product name": pl.col("product_name"),
         "SKU name": pl.col("sku_name"),
-        "Order created date": pl.col("created_at").dt.strftime("%Y-%m-%d"),
-        "Order delivery date": pl.col("delivered_at").dt.strftime("%Y-%m-%d").fill_null(""),
+        # The UTC date as ISO text (a date's cast gives it; a time zone's strftime costs twice as much).
+        "Order created date": pl.col("created_at").dt.date().cast(pl.String),
+        "Order delivery date": pl.col("delivered_at").dt.date().cast(pl.String).fill_null(""),
         "Adjustment reason": pl.lit(""),
         "Related order ID": pl.lit(""),
     }
