@@ -187,10 +187,15 @@ class Evidence:
 def evidence(orders: pl.DataFrame, opt_out_events: pl.DataFrame, blocked: pl.DataFrame, coupon_checks: pl.DataFrame,
              computed_details: pl.DataFrame, fee_schedule: pl.DataFrame, order_rates: pl.DataFrame) -> Evidence:
     day = timedelta(hours=24)
+    # An order is near a toggle when its shop's nearest opt-out change is within a day of it: an
+    # as-of join, not every order against every change of its shop.
     toggled = (
-        orders.select("order_id", "shop_id", "created_at")
-        .join(opt_out_events.select("shop_id", "changed_at"), on="shop_id")
-        .filter((pl.col("changed_at") - pl.col("created_at")).abs() <= day)
+        orders.select("order_id", "shop_id", "created_at").sort("created_at")
+        .join_asof(
+            opt_out_events.select("shop_id", pl.col("changed_at").alias("_changed_at")).sort("_changed_at"),
+            left_on="created_at", right_on="_changed_at", by="shop_id", strategy="nearest", tolerance=day, check_sortedness=False,
+        )
+        .filter(pl.col("_changed_at").is_not_null())
         .select("order_id").unique()
     )
     rates = fee_schedule.select("referral_fee_rate_ppm").unique()
