@@ -73,9 +73,10 @@ def write_exports(order_details: pl.DataFrame, statements: pl.DataFrame, directo
 
     A statement's rows keep their order in `order_details`.
     """
-    # Order details come sorted by shop and date, so usually by statement ID too: then no sort (a
-    # gather of every column) is needed; a shop ID that sorts differently once suffixed still gets one.
-    ordered = order_details if order_details["statement_id"].is_sorted() else order_details.sort("statement_id", maintain_order=True)
+    # Order details come sorted by date and shop, so each statement's rows are one run already:
+    # then no sort (a gather of every column) is needed. Otherwise they are brought together.
+    runs = order_details.select(pl.col("statement_id").rle_id().max() + 1 == pl.col("statement_id").n_unique()).item()
+    ordered = order_details if runs in (True, None) else order_details.sort("statement_id", maintain_order=True)
     counts = ordered.group_by("statement_id", maintain_order=True).len()
     files = counts.join(statements.select("statement_id", "shop_id"), on="statement_id", how="left", maintain_order="left")
     if files["shop_id"].null_count():

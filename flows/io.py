@@ -123,7 +123,8 @@ def write_scratch(frame: pl.DataFrame, path: Path, sorted_by: str | None = None)
     if sorted_by is None:
         frame.write_parquet(path, compression="lz4", statistics=False)
     else:
-        frame.sort(sorted_by, maintain_order=True).write_parquet(path, compression="lz4", statistics=True, row_group_size=SCRATCH_ROW_GROUP)
+        ordered = frame if frame[sorted_by].is_sorted() else frame.sort(sorted_by, maintain_order=True)
+        ordered.write_parquet(path, compression="lz4", statistics=True, row_group_size=SCRATCH_ROW_GROUP)
 
 
 def write_by_date(parts: list[Path], directory: Path, column: str, batch_rows: int = BY_DATE_BATCH_ROWS) -> int:

@@ -233,8 +233,8 @@ def _order_details_schema() -> pa.DataFrameSchema:
         strict=True,
         ordered=True,
         checks=[
-            # Rows come sorted by shop, date, order, refund (none first), SKU: the fast path of the check.
-            pa.Check(lambda data: unique_rows(data, ["shop_id", "statement_date_utc", "order_adjustment_id", "refund_id", "sku_id"]), name="unique_key"),
+            # Rows come sorted by date, shop, order, refund (none first), SKU: the fast path of the check.
+            pa.Check(lambda data: unique_rows(data, ["statement_date_utc", "shop_id", "order_adjustment_id", "refund_id", "sku_id"]), name="unique_key"),
             _identity("net_sales_identity", "net_sales", [snake(l) for l in NET_SALES_PARTS]),
             _identity("shipping_identity", "shipping", s),
             _identity("fees_identity", "fees", f),

@@ -282,7 +282,9 @@ def build_statements(
         [settled_rows.select(*_KEEP, *money), refund_rows.select(*_KEEP, *money)], how="vertical_relaxed"
     ).with_columns(
         pl.col("_event_at").dt.date().alias("statement_date"),
-    ).sort("shop_id", "statement_date", "order_id", "refund_id", "sku_id", nulls_last=False)
+    # Date first: the by-date outputs then need no sort of their own, and a statement's rows (one
+    # shop and date) are still one run, in order, refund and SKU order.
+    ).sort("statement_date", "shop_id", "order_id", "refund_id", "sku_id", nulls_last=False)
     statements = details.group_by("shop_id", "currency", "statement_date").agg(
         pl.col(C("Total settlement amount")).sum(),
         pl.col(C("Net sales")).sum(),
