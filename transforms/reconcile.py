@@ -42,6 +42,14 @@ class ReconParams:
     tolerances_cents: dict[str, int] = field(default_factory=dict)
 
 
+_REPORTED = "\x00reported"  # suffix of the reported side's columns (no label can end with it)
+
+
+def _wide(frame: pl.DataFrame) -> pl.DataFrame:
+    """(grain…, one cents column per money label): each grain's sum of every Order details amount."""
+    return frame.group_by(GRAIN).agg(pl.col(cents_name(label)).sum().alias(label) for label in ORDER_DETAILS_MONEY)
+
+
 def _long(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
     """(grain…, column label, cents) — one row per grain and money column."""
     return frame.select(*GRAIN, *[pl.col(cents_name(l)).alias(l) for l in columns]).unpivot(
@@ -85,13 +93,14 @@ def reconcile(
     ).join(window, on=["shop_id", "statement_date"])
     computed = computed.join(window, on=["shop_id", "statement_date"])
 
-    expected_long = _long(computed, ORDER_DETAILS_MONEY)
-    reported_orders_long = _long(reported.filter(is_order_row), ORDER_DETAILS_MONEY)
-    order_diffs = (
-        expected_long.join(reported_orders_long, on=[*GRAIN, "column"], how="full", coalesce=True, suffix="_reported")
-        .select(*GRAIN, "column", pl.col("cents").fill_null(0).alias("expected_cents"), pl.col("cents_reported").fill_null(0).alias("reported_cents"))
-        .with_columns((pl.col("reported_cents") - pl.col("expected_cents")).alias("difference_cents"))
-    )
+    # Expected against reported per grain, one column per amount (a join of grains, not of grains
+    # times amounts), then one row per grain and amount.
+    both = _wide(computed).join(_wide(reported.filter(is_order_row)), on=GRAIN, how="full", coalesce=True, suffix=_REPORTED)
+    order_diffs = pl.concat([
+        both.select(*GRAIN, pl.lit(label).alias("column"), pl.col(label).fill_null(0).alias("expected_cents"),
+                    pl.col(label + _REPORTED).fill_null(0).alias("reported_cents"))
+        for label in ORDER_DETAILS_MONEY
+    ]).with_columns((pl.col("reported_cents") - pl.col("expected_cents")).alias("difference_cents"))
     # What the classification needs to know about each order.
     reported_order_ids = reported.filter(is_order_row).select("shop_id", "order_id").unique().with_columns(pl.lit(True).alias("_in_reported"))
     window_totals = order_diffs.group_by("shop_id", "order_id", "column").agg(
