@@ -189,3 +189,13 @@ def test_many_groups_agree_with_the_integer_reference(rows, amounts, weight_scal
     for (order,), group in got.group_by("order_id"):
         expected = largest_remainder(amounts.get(order, 0), group["weight"].to_list(), group["sku_id"].to_list())
         assert group["part"].to_list() == expected, order
+
+
+def test_a_missing_amount_has_missing_parts():
+    """A group without an amount is not silently allocated zero, beside groups with one or with zero."""
+    frame = pl.DataFrame(
+        {"order_id": ["o1", "o1", "o2", "o3"], "sku_id": ["a", "b", "a", "a"], "amount": [5, 5, None, 0], "weight": [1, 1, 2, 3]},
+        schema={"order_id": pl.String, "sku_id": pl.String, "amount": pl.Int64, "weight": pl.Int64},
+    )
+    assert allocate(frame, "amount", "weight", "order_id", out="part")["part"].to_list() == [3, 2, None, 0]
+    assert allocate(frame.filter(pl.col("order_id") != "o1"), "amount", "weight", "order_id", out="part")["part"].to_list() == [None, 0]

@@ -37,17 +37,18 @@ def allocate_many(frame: pl.DataFrame, amounts: dict[str, str], weight: str, gro
         # Most order-level amounts are zero on most orders: only the groups with one are computed
         # (the amount is the same on every row of a group, so these rows are whole groups).
         busy = frame.select((pl.col(amount) != 0).sum()).item()
+        idle = pl.when(pl.col(amount).is_not_null()).then(pl.lit(0, pl.Int64))  # a missing amount has missing parts
         if busy == frame.height:
             frame = _allocate_one(frame, amount, weight, out, _GROUP, _TIE, wide)
         elif busy == 0:
-            frame = frame.with_columns(pl.lit(0, pl.Int64).alias(out))
+            frame = frame.with_columns(idle.alias(out))
         else:
             frame = frame.with_row_index(_ROW)
             parts = _allocate_one(
                 frame.filter(pl.col(amount) != 0).select(_ROW, _GROUP, _TIE, _TMP[0], amount, weight),
                 amount, weight, out, _GROUP, _TIE, wide,
             ).select(_ROW, out)
-            frame = frame.join(parts, on=_ROW, how="left", maintain_order="left").with_columns(pl.col(out).fill_null(0)).drop(_ROW)
+            frame = frame.join(parts, on=_ROW, how="left", maintain_order="left").with_columns(pl.coalesce(out, idle).alias(out)).drop(_ROW)
     return frame.drop(_GROUP, _TIE, _TMP[0])
 
 
