@@ -13,13 +13,16 @@ def _greater(column: str, nulls_last: bool) -> tuple[pl.Expr, pl.Expr]:
     return greater, this.eq_missing(previous)
 
 
-def _after_previous(keys: list[str], nulls_last: bool) -> pl.Expr:
-    """Each row's key (`keys` in order, compared lexicographically) is greater than the previous row's."""
-    greater, _ = _greater(keys[-1], nulls_last)
+def in_key_order(keys: list[str], strict: bool = True, nulls_last: bool = False) -> pl.Expr:
+    """True when every row's key (`keys` in order, compared lexicographically, null the smallest
+    value or with `nulls_last` the largest) is greater than the previous row's (or not smaller,
+    unless `strict`): one comparison per row. Strictly increasing keys cannot repeat."""
+    greater, equal = _greater(keys[-1], nulls_last)
+    after = greater if strict else greater | equal
     for column in reversed(keys[:-1]):
-        this_greater, equal = _greater(column, nulls_last)
-        greater = this_greater | (equal & greater)
-    return greater
+        this_greater, this_equal = _greater(column, nulls_last)
+        after = this_greater | (this_equal & after)
+    return ((pl.int_range(pl.len()) == 0) | after).all()
 
 
 def unique_rows(data: pa.PolarsData, keys: list[str], nulls_last: bool = False) -> pl.LazyFrame:
@@ -31,8 +34,7 @@ def unique_rows(data: pa.PolarsData, keys: list[str], nulls_last: bool = False) 
     equal to each other, as in Pandera's own `unique`. Either way every row is checked.
     """
     frame = data.lazyframe
-    first = pl.int_range(pl.len()) == 0
-    if frame.select((first | _after_previous(keys, nulls_last)).all()).collect().item():
+    if frame.select(in_key_order(keys, nulls_last=nulls_last)).collect().item():
         return frame.select(pl.repeat(True, pl.len()).alias("unique"))
     key = pl.col(keys[0]) if len(keys) == 1 else pl.struct(keys)
     return frame.select((~key.is_duplicated()).alias("unique"))

@@ -7,6 +7,8 @@ sum to `D` exactly, and none exceeds its weight when `|D| <= sum(w)`.
 
 import polars as pl
 
+from schemas.checks import in_key_order
+
 _TMP = ("_alloc_total", "_alloc_product", "_alloc_floor", "_alloc_left", "_alloc_key", "_alloc_rank")
 _GROUP, _TIE, _ROW = "_alloc_group", "_alloc_tie", "_alloc_row"
 _INT64_PRODUCTS = 2**62  # |D| * w below this fits Int64 (and so does every sum of its parts)
@@ -32,11 +34,10 @@ def allocate_many(frame: pl.DataFrame, amounts: dict[str, str], weight: str, gro
     frame = frame.with_columns(pl.col(weight).sum().over(_GROUP).alias(_TMP[0]))
     max_weight = frame.select(pl.col(weight).abs().max()).item() or 0
     for out, amount in amounts.items():
-        max_amount = frame.select(pl.col(amount).abs().max()).item() or 0
-        wide = max_amount * max_weight >= _INT64_PRODUCTS
         # Most order-level amounts are zero on most orders: only the groups with one are computed
         # (the amount is the same on every row of a group, so these rows are whole groups).
-        busy = frame.select((pl.col(amount) != 0).sum()).item()
+        max_amount, busy = frame.select(pl.col(amount).abs().max().fill_null(0).alias("max"), (pl.col(amount) != 0).sum().alias("busy")).row(0)
+        wide = max_amount * max_weight >= _INT64_PRODUCTS
         idle = pl.when(pl.col(amount).is_not_null()).then(pl.lit(0, pl.Int64))  # a missing amount has missing parts
         if busy == frame.height:
             frame = _allocate_one(frame, amount, weight, out, _GROUP, _TIE, wide)
@@ -55,12 +56,10 @@ def allocate_many(frame: pl.DataFrame, amounts: dict[str, str], weight: str, gro
 def _tie_order(frame: pl.DataFrame, group: str, tie_break: str) -> pl.Expr:
     """Integers that order the rows of a group as `tie_break` does: the row position when the rows
     are sorted by (group, tie-break) already (checked, one comparison per row), else its dense rank."""
-    g, t = pl.col(group), pl.col(tie_break)
-    in_order = (g > g.shift()) | ((g == g.shift()) & (t >= t.shift()))
-    no_nulls = g.is_not_null().all() & t.is_not_null().all()
-    if frame.select(no_nulls & ((pl.int_range(pl.len()) == 0) | in_order.fill_null(False)).all()).item():
+    no_nulls = pl.col(group).is_not_null().all() & pl.col(tie_break).is_not_null().all()
+    if frame.select(no_nulls & in_key_order([group, tie_break], strict=False)).item():
         return pl.int_range(pl.len(), dtype=pl.Int64)
-    return t.rank("dense").cast(pl.Int64)
+    return pl.col(tie_break).rank("dense").cast(pl.Int64)
 
 
 def _allocate_one(frame: pl.DataFrame, amount: str, weight: str, out: str, group: str, tie: str, wide: bool) -> pl.DataFrame:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from schemas.checks import in_key_order
 from schemas.inputs import (
     ALLOWED_KINDS,
     ALLOWS_MIN_QUANTITY,
@@ -232,7 +233,7 @@ def _cast_table(table: str, raw: pl.DataFrame, extra_rules=None) -> pl.DataFrame
         frame = _reject_where(frame, condition, column, reason, pl.col(_output_name(table, column)))
     # Keys in strictly increasing order (as exports usually come) cannot repeat: one comparison
     # with the previous row then replaces hashing every key.
-    if keys and not frame.select((pl.col(_KEY) > pl.col(_KEY).shift()).all()).item():
+    if keys and not frame.select(in_key_order([_KEY])).item():
         frame = _reject_where(frame, pl.len().over(_KEY) > 1, keys[-1], "duplicate_key", pl.col(_KEY))
     return frame
 
