@@ -25,6 +25,16 @@ def in_key_order(keys: list[str], strict: bool = True, nulls_last: bool = False)
     return ((pl.int_range(pl.len()) == 0) | after).all()
 
 
+def run_values(frame: pl.DataFrame, column: str) -> pl.Series | None:
+    """The value of each run of equal values of `column`, in order, when the column comes sorted
+    (nulls first; one comparison per row): its distinct values, sorted, without hashing. None
+    when the column is not sorted."""
+    if not frame.select(in_key_order([column], strict=False)).item():
+        return None
+    value = pl.col(column)
+    return frame.select(value.filter((pl.int_range(pl.len()) == 0) | value.ne_missing(value.shift()))).to_series()
+
+
 def unique_rows(data: pa.PolarsData, keys: list[str], nulls_last: bool = False) -> pl.LazyFrame:
     """One boolean per row: its key (the `keys` columns together) appears once in the frame.
 

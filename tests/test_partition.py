@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flows.generate import generate_inputs
+from schemas.checks import run_values
 from transforms import partition
 from transforms.pipeline import compute, compute_staged, cut_at_as_of, known_orders
 from transforms.staging import stage
@@ -68,3 +69,25 @@ def test_settling_partition_by_partition_gives_the_rows_of_one_run():
     for name in ("discount_lines", "order_details", "statements", "unsettled_orders", "coupon_checks"):
         joined = pl.concat([p[name] for p in pieces])
         assert joined.sort(joined.columns).equals(whole[name].sort(whole[name].columns)), name
+
+
+def test_lines_find_their_partition_by_runs_or_by_a_join_alike():
+    """Sorted lines of exactly the staged orders take their order's partition from the runs (no
+    join); anything else is joined. Both give the rows and order of the join."""
+    tables = stage(generate_inputs(600, 7, n_shops=3)).tables
+    owner = tables["orders"].with_columns((pl.int_range(pl.len()) % 3).cast(pl.Int32).alias("_partition")).select("order_id", "_partition")
+    lines = tables["order_lines"]
+    assert run_values(lines, "order_id") is not None  # the generator writes sorted lines: the shortcut is taken
+
+    def joined(frame, own):
+        return frame.join(own, on="order_id", how="left", maintain_order="left")
+
+    assert partition._with_owner(lines, owner).equals(joined(lines, owner))
+    shuffled = lines.sample(fraction=1.0, shuffle=True, seed=3)
+    assert partition._with_owner(shuffled, owner).equals(joined(shuffled, owner))
+    fewer = owner.slice(1)  # the first order's lines have no owner: null, as the join gives
+    assert partition._with_owner(lines, fewer).equals(joined(lines, fewer))
+    renamed = owner.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("O-none")).otherwise("order_id").alias("order_id"))
+    assert partition._with_owner(lines, renamed).equals(joined(lines, renamed))  # as many orders, not the same ones
+    reordered = owner.reverse()  # the same orders in another order
+    assert partition._with_owner(lines, reordered).equals(joined(lines, reordered))

@@ -6,6 +6,8 @@ partition), so a partition's outputs are exactly the rows a single run would giv
 
 import polars as pl
 
+from schemas.checks import run_values
+
 # Staged tables split by partition (through the order), and those copied or filtered whole.
 BY_ORDER = ("orders", "order_lines", "refunds")
 
@@ -30,17 +32,30 @@ def plan(shop_orders: pl.DataFrame, target_orders: int, shops: list[str] | None 
     return grouped["shop_id"].to_list() or [[]]  # no shop at all: one empty partition, so every output exists
 
 
+def _with_owner(lines: pl.DataFrame, owner: pl.DataFrame) -> pl.DataFrame:
+    """`lines` with the `_partition` of their order (`owner`: one row per order).
+
+    When the lines come sorted by order and their orders are `owner`'s, in the same order (as
+    staged exports usually are: every accepted order has lines), the k-th run of lines belongs
+    to the k-th order, and no join is needed.
+    """
+    runs = run_values(lines, "order_id")
+    if runs is not None and runs.len() == owner.height and runs.equals(owner["order_id"]):
+        return lines.with_columns(owner["_partition"].gather(lines.select(pl.col("order_id").rle_id()).to_series()))
+    return lines.join(owner, on="order_id", how="left", maintain_order="left")
+
+
 def split(tables: dict[str, pl.DataFrame], groups: list[list[str]]) -> list[dict[str, pl.DataFrame]]:
     """The staged tables of each partition (shops outside every group are left out)."""
     index = pl.DataFrame(
         {"shop_id": [s for g in groups for s in g], "_partition": [i for i, g in enumerate(groups) for _ in g]},
         schema={"shop_id": pl.String, "_partition": pl.Int32},
     )
-    orders = tables["orders"].join(index, on="shop_id", maintain_order="left")
+    orders = tables["orders"].join(index, on="shop_id", how="left", maintain_order="left")  # null: no partition
     owner = orders.select("order_id", "_partition")
     by_order = {
         "orders": orders,
-        "order_lines": tables["order_lines"].join(owner, on="order_id", maintain_order="left"),
+        "order_lines": _with_owner(tables["order_lines"], owner),
         "refunds": tables["refunds"].join(owner, on="order_id", maintain_order="left"),
     }
     parts = {name: frame.partition_by("_partition", as_dict=True, include_key=False) for name, frame in by_order.items()}
