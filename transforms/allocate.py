@@ -30,7 +30,7 @@ def allocate_many(frame: pl.DataFrame, amounts: dict[str, str], weight: str, gro
     integers. When the rows already come sorted by group and tie-break (lines by order and SKU,
     as the engine keeps them), the row's position is the tie-break: no ranking of the text at all.
     """
-    frame = frame.with_columns(pl.col(group).rank("dense").cast(pl.Int64).alias(_GROUP), _tie_order(frame, group, tie_break).alias(_TIE))
+    frame = frame.with_columns(e.alias(name) for e, name in zip(_integer_keys(frame, group, tie_break), (_GROUP, _TIE), strict=True))
     frame = frame.with_columns(pl.col(weight).sum().over(_GROUP).alias(_TMP[0]))
     max_weight = frame.select(pl.col(weight).abs().max()).item() or 0
     for out, amount in amounts.items():
@@ -53,13 +53,14 @@ def allocate_many(frame: pl.DataFrame, amounts: dict[str, str], weight: str, gro
     return frame.drop(_GROUP, _TIE, _TMP[0])
 
 
-def _tie_order(frame: pl.DataFrame, group: str, tie_break: str) -> pl.Expr:
-    """Integers that order the rows of a group as `tie_break` does: the row position when the rows
-    are sorted by (group, tie-break) already (checked, one comparison per row), else its dense rank."""
+def _integer_keys(frame: pl.DataFrame, group: str, tie_break: str) -> tuple[pl.Expr, pl.Expr]:
+    """Integers that order the groups, and the rows of a group as `tie_break` does. When the rows
+    are sorted by (group, tie-break) already (checked, one comparison per row): the group's run
+    number and the row position; else the dense ranks of the text."""
     no_nulls = pl.col(group).is_not_null().all() & pl.col(tie_break).is_not_null().all()
     if frame.select(no_nulls & in_key_order([group, tie_break], strict=False)).item():
-        return pl.int_range(pl.len(), dtype=pl.Int64)
-    return pl.col(tie_break).rank("dense").cast(pl.Int64)
+        return pl.col(group).rle_id().cast(pl.Int64), pl.int_range(pl.len(), dtype=pl.Int64)
+    return pl.col(group).rank("dense").cast(pl.Int64), pl.col(tie_break).rank("dense").cast(pl.Int64)
 
 
 def _allocate_one(frame: pl.DataFrame, amount: str, weight: str, out: str, group: str, tie: str, wide: bool) -> pl.DataFrame:
