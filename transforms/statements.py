@@ -276,10 +276,11 @@ def build_statements(
     events = _refund_events(refunds, timing, order_rates, refund_rates)
     order_rows = _order_rows(timing, line_amounts, line_tax, shipping, orders, events, order_rates)
     money = [C(l) for l in ORDER_DETAILS_MONEY]
-    settled_rows = order_rows.filter(pl.col("status") == "settled")
+    # Only the columns kept are filtered (the order rows carry many more).
+    settled_rows = order_rows.select(*_KEEP, *money).filter(order_rows["status"] == "settled")
     refund_rows = _refund_rows(events.filter(pl.col("status") == "settled"), timing, line_amounts)
     details = pl.concat(
-        [settled_rows.select(*_KEEP, *money), refund_rows.select(*_KEEP, *money)], how="vertical_relaxed"
+        [settled_rows, refund_rows.select(*_KEEP, *money)], how="vertical_relaxed"
     ).with_columns(
         pl.col("_event_at").dt.date().alias("statement_date"),
     # Date first: the by-date outputs then need no sort of their own, and a statement's rows (one
