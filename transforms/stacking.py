@@ -28,6 +28,7 @@ DISCOUNT_LINES_SCHEMA = {
 }
 
 _PART_COLUMNS = ["order_id", "sku_id", "promotion_id", "promotion_type", "step", "amount_cents"]
+_LINE = "_line"  # the line's number in the running amounts (see `price_orders`)
 
 
 @dataclass
@@ -90,7 +91,9 @@ def price_orders(
     terms = first_tier.select("promotion_id", "discount_kind", "discount_value_x100", "max_discount_cents", "min_spend_cents")
     opted = opted_out(orders, opt_out_events)
 
-    running = lines.select(*LINE_KEY, "quantity", "unit_price_cents").sort(LINE_KEY)
+    # `_line` numbers the lines: the steps' parts carry it from their join with `running`, and
+    # are taken off `running` by that one integer, not by the (order, SKU) text.
+    running = lines.select(*LINE_KEY, "quantity", "unit_price_cents").sort(LINE_KEY).with_row_index(_LINE)
 
     # Every applicable (line, promotion) pair at once; each step takes its own types.
     pairs_all = applicable(orders, lines, headers, scope, opted, PROMOTION_TYPES)
@@ -99,12 +102,12 @@ def price_orders(
     unit_pairs = pairs_all.filter(pl.col("promotion_type").is_in(list(UNIT_PRICE_TYPES)))
     unit_pairs = unit_pairs.join(terms, on="promotion_id").join(running, on=LINE_KEY)
     step1, flash_priced = _seller_unit_price(unit_pairs)
-    running = running.join(step1.select(*LINE_KEY, pl.col("discount_cents").alias("_d1")), on=LINE_KEY, how="left")
+    running = running.join(step1.select(_LINE, pl.col("discount_cents").alias("_d1")), on=_LINE, how="left")
     running = running.with_columns(
         (pl.col("unit_price_cents") - pl.col("_d1").fill_null(0)).alias("price1_cents")
     ).drop("_d1")
     step2, blocked = _platform_unit_price(unit_pairs, running, flash_priced)
-    running = running.join(step2.select(*LINE_KEY, pl.col("discount_cents").alias("_d2")), on=LINE_KEY, how="left")
+    running = running.join(step2.select(_LINE, pl.col("discount_cents").alias("_d2")), on=_LINE, how="left")
     running = running.with_columns(
         ((pl.col("price1_cents") - pl.col("_d2").fill_null(0)) * pl.col("quantity")).alias("running_cents")
     ).drop("_d2")
@@ -177,7 +180,7 @@ def _platform_unit_price(pairs: pl.DataFrame, running: pl.DataFrame, flash_price
     """Step 2: the best incentive off the step-1 price, unless a flash deal set that price."""
     incentives = (
         pairs.filter(pl.col("promotion_type") == "product_incentive")
-        .join(running.select(*LINE_KEY, "price1_cents"), on=LINE_KEY)
+        .join(running.select(_LINE, "price1_cents"), on=_LINE)
         .with_columns(
             discount_amount(pl.col("price1_cents"), pl.col("discount_kind"), pl.col("discount_value_x100"), pl.col("max_discount_cents")).alias("discount_cents")
         )
@@ -203,9 +206,9 @@ def order_level_discount(running: pl.DataFrame, pairs: pl.DataFrame, tiers: pl.D
     threshold it has is met; the promotion gives its best reached tier (ties: the higher
     tier); the best promotion of the order applies (ties: smaller id), allocated over its
     eligible lines by running amount. Returns (per order and promotion with `qty`, `base_cents`,
-    `is_reached`, `discount_cents` — the chosen rows — , per line parts).
+    `is_reached`, `discount_cents` — the chosen rows — , per line parts with the line's `_line`).
     """
-    eligible = pairs.join(running.select(*LINE_KEY, "quantity", "running_cents"), on=LINE_KEY)
+    eligible = pairs.join(running.select(*LINE_KEY, _LINE, "quantity", "running_cents"), on=LINE_KEY)
     totals = eligible.group_by("order_id", "promotion_id").agg(
         pl.col("quantity").sum().alias("qty"), pl.col("running_cents").sum().alias("base_cents")
     )
@@ -228,7 +231,7 @@ def order_level_discount(running: pl.DataFrame, pairs: pl.DataFrame, tiers: pl.D
             eligible.join(chosen.select("order_id", "promotion_id", "discount_cents"), on=["order_id", "promotion_id"]),
             "discount_cents", "running_cents", "order_id", out="amount_cents",
         )
-        .select(*LINE_KEY, "promotion_id", "amount_cents")
+        .select(*LINE_KEY, _LINE, "promotion_id", "amount_cents")
     )
     unreached = totals.join(reached.select("order_id", "promotion_id"), on=["order_id", "promotion_id"], how="anti")
     return pl.concat([chosen.select("order_id", "promotion_id", "qty", "base_cents", "is_reached", "discount_cents"),
@@ -238,8 +241,8 @@ def order_level_discount(running: pl.DataFrame, pairs: pl.DataFrame, tiers: pl.D
 
 def _apply(running: pl.DataFrame, parts: pl.DataFrame) -> pl.DataFrame:
     """Take an order-level step's allocated parts off the running line amounts."""
-    taken = parts.group_by(LINE_KEY).agg(pl.col("amount_cents").sum().alias("_taken"))
-    return running.join(taken, on=LINE_KEY, how="left").with_columns(
+    taken = parts.group_by(_LINE).agg(pl.col("amount_cents").sum().alias("_taken"))
+    return running.join(taken, on=_LINE, how="left").with_columns(
         (pl.col("running_cents") - pl.col("_taken").fill_null(0)).alias("running_cents")
     ).drop("_taken")
 
