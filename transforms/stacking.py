@@ -93,7 +93,8 @@ def price_orders(
 
     # `_line` numbers the lines: the steps' parts carry it from their join with `running`, and
     # are taken off `running` by that one integer, not by the (order, SKU) text.
-    running = lines.select(*LINE_KEY, "quantity", "unit_price_cents").sort(LINE_KEY).with_row_index(_LINE)
+    ordered = lines.select(*LINE_KEY, "product_id", "product_name", "sku_name", "quantity", "unit_price_cents").sort(LINE_KEY)
+    running = ordered.select(*LINE_KEY, "quantity", "unit_price_cents").with_row_index(_LINE)
 
     # Every applicable (line, promotion) pair at once; each step takes its own types.
     pairs_all = applicable(orders, lines, headers, scope, opted, PROMOTION_TYPES)
@@ -112,8 +113,8 @@ def price_orders(
         ((pl.col("price1_cents") - pl.col("_d2").fill_null(0)) * pl.col("quantity")).alias("running_cents")
     ).drop("_d2")
     discount_parts = [
-        step1.select(*LINE_KEY, "promotion_id", "promotion_type", (pl.col("discount_cents") * pl.col("quantity")).alias("amount_cents"), pl.lit("1").alias("step")),
-        step2.select(*LINE_KEY, "promotion_id", "promotion_type", (pl.col("discount_cents") * pl.col("quantity")).alias("amount_cents"), pl.lit("2").alias("step")),
+        step1.select(*LINE_KEY, _LINE, "promotion_id", "promotion_type", (pl.col("discount_cents") * pl.col("quantity")).alias("amount_cents"), pl.lit("1").alias("step")),
+        step2.select(*LINE_KEY, _LINE, "promotion_id", "promotion_type", (pl.col("discount_cents") * pl.col("quantity")).alias("amount_cents"), pl.lit("2").alias("step")),
     ]
 
     # Step 3: Buy More Save More, seller then platform.
@@ -143,15 +144,18 @@ def price_orders(
     order_shipping, shipping_parts = _shipping(orders, shipping_pairs, running, terms)
     discount_parts.append(shipping_parts)
 
-    discount_lines = (
-        pl.concat([p.select(_PART_COLUMNS) for p in _with_sku(discount_parts)], how="vertical_relaxed")
+    parts = (
+        pl.concat([p.select(*_PART_COLUMNS, _LINE) for p in _with_sku(discount_parts)], how="vertical_relaxed")
         .filter(pl.col("amount_cents") > 0)
         .with_columns(pl.col("promotion_type").replace_strict(FUNDED_BY, return_dtype=pl.String).alias("funded_by"))
-        .select(list(DISCOUNT_LINES_SCHEMA))
+    )
+    discount_lines = (
+        parts.select(list(DISCOUNT_LINES_SCHEMA))
         .cast(DISCOUNT_LINES_SCHEMA)
         .sort("order_id", "step", "sku_id", "promotion_id", nulls_last=True)
     )
-    line_amounts = _line_amounts(lines, discount_lines, flash_priced)
+    flash_lines = step1.filter(pl.col("promotion_type") == "flash_deal")[_LINE]
+    line_amounts = _line_amounts(ordered, parts.filter(pl.col(_LINE).is_not_null()), flash_lines)
     return Priced(
         line_amounts=line_amounts,
         order_shipping=order_shipping,
@@ -162,7 +166,8 @@ def price_orders(
 
 
 def _with_sku(parts: list[pl.DataFrame]) -> list[pl.DataFrame]:
-    return [p if "sku_id" in p.columns else p.with_columns(pl.lit(None, pl.String).alias("sku_id")) for p in parts]
+    """Order-level parts (shipping) have no line: a missing SKU and line number."""
+    return [p if "sku_id" in p.columns else p.with_columns(pl.lit(None, pl.String).alias("sku_id"), pl.lit(None, pl.UInt32).alias(_LINE)) for p in parts]
 
 
 def _seller_unit_price(pairs: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -335,25 +340,24 @@ def _shipping(orders: pl.DataFrame, pairs: pl.DataFrame, running: pl.DataFrame, 
     return shipping, parts
 
 
-def _line_amounts(lines: pl.DataFrame, discount_lines: pl.DataFrame, flash_priced: pl.DataFrame) -> pl.DataFrame:
-    """Per order line: list amount, seller and platform discounts (steps 1–4), final amount."""
-    per_line = discount_lines.filter(pl.col("sku_id").is_not_null()).group_by(LINE_KEY).agg(
+def _line_amounts(ordered: pl.DataFrame, parts: pl.DataFrame, flash_lines: pl.Series) -> pl.DataFrame:
+    """Per order line (`ordered`: the lines sorted by order and SKU, numbered by `_line` in that
+    order): list amount, seller and platform discounts (steps 1–4: `parts` of lines), final amount.
+
+    Each line's sums are put at its number (a scatter), not joined back by the (order, SKU) text.
+    """
+    per_line = parts.group_by(_LINE).agg(
         pl.col("amount_cents").filter(pl.col("funded_by") == "seller").sum().alias("seller_discount_cents"),
         pl.col("amount_cents").filter(pl.col("funded_by") == "platform").sum().alias("platform_discount_cents"),
     )
-    return (
-        lines.select(*LINE_KEY, "product_id", "product_name", "sku_name", "quantity", "unit_price_cents")
-        .with_columns((pl.col("unit_price_cents") * pl.col("quantity")).alias("list_amount_cents"))
-        .join(per_line, on=LINE_KEY, how="left")
-        .join(flash_priced, on=LINE_KEY, how="left")
-        .with_columns(
-            pl.col("seller_discount_cents").fill_null(0),
-            pl.col("platform_discount_cents").fill_null(0),
-            pl.col("flash_promotion_id").is_not_null().alias("is_flash_priced"),
-        )
-        .with_columns(
-            (pl.col("list_amount_cents") - pl.col("seller_discount_cents") - pl.col("platform_discount_cents")).alias("final_amount_cents")
-        )
-        .drop("flash_promotion_id")
-        .sort(LINE_KEY)
+
+    def at_lines(name: str, where: pl.Series, value, empty) -> pl.Series:
+        return pl.repeat(empty, ordered.height, eager=True).alias(name).scatter(where, value)
+
+    return ordered.with_columns(
+        (pl.col("unit_price_cents") * pl.col("quantity")).alias("list_amount_cents"),
+        *[at_lines(c, per_line[_LINE], per_line[c], pl.lit(0, pl.Int64)) for c in ("seller_discount_cents", "platform_discount_cents")],
+        at_lines("is_flash_priced", flash_lines, True, False),
+    ).with_columns(
+        (pl.col("list_amount_cents") - pl.col("seller_discount_cents") - pl.col("platform_discount_cents")).alias("final_amount_cents")
     )
