@@ -71,7 +71,8 @@ def applicable(
 ) -> pl.DataFrame:
     """Every (order line, promotion) pair where a promotion of `types` applies.
 
-    One row per (order_id, sku_id, promotion_id) with `promotion_type`. Promotions with scope
+    One row per (order_id, sku_id, promotion_id) with `promotion_type`, and the line's `_line`
+    (`lines` are numbered by the caller). Promotions with scope
     rows are joined through their products (an equi-join), the others through shop and UTC day.
     """
     with _connect() as con:
@@ -80,7 +81,7 @@ def applicable(
 
 def _applicable(con, orders, lines, headers, scope, opted, types) -> pl.DataFrame:
     con.register("orders", orders.select("order_id", "shop_id", "created_at", "channel", "buyer_is_new", "seller_coupon_id", "platform_coupon_id"))
-    con.register("lines", lines.select("order_id", "sku_id", "product_id"))
+    con.register("lines", lines.select("order_id", "sku_id", "_line", "product_id"))
     con.register("promos", headers.filter(pl.col("promotion_type").is_in(list(types))))
     con.register("scope", scope.select("promotion_id", "product_id"))
     con.register("opted_out", opted)
@@ -89,7 +90,7 @@ def _applicable(con, orders, lines, headers, scope, opted, types) -> pl.DataFram
         """
         WITH scoped AS (SELECT DISTINCT promotion_id FROM scope),
         line_orders AS (
-            SELECT l.order_id, l.sku_id, l.product_id, o.shop_id, o.created_at, o.created_at::DATE AS day, o.channel,
+            SELECT l.order_id, l.sku_id, l._line, l.product_id, o.shop_id, o.created_at, o.created_at::DATE AS day, o.channel,
                    o.buyer_is_new, o.seller_coupon_id, o.platform_coupon_id
             FROM lines l JOIN orders o USING (order_id)
         ),
@@ -114,7 +115,7 @@ def _applicable(con, orders, lines, headers, scope, opted, types) -> pl.DataFram
             JOIN promo_days pd ON pd.shop_id = lo.shop_id AND pd.day = lo.day
             WHERE pd.starts_at <= lo.created_at AND lo.created_at < pd.ends_at
         )
-        SELECT pairs.order_id, sku_id, promotion_id, pairs.promotion_type
+        SELECT pairs.order_id, sku_id, _line, promotion_id, pairs.promotion_type
         FROM pairs
         ANTI JOIN opted_out x ON x.order_id = pairs.order_id AND x.promotion_type = pairs.promotion_type
         WHERE (condition = 'none'

@@ -93,15 +93,15 @@ def price_orders(
 
     # `_line` numbers the lines: the steps' parts carry it from their join with `running`, and
     # are taken off `running` by that one integer, not by the (order, SKU) text.
-    ordered = lines.select(*LINE_KEY, "product_id", "product_name", "sku_name", "quantity", "unit_price_cents").sort(LINE_KEY)
-    running = ordered.select(*LINE_KEY, "quantity", "unit_price_cents").with_row_index(_LINE)
+    ordered = lines.select(*LINE_KEY, "product_id", "product_name", "sku_name", "quantity", "unit_price_cents").sort(LINE_KEY).with_row_index(_LINE)
+    running = ordered.select(*LINE_KEY, _LINE, "quantity", "unit_price_cents")
 
     # Every applicable (line, promotion) pair at once; each step takes its own types.
-    pairs_all = applicable(orders, lines, headers, scope, opted, PROMOTION_TYPES)
+    pairs_all = applicable(orders, ordered, headers, scope, opted, PROMOTION_TYPES)
 
     # Steps 1 and 2: unit prices.
     unit_pairs = pairs_all.filter(pl.col("promotion_type").is_in(list(UNIT_PRICE_TYPES)))
-    unit_pairs = unit_pairs.join(terms, on="promotion_id").join(running, on=LINE_KEY)
+    unit_pairs = unit_pairs.join(terms, on="promotion_id").join(running.drop(LINE_KEY), on=_LINE)
     step1, flash_priced = _seller_unit_price(unit_pairs)
     running = running.join(step1.select(_LINE, pl.col("discount_cents").alias("_d1")), on=_LINE, how="left")
     running = running.with_columns(
@@ -123,9 +123,9 @@ def price_orders(
         "promotion_id", "tier", "discount_kind", "discount_value_x100", "max_discount_cents", "min_spend_cents", "min_quantity"
     )
     for step, ptype in (("3a", "seller_bmsm"), ("3b", "platform_bmsm")):
-        pairs = bmsm_pairs.filter(pl.col("promotion_type") == ptype).select(*LINE_KEY, "promotion_id")
+        pairs = bmsm_pairs.filter(pl.col("promotion_type") == ptype).select(*LINE_KEY, _LINE, "promotion_id")
         if ptype == "seller_bmsm":  # products priced by a flash deal cannot join a seller BMSM
-            pairs = pairs.join(flash_priced, on=LINE_KEY, how="anti")
+            pairs = pairs.join(flash_priced, on=_LINE, how="anti")
         chosen, parts = order_level_discount(running, pairs, tiers)
         running = _apply(running, parts)
         discount_parts.append(parts.with_columns(pl.lit(ptype).alias("promotion_type"), pl.lit(step).alias("step")))
@@ -175,9 +175,9 @@ def _seller_unit_price(pairs: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]
     unit = pairs.with_columns(
         discount_amount(pl.col("unit_price_cents"), pl.col("discount_kind"), pl.col("discount_value_x100"), pl.col("max_discount_cents")).alias("discount_cents")
     )
-    flash = best(unit.filter(pl.col("promotion_type") == "flash_deal"), LINE_KEY)
-    flash_priced = flash.select(*LINE_KEY, pl.col("promotion_id").alias("flash_promotion_id"))
-    product = best(unit.filter(pl.col("promotion_type") == "product_discount").join(flash_priced, on=LINE_KEY, how="anti"), LINE_KEY)
+    flash = best(unit.filter(pl.col("promotion_type") == "flash_deal"), [_LINE])
+    flash_priced = flash.select(_LINE, pl.col("promotion_id").alias("flash_promotion_id"))
+    product = best(unit.filter(pl.col("promotion_type") == "product_discount").join(flash_priced, on=_LINE, how="anti"), [_LINE])
     return pl.concat([flash, product]), flash_priced
 
 
@@ -191,7 +191,7 @@ def _platform_unit_price(pairs: pl.DataFrame, running: pl.DataFrame, flash_price
         )
     )
     blocked = (
-        incentives.join(flash_priced, on=LINE_KEY)
+        incentives.join(flash_priced, on=_LINE)
         .select(
             *LINE_KEY,
             pl.col("promotion_id").alias("incentive_promotion_id"),
@@ -200,7 +200,7 @@ def _platform_unit_price(pairs: pl.DataFrame, running: pl.DataFrame, flash_price
         )
         .sort(*LINE_KEY, "incentive_promotion_id")
     )
-    step2 = best(incentives.join(flash_priced, on=LINE_KEY, how="anti"), LINE_KEY)
+    step2 = best(incentives.join(flash_priced, on=_LINE, how="anti"), [_LINE])
     return step2, blocked
 
 
@@ -213,7 +213,7 @@ def order_level_discount(running: pl.DataFrame, pairs: pl.DataFrame, tiers: pl.D
     eligible lines by running amount. Returns (per order and promotion with `qty`, `base_cents`,
     `is_reached`, `discount_cents` — the chosen rows — , per line parts with the line's `_line`).
     """
-    eligible = pairs.join(running.select(*LINE_KEY, _LINE, "quantity", "running_cents"), on=LINE_KEY)
+    eligible = pairs.join(running.select(_LINE, "quantity", "running_cents"), on=_LINE)
     totals = eligible.group_by("order_id", "promotion_id").agg(
         pl.col("quantity").sum().alias("qty"), pl.col("running_cents").sum().alias("base_cents")
     )
@@ -272,7 +272,7 @@ def _coupon_step(
     claims = claims.join(hdr, on="promotion_id", how="left").join(
         opted.filter(pl.col("promotion_type") == coupon_type).select("order_id", pl.lit(True).alias("is_opted_out")), on="order_id", how="left"
     )
-    covered = coupon_pairs.filter(pl.col("promotion_type") == coupon_type).select(*LINE_KEY, "promotion_id")
+    covered = coupon_pairs.filter(pl.col("promotion_type") == coupon_type).select(*LINE_KEY, _LINE, "promotion_id")
     claimed_pairs = covered.join(claims.select("order_id", "promotion_id"), on=["order_id", "promotion_id"])
     coupon_terms = terms.select("promotion_id", pl.lit(1).alias("tier"), "discount_kind", "discount_value_x100", "max_discount_cents", "min_spend_cents", pl.lit(None, pl.Int64).alias("min_quantity"))
     outcome, parts = order_level_discount(running, claimed_pairs, coupon_terms)
@@ -354,7 +354,7 @@ def _line_amounts(ordered: pl.DataFrame, parts: pl.DataFrame, flash_lines: pl.Se
     def at_lines(name: str, where: pl.Series, value, empty) -> pl.Series:
         return pl.repeat(empty, ordered.height, eager=True).alias(name).scatter(where, value)
 
-    return ordered.with_columns(
+    return ordered.drop(_LINE).with_columns(
         (pl.col("unit_price_cents") * pl.col("quantity")).alias("list_amount_cents"),
         *[at_lines(c, per_line[_LINE], per_line[c], pl.lit(0, pl.Int64)) for c in ("seller_discount_cents", "platform_discount_cents")],
         at_lines("is_flash_priced", flash_lines, True, False),
