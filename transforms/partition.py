@@ -40,7 +40,7 @@ def _with_owner(lines: pl.DataFrame, owner: pl.DataFrame) -> pl.DataFrame:
     to the k-th order, and no join is needed.
     """
     runs = run_values(lines, "order_id")
-    if runs is not None and runs.len() == owner.height and runs.equals(owner["order_id"]):
+    if runs is not None and runs.equals(owner["order_id"]):
         return lines.with_columns(owner["_partition"].gather(lines.select(pl.col("order_id").rle_id()).to_series()))
     return lines.join(owner, on="order_id", how="left", maintain_order="left")
 

@@ -190,7 +190,7 @@ def _not_among(frame: pl.DataFrame, ids: pl.DataFrame) -> pl.Expr:
     mine, theirs = frame.select("order_id"), ids.select("order_id")
     runs = run_values(mine, "order_id"), run_values(theirs, "order_id")
     if runs[0] is not None and runs[1] is not None:
-        if runs[0].len() == runs[1].len() and runs[0].equals(runs[1]):
+        if runs[0].equals(runs[1]):
             return pl.lit(False)
         mine, theirs = runs[0].to_frame(), runs[1].to_frame()
     found = mine.join(theirs, on="order_id", how="anti").drop_nulls().unique()
