@@ -252,10 +252,7 @@ def settle_partition(building: Path, index: int, params: PartitionParams) -> dic
         lambda: exports.write_exports(tables["order_details"], tables["statements"], building / "exports", xlsx=params.xlsx),
         validate_and_write,
     )
-    orders = results.statements.timing.select(
-        "order_id", "shop_id", pl.col("created_at").dt.date().alias("created_date"), "delivered_at", "settles_at", "status"
-    )
-    io.write_parquet(orders, building / SCRATCH / ORDERS_TABLE / name)
+    io.write_parquet(orders_table(results), building / SCRATCH / ORDERS_TABLE / name)
     return {
         "index": index,
         "orders": staged.tables["orders"].height,
@@ -265,6 +262,13 @@ def settle_partition(building: Path, index: int, params: PartitionParams) -> dic
         "checks_passed": checks,
         "seconds": round(time.perf_counter() - started, 3),
     }
+
+
+def orders_table(results: Results) -> pl.DataFrame:
+    """The database's per-order table: each order's dates and settlement status."""
+    return results.statements.timing.select(
+        "order_id", "shop_id", pl.col("created_at").dt.date().alias("created_date"), "delivered_at", "settles_at", "status"
+    )
 
 
 def shop_summary(results: Results, window: Window) -> pl.DataFrame:

@@ -136,6 +136,20 @@ NOT_MODELLED = (
 )
 
 
+# What every computed Order details row holds in the columns this product never fills: the
+# contract checks it on every row, the layout writes it, and the analysts' database keeps these
+# columns as virtual (generated) columns of the same value instead of storing 10M copies.
+ORDER_DETAILS_CONSTANTS: dict[str, str | int] = {
+    "Payment ID": "",
+    "Status": "Computed",
+    "Type": "Order",
+    "Adjustment amount": 0,
+    "Adjustment reason": "",
+    "Related order ID": "",
+    **{label: 0 for label in NOT_MODELLED},
+}
+
+
 def snake(label: str) -> str:
     """`Statement date (UTC)` → `statement_date_utc`; `Order/adjustment ID` → `order_adjustment_id`."""
     return re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")

@@ -15,7 +15,7 @@ from schemas.inputs import COUPON_TYPES, FUNDED_BY, PROMOTION_TYPES, REASONS
 from schemas.layout import (
     FEES_PARTS,
     NET_SALES_PARTS,
-    NOT_MODELLED,
+    ORDER_DETAILS_CONSTANTS,
     ORDER_DETAILS_INT,
     ORDER_DETAILS_LABELS,
     ORDER_DETAILS_TEXT,
@@ -221,11 +221,10 @@ def _order_details_schema() -> pa.DataFrameSchema:
             columns[name] = pa.Column(pl.String, nullable=False)
         else:
             columns[name] = pa.Column(pl.Decimal(18, 2))
-    columns["status"] = pa.Column(pl.String, pa.Check.isin(["Computed"]))
-    columns["type"] = pa.Column(pl.String, pa.Check.isin(["Order"]))
     columns["refund_id"] = pa.Column(pl.String, nullable=True)
-    for label in NOT_MODELLED:
-        columns[snake(label)] = pa.Column(pl.Decimal(18, 2), pa.Check.eq(0))
+    # The database keeps these as generated columns of this value: every row must hold it.
+    for label, value in ORDER_DETAILS_CONSTANTS.items():
+        columns[snake(label)] = pa.Column(pl.String if isinstance(value, str) else pl.Decimal(18, 2), pa.Check.eq(value))
     s = [snake(l) for l in SHIPPING_PARTS]
     f = [snake(l) for l in FEES_PARTS]
     return pa.DataFrameSchema(

@@ -4,9 +4,11 @@ import duckdb
 import polars as pl
 import pytest
 
-from flows import io
+from flows import io, warehouse
 from flows.steps import RunFailed, beside
-from tests.conftest import duckdb_file
+from flows.steps import orders_table
+from schemas.layout import ORDER_DETAILS_CONSTANTS, snake
+from tests.conftest import duckdb_file, run
 
 
 def _run(out, run_id, value):
@@ -94,3 +96,42 @@ def test_beside_runs_both_and_the_main_error_wins():
     with pytest.raises(ValueError, match="side"):  # the side error alone, once main is done
         beside(side_fails, lambda: done.append("main"))
     assert done == ["side", "main"]
+
+
+def _run_files(directory) -> dict[str, list]:
+    """One Parquet file per database table, from a run of one settled order."""
+    results = run(
+        orders=[{"order_id": "O1", "delivered_at": "2025-06-03T00:00:00Z"}],
+        order_lines="| order_id | sku_id | product_id | unit_price |\n| O1 | A | P1 | 10.00 |",
+    )
+    tables = results.published() | {"orders": orders_table(results)}
+    files = {}
+    for name, frame in tables.items():
+        io.write_parquet(frame, directory / f"{name}.parquet")
+        files[name] = [directory / f"{name}.parquet"]
+    return files, tables["order_details"]
+
+
+def _details(con) -> pl.DataFrame:
+    return con.sql("SELECT * FROM order_details ORDER BY ALL").pl()
+
+
+def test_constant_columns_are_generated_in_the_database_and_read_as_in_the_files(tmp_path):
+    files, details = _run_files(tmp_path)
+    db = tmp_path / "new.duckdb"
+    warehouse.update(tmp_path / "none.duckdb", db, files, ["S1"], None, None, {"run_id": "r1", "as_of": "2026-11-01T00:00:00Z"})
+    constants = sorted((snake(label),) for label in ORDER_DETAILS_CONSTANTS)
+    with duckdb.connect(str(db), read_only=True) as con:
+        generated = con.sql(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'order_details' AND is_generated = 'ALWAYS' ORDER BY ALL"
+        ).fetchall()
+        assert generated == constants and len(constants) == 23
+        assert details.height == 1 and _details(con).equals(details)
+
+    # A database built when every column was stored: the same run fills every column, as it did then.
+    old = tmp_path / "old.duckdb"
+    duckdb_file(old, f"CREATE TABLE order_details AS SELECT * FROM read_parquet('{files['order_details'][0]}') LIMIT 0")
+    warehouse.update(old, tmp_path / "old-next.duckdb", files, ["S1"], None, None, {"run_id": "r2", "as_of": "2026-11-01T00:00:00Z"})
+    with duckdb.connect(str(tmp_path / "old-next.duckdb"), read_only=True) as con:
+        assert con.sql("SELECT count(*) FROM information_schema.columns WHERE is_generated = 'ALWAYS'").fetchall() == [(0,)]
+        assert _details(con).equals(details)

@@ -15,6 +15,7 @@ from schemas.layout import (
     FEES_PARTS,
     NET_SALES_PARTS,
     NOT_MODELLED,
+    ORDER_DETAILS_CONSTANTS,
     ORDER_DETAILS_LABELS,
     ORDER_DETAILS_MONEY,
     SHIPPING_PARTS,
@@ -343,7 +344,6 @@ def order_details_layout(details: pl.DataFrame) -> pl.DataFrame:
     text = {
         **_statement_text(),
         "Currency": pl.col("currency"),
-        "Type": pl.lit("Order"),
         "Order/adjustment ID": pl.col("order_id"),
         "SKU ID": pl.col("sku_id"),
         "Quantity": pl.col("quantity").cast(pl.Int64),
@@ -352,8 +352,8 @@ def order_details_layout(details: pl.DataFrame) -> pl.DataFrame:
         # The UTC date as ISO text (a date's cast gives it; a time zone's strftime costs twice as much).
         "Order created date": pl.col("created_at").dt.date().cast(pl.String),
         "Order delivery date": pl.col("delivered_at").dt.date().cast(pl.String).fill_null(""),
-        "Adjustment reason": pl.lit(""),
-        "Related order ID": pl.lit(""),
+        # Payment ID, Status, Type, Adjustment reason, Related order ID (the money ones are cents columns).
+        **{label: pl.lit(value) for label, value in ORDER_DETAILS_CONSTANTS.items() if isinstance(value, str)},
     }
     columns = [
         text[label].alias(label) if label in text else cents_to_decimal(pl.col(C(label))).alias(label)
