@@ -27,10 +27,49 @@ def _labelled(frame: pl.DataFrame, labels: tuple[str, ...], *keep: str) -> pl.Da
     return frame.select(*keep, *[pl.col(snake(label)).alias(label) for label in labels])
 
 
-def _csv_bytes(frame: pl.DataFrame, header: bool) -> memoryview:
+def _csv_bytes(frame: pl.DataFrame, header: bool, quote_style: str = "necessary") -> memoryview:
     buffer = io.BytesIO()
-    frame.write_csv(buffer, include_header=header)
+    frame.write_csv(buffer, include_header=header, quote_style=quote_style)
     return buffer.getbuffer()
+
+
+_NEEDS_QUOTES = [",", '"', "\r", "\n"]  # with the empty string: what `necessary` quotes
+
+
+def _compact(rows: pl.DataFrame) -> pl.DataFrame:
+    """`rows` to write with `quote_style="never"` for the bytes `"necessary"` gives, in fewer fields.
+
+    The writer's cost is per field, and Order details has runs of columns that hold one value in
+    every row (the zeros of the fees this product does not model, say). Each run of two or more
+    such adjacent columns becomes one text column holding that run's CSV text (formatted by
+    Polars itself, from the first row), and the other text columns are quoted here exactly as
+    `necessary` would quote them (a value with a separator, quote or line end, or empty).
+    """
+    columns = rows.columns
+    constant = rows.select(pl.col(c).eq_missing(pl.col(c).first()).all() for c in columns).row(0) if rows.height else (False,) * len(columns)
+    fields: list[pl.Expr] = []
+    alone: dict[str, int] = {}  # columns kept as they are, and their field's position
+    i = 0
+    while i < len(columns):
+        end = i
+        while end < len(columns) and constant[end]:
+            end += 1
+        if end - i >= 2:
+            run = bytes(_csv_bytes(rows.head(1).select(columns[i:end]), header=False)).decode().removesuffix("\n")
+            fields.append(pl.repeat(run, pl.len(), dtype=pl.String).alias(columns[i]))
+            i = end
+        else:
+            alone[columns[i]] = len(fields)
+            fields.append(pl.col(columns[i]))
+            i += 1
+    text = [c for c in alone if rows.schema[c] == pl.String]
+    needs = rows.select((pl.col(c).str.contains_any(_NEEDS_QUOTES) | (pl.col(c) == "")).any() for c in text).row(0) if text else ()
+    for column, need in zip(text, needs, strict=True):
+        if need:
+            value = pl.col(column)
+            escaped = pl.concat_str(pl.lit('"'), value.str.replace_all('"', '""', literal=True), pl.lit('"'))
+            fields[alone[column]] = pl.when(value.str.contains_any(_NEEDS_QUOTES) | (value == "")).then(escaped).otherwise(value).alias(column)
+    return rows.select(fields)
 
 
 def _starts(counts: np.ndarray) -> np.ndarray:
@@ -54,7 +93,7 @@ def write_csvs(labelled: pl.DataFrame, paths: list[Path], counts: np.ndarray, ch
     starts = _starts(counts)
     for first, last in _chunks(counts, chunk_rows):
         rows = labelled.slice(int(starts[first]), int(starts[last] - starts[first]))
-        text = _csv_bytes(rows, header=False)
+        text = _csv_bytes(_compact(rows), header=False, quote_style="never")
         line_ends = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == ord("\n")) + 1
         if len(line_ends) == rows.height:
             offsets = np.concatenate([[0], line_ends[starts[first + 1 : last + 1] - starts[first] - 1]]).tolist()

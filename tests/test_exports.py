@@ -64,6 +64,41 @@ def test_exports_equal_one_write_per_statement(tmp_path_factory, rows, chunk):
     assert len(written) == statements.height
 
 
+_TEXT = st.one_of(st.none(), st.text(alphabet=st.sampled_from(list('ab ,"\r\n\t;é0.-')), max_size=6))
+_CELL = {
+    "text": _TEXT,
+    "money": st.one_of(st.none(), st.integers(-10**6, 10**6)),
+    "int": st.one_of(st.none(), st.integers(-5, 5)),
+}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    spec=st.lists(st.tuples(st.sampled_from(sorted(_CELL)), st.booleans()), min_size=1, max_size=12),
+    height=st.integers(0, 6),
+    data=st.data(),
+)
+def test_compact_rows_write_the_bytes_of_necessary_quoting(spec, height, data):
+    """Runs of constant columns merged, text quoted by hand, written unquoted: the same bytes as
+    Polars' own `necessary` quoting of the frame as it is, for any text, nulls and constants."""
+    columns = {}
+    for i, (kind, constant) in enumerate(spec):
+        values = [data.draw(_CELL[kind])] * height if constant else [data.draw(_CELL[kind]) for _ in range(height)]
+        series = pl.Series(f"c{i}", values, {"text": pl.String, "money": pl.Int64, "int": pl.Int64}[kind])
+        columns[f"c{i}"] = series.cast(MONEY) / 100 if kind == "money" else series
+    frame = pl.DataFrame(columns).with_columns(pl.col(c).cast(MONEY) for c, (kind, _) in zip(columns, spec, strict=True) if kind == "money")
+    compact = exports._compact(frame)
+    assert bytes(exports._csv_bytes(compact, header=False, quote_style="never")) == bytes(exports._csv_bytes(frame, header=False))
+    assert compact.width <= frame.width
+
+
+def test_compact_merges_adjacent_constant_columns():
+    frame = pl.DataFrame({"a": ["x", "y"], "b": ["", ""], "c": ["Computed", "Computed"], "d": ["1,5", "2"], "e": [0, 0]})
+    compact = exports._compact(frame)
+    assert compact.columns == ["a", "b", "d", "e"]  # b and c as one field; e alone stays a column
+    assert bytes(exports._csv_bytes(compact, header=False, quote_style="never")) == b'x,"",Computed,"1,5",0\ny,"",Computed,2,0\n'
+
+
 def test_exports_header_and_rows(tmp_path):
     order_details, statements = _order_details([1, 0, 1, 2], ["Mug", "Tee", "Cap", "Hat"])
     exports.write_exports(order_details, statements, tmp_path, xlsx=False)
