@@ -5,8 +5,7 @@ import polars as pl
 import pytest
 
 from flows import io, warehouse
-from flows.steps import RunFailed, beside
-from flows.steps import orders_table
+from flows.steps import RunFailed, beside, orders_table
 from schemas.layout import ORDER_DETAILS_CONSTANTS, snake
 from tests.conftest import duckdb_file, run
 
