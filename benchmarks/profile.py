@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from flows import io
-from flows.settle import publish_run
+from flows.settle import PARTITION_ORDERS, publish_run
 from flows.steps import PartitionParams, Window, settle_partition, stage_inputs
 from transforms.reconcile import ReconParams
 
@@ -27,7 +27,7 @@ AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("input", type=Path)
-    parser.add_argument("--partition-orders", type=int, default=250_000)
+    parser.add_argument("--partition-orders", type=int, default=PARTITION_ORDERS)
     parser.add_argument("--xlsx", action="store_true")
     args = parser.parse_args()
     out = Path(tempfile.mkdtemp(prefix="settle-profile-"))

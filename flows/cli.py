@@ -72,7 +72,7 @@ def run(
     recon_to: Annotated[str | None, typer.Option("--recon-to", help="Last statement date to reconcile (YYYY-MM-DD).")] = None,
     tolerance: Annotated[list[str] | None, typer.Option("--tolerance", help="LABEL=AMOUNT, e.g. 'Referral fee=0.01' (repeatable).")] = None,
     xlsx: Annotated[bool, typer.Option("--xlsx/--no-xlsx", help="Also write each statement as XLSX.")] = True,
-    partition_orders: Annotated[int, typer.Option("--partition-orders", min=1, help="Orders per partition of whole shops.")] = 250_000,
+    partition_orders: Annotated[int | None, typer.Option("--partition-orders", min=1, help="Orders per partition of whole shops (default: the flow's, 500,000).")] = None,
     dask: Annotated[bool, typer.Option("--dask", help="Run the partitions on a local Dask cluster.")] = False,
     dask_address: Annotated[str | None, typer.Option("--dask-address", help="Run the partitions on this Dask scheduler.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's own logs.")] = False,
@@ -98,7 +98,7 @@ def run(
             recon_to=_parse_date(recon_to, "--recon-to"),
             tolerances=_parse_tolerances(tolerance),
             xlsx=xlsx,
-            partition_orders=partition_orders,
+            **({"partition_orders": partition_orders} if partition_orders is not None else {}),
             dask=dask,
             dask_address=dask_address,
         )

@@ -41,6 +41,10 @@ from transforms.staging import InputContractError
 
 __all__ = ["RunFailed", "run", "settle_flow"]
 
+# Orders per partition. At 10M order lines, 500k (8 partitions) settles in 6 s less than 250k (13)
+# at the same peak memory: the largest shop (822k orders) is a partition of its own either way.
+PARTITION_ORDERS = 500_000
+
 
 def tolerance_cents(tolerances: dict[str, Decimal] | None) -> dict[str, int]:
     """Per-column tolerances (label → dollars) as exact cents; an unknown label or sub-cent value is an error."""
@@ -82,7 +86,7 @@ def settle_flow(
     recon_to: date | None = None,
     tolerances: dict[str, Decimal] | None = None,
     xlsx: bool = True,
-    partition_orders: Annotated[int, Field(ge=1)] = 250_000,
+    partition_orders: Annotated[int, Field(ge=1)] = PARTITION_ORDERS,
     dask: bool = False,
     dask_address: str | None = None,
 ) -> dict:
@@ -134,7 +138,7 @@ def run(
     recon: ReconParams | None = None,
     xlsx: bool = True,
     window: Window | None = None,
-    partition_orders: int = 250_000,
+    partition_orders: int = PARTITION_ORDERS,
     dask_address: str | None = None,
 ) -> dict:
     """The flow body; returns the run summary (also written in the manifest)."""
