@@ -27,14 +27,7 @@ from schemas import outputs
 from schemas.layout import cents_name
 from schemas.staged import STAGED_MODELS
 from transforms import partition
-from transforms.pipeline import (
-    Results,
-    compute_staged,
-    cut_at_as_of,
-    known_orders,
-    partition_known_orders,
-    reported_known_orders,
-)
+from transforms.pipeline import Results, compute_staged, cut_at_as_of, known_orders, partition_known_orders, reported_known_orders
 from transforms.reconcile import ReconParams
 from transforms.reported import ReportedFileError
 from transforms.staging import InputContractError, Staged, stage

@@ -10,14 +10,7 @@ from hypothesis import strategies as st
 from flows.generate import generate_inputs
 from schemas.checks import run_values
 from transforms import partition
-from transforms.pipeline import (
-    compute,
-    compute_staged,
-    cut_at_as_of,
-    known_orders,
-    partition_known_orders,
-    reported_known_orders,
-)
+from transforms.pipeline import compute, compute_staged, cut_at_as_of, known_orders, partition_known_orders, reported_known_orders
 from transforms.staging import stage
 
 
