@@ -27,7 +27,7 @@ from schemas import outputs
 from schemas.layout import cents_name
 from schemas.staged import STAGED_MODELS
 from transforms import partition
-from transforms.pipeline import Results, compute_staged, cut_at_as_of, known_orders, partition_known_orders, reported_known_orders
+from transforms.pipeline import Results, compute_staged, cut_at_as_of, known_orders
 from transforms.reconcile import ReconParams
 from transforms.reported import ReportedFileError
 from transforms.staging import InputContractError, Staged, stage
@@ -52,7 +52,6 @@ PARTITIONED = {
     "recon_statements": "statement_date_utc",
 }
 SCRATCH = ".scratch"
-REPORTED_KNOWN = "reported_known_orders"  # a partition's scratch: the known order IDs of its reported rows
 ORDERS_TABLE = "orders"  # the database's per-order table (status, dates): not a SPEC output, so kept in scratch
 
 
@@ -174,12 +173,12 @@ def stage_inputs(input_dir: Path, building: Path, as_of: datetime, shops: list[s
         raise RunFailed(str(exc)) from None
     scratch = building / SCRATCH
     io.write_parquet(staged.rejected_rows, building / "rejected_rows.parquet")
+    io.write_scratch(known_orders(staged), scratch / "known_orders.parquet")
     io.write_scratch(staged.invalid_promotion_ids, scratch / "invalid_promotion_ids.parquet")
-    reported_known = None if details is None else reported_known_orders(details, known_orders(staged))
     for index, (shop_ids, tables) in enumerate(zip(groups, partition.split(staged.tables, groups), strict=True)):
         for name, frame in tables.items():
             io.write_scratch(frame, _part(building, index) / f"{name}.parquet")
-        for name, frame in (("reported_details", details), ("reported_statements", statements), (REPORTED_KNOWN, reported_known)):
+        for name, frame in (("reported_details", details), ("reported_statements", statements)):
             if frame is not None:
                 io.write_scratch(frame.filter(pl.col("shop_id").is_in(shop_ids)), _part(building, index) / f"{name}.parquet")
     return {
@@ -193,19 +192,16 @@ def stage_inputs(input_dir: Path, building: Path, as_of: datetime, shops: list[s
     }
 
 
-def _read_partition(building: Path, index: int) -> tuple[Staged, pl.DataFrame | None, pl.DataFrame | None, pl.DataFrame]:
-    """A partition's staged tables, its reported exports (if any) and the known order IDs its reconciliation asks about."""
+def _read_partition(building: Path, index: int) -> tuple[Staged, pl.DataFrame | None, pl.DataFrame | None]:
     part = _part(building, index)
     tables = {name: pl.read_parquet(part / f"{name}.parquet") for name in STAGED_MODELS}
-    details, statements, reported_known = (
-        pl.read_parquet(p) if (p := part / f"{name}.parquet").exists() else None for name in ("reported_details", "reported_statements", REPORTED_KNOWN)
-    )
+    reported = [pl.read_parquet(p) if (p := part / f"{name}.parquet").exists() else None for name in ("reported_details", "reported_statements")]
     staged = Staged(
         tables=tables,
         rejected_rows=pl.DataFrame(),
         invalid_promotion_ids=pl.read_parquet(building / SCRATCH / "invalid_promotion_ids.parquet"),
     )
-    return staged, details, statements, partition_known_orders(tables["orders"], reported_known)
+    return staged, reported[0], reported[1]
 
 
 def published_tables(results: Results, window: Window) -> dict[str, pl.DataFrame]:
@@ -234,7 +230,8 @@ def validate(results: Results, tables: dict[str, pl.DataFrame]) -> list[str]:
 def settle_partition(building: Path, index: int, params: PartitionParams) -> dict:
     """Compute, validate and write one partition's outputs into the run being built; a small summary back."""
     started = time.perf_counter()
-    staged, reported_details, reported_statements, known = _read_partition(building, index)
+    staged, reported_details, reported_statements = _read_partition(building, index)
+    known = pl.read_parquet(building / SCRATCH / "known_orders.parquet")
     results = compute_staged(staged, known, params.as_of, params.hold_days, reported_details, reported_statements, params.recon)
     tables = published_tables(results, params.window)
     name = f"part-{index:05d}.parquet"

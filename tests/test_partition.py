@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from flows.generate import generate_inputs
 from schemas.checks import run_values
 from transforms import partition
-from transforms.pipeline import compute, compute_staged, cut_at_as_of, known_orders, partition_known_orders, reported_known_orders
+from transforms.pipeline import compute, compute_staged, cut_at_as_of, known_orders
 from transforms.staging import stage
 
 
@@ -69,34 +69,6 @@ def test_settling_partition_by_partition_gives_the_rows_of_one_run():
     for name in ("discount_lines", "order_details", "statements", "unsettled_orders", "coupon_checks"):
         joined = pl.concat([p[name] for p in pieces])
         assert joined.sort(joined.columns).equals(whole[name].sort(whole[name].columns)), name
-
-
-def test_a_partition_knows_every_order_id_its_reconciliation_can_ask_about():
-    """Its own orders and the known IDs of its shops' reported rows answer "is this an input order"
-    as the input's every order ID does, for each ID a break can carry: its orders, and the IDs its
-    reported rows name (own, another shop's, a rejected order's, unknown; related to an adjustment)."""
-    staged = cut_at_as_of(stage(generate_inputs(300, 3, n_shops=3)), datetime(2026, 11, 1, tzinfo=UTC))
-    rejected = {"table": ["orders"], "row_number": [10**6], "key": ["REJECTED-1"], "column": ["x"], "reason": ["r"], "value": ["v"]}
-    staged.rejected_rows = pl.concat([staged.rejected_rows, pl.DataFrame(rejected, schema=staged.rejected_rows.schema)])
-    everything = known_orders(staged)
-    orders = staged.tables["orders"]
-    shops = sorted(orders["shop_id"].unique())
-    other = orders.filter(pl.col("shop_id") == shops[1])["order_id"][0]
-    own = orders.filter(pl.col("shop_id") == shops[0])["order_id"][0]
-    reported = pl.DataFrame({
-        "shop_id": [shops[0]] * 5,
-        "order_adjustment_id": [own, other, "REJECTED-1", "NEVER-SEEN", "ADJ-1"],
-        "related_order_id": ["", "", "", "", other],
-    })
-    groups = partition.plan(orders.group_by("shop_id").len(), 1)
-    assert len(groups) == 3
-    known_reported = reported_known_orders(reported, everything)
-    for tables, group in zip(partition.split(staged.tables, groups), groups, strict=True):
-        mine = set(partition_known_orders(tables["orders"], known_reported.filter(pl.col("shop_id").is_in(group)))["order_id"])
-        its_reported = reported.filter(pl.col("shop_id").is_in(group))
-        asked = set(tables["orders"]["order_id"]) | set(its_reported["order_adjustment_id"]) | set(its_reported["related_order_id"]) - {""}
-        assert {i for i in asked if i in mine} == asked & set(everything["order_id"]), group
-    assert {"NEVER-SEEN", "ADJ-1"}.isdisjoint(everything["order_id"]) and {own, other, "REJECTED-1"} <= set(everything["order_id"])
 
 
 def test_lines_find_their_partition_by_runs_or_by_a_join_alike():

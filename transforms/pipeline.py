@@ -129,24 +129,6 @@ def known_orders(staged: Staged) -> pl.DataFrame:
     ])
 
 
-def reported_known_orders(reported_details: pl.DataFrame, known: pl.DataFrame) -> pl.DataFrame:
-    """(shop_id, order_id) for every order ID a reported row can name (its own, or an adjustment's
-    related order: `reconcile` takes one of the two) that is `known`, an input order of any shop."""
-    named = pl.concat([
-        reported_details.select("shop_id", pl.col("order_adjustment_id").alias("order_id")),
-        reported_details.select("shop_id", pl.col("related_order_id").replace("", None).alias("order_id")),
-    ])
-    return named.drop_nulls().unique().join(known, on="order_id", how="semi")
-
-
-def partition_known_orders(orders: pl.DataFrame, reported_known: pl.DataFrame | None) -> pl.DataFrame:
-    """All a partition's reconciliation asks of the input's order IDs: an ID it finds differing is
-    one of its own orders or of its shops' reported rows, so its own orders and the known ones of
-    those rows answer it as every input order ID would (millions, read again by every partition)."""
-    own = orders.select("order_id")
-    return own if reported_known is None else pl.concat([own, reported_known.select("order_id")])
-
-
 def compute_staged(
     staged: Staged,
     known: pl.DataFrame,
