@@ -71,6 +71,32 @@ def test_settling_partition_by_partition_gives_the_rows_of_one_run():
         assert joined.sort(joined.columns).equals(whole[name].sort(whole[name].columns)), name
 
 
+def test_a_claim_of_another_shops_coupon_is_checked_as_in_one_run():
+    """An order claiming a coupon of a shop in another partition is rejected for the same reason
+    (wrong type, wrong shop) as in one run over every shop, never as an unknown coupon."""
+    as_of = datetime(2026, 11, 1, tzinfo=UTC)
+    raw = generate_inputs(800, 5, n_shops=4)
+    promotions = raw["promotions"]
+    elsewhere = promotions.filter((pl.col("promotion_type") == "seller_coupon") & (pl.col("shop_id") == "SHOP02"))["promotion_id"]
+    first = raw["orders"].filter(pl.col("shop_id") == "SHOP01")["order_id"].head(2)
+    raw["orders"] = raw["orders"].with_columns(
+        pl.when(pl.col("order_id") == first[0]).then(pl.lit(elsewhere[0])).otherwise(pl.col("seller_coupon_id")).alias("seller_coupon_id"),
+        pl.when(pl.col("order_id") == first[1]).then(pl.lit(elsewhere[1])).otherwise(pl.col("platform_coupon_id")).alias("platform_coupon_id"),
+    )
+    whole = compute(raw, as_of).published()["coupon_checks"]
+    assert set(whole.filter(pl.col("order_id").is_in(first.implode()))["reason"]) == {"wrong_shop", "wrong_type"}
+    staged = cut_at_as_of(stage(raw), as_of)
+    groups = partition.plan(staged.tables["orders"].group_by("shop_id").len(), 1)  # one shop per partition
+    assert len(groups) == 4
+    pieces = [
+        compute_staged(type(staged)(tables=tables, rejected_rows=staged.rejected_rows, invalid_promotion_ids=staged.invalid_promotion_ids),
+                       known_orders(staged), as_of).published()["coupon_checks"]
+        for tables in partition.split(staged.tables, groups)
+    ]
+    joined = pl.concat(pieces)
+    assert joined.sort(joined.columns).equals(whole.sort(whole.columns))
+
+
 def test_lines_find_their_partition_by_runs_or_by_a_join_alike():
     """Sorted lines of exactly the staged orders take their order's partition from the runs (no
     join); anything else is joined. Both give the rows and order of the join."""

@@ -62,7 +62,12 @@ def split(tables: dict[str, pl.DataFrame], groups: list[list[str]]) -> list[dict
     result = []
     for i, shops in enumerate(groups):
         own = {name: parts[name].get((i,), tables[name].clear()) for name in BY_ORDER}
-        promotions = tables["promotions"].filter(pl.col("shop_id").is_null() | pl.col("shop_id").is_in(shops))
+        # A coupon claim is checked against the claimed promotion wherever it belongs: another
+        # shop's coupon is `wrong_type` or `wrong_shop` in one run, so it must not be `unknown` here.
+        claimed = pl.concat([own["orders"]["seller_coupon_id"], own["orders"]["platform_coupon_id"]]).drop_nulls()
+        promotions = tables["promotions"].filter(
+            pl.col("shop_id").is_null() | pl.col("shop_id").is_in(shops) | pl.col("promotion_id").is_in(claimed.implode())
+        )
         own["promotions"] = promotions
         own["promotion_products"] = tables["promotion_products"].join(promotions.select("promotion_id").unique(), on="promotion_id", how="semi")
         own["opt_out_events"] = tables["opt_out_events"].filter(pl.col("shop_id").is_in(shops))
