@@ -27,7 +27,7 @@ WHOLE = ("rejected_rows",)
 RUNS_TABLE = "settle_runs"
 # Columns every row holds the same value in (checked on every row by the output contract): the
 # database computes them (virtual generated columns) rather than storing millions of copies.
-# Order details has 23 of its 60 columns so; storing them was a third of the load's CPU.
+# Order details has 23 of its 60 columns so (at 10M: 46.6 -> 42.0 s of CPU for the whole load).
 GENERATED = {"order_details": {snake(label): value for label, value in ORDER_DETAILS_CONSTANTS.items()}}
 
 
