@@ -334,8 +334,8 @@ def _statement_text() -> dict[str, pl.Expr]:
     return {
         "Statement date (UTC)": pl.col("statement_date").dt.strftime("%Y-%m-%d"),
         "Statement ID": statement_id(pl.col("shop_id"), pl.col("statement_date")),
-        "Payment ID": pl.lit(""),
-        "Status": pl.lit("Computed"),
+        "Payment ID": pl.lit(ORDER_DETAILS_CONSTANTS["Payment ID"]),
+        "Status": pl.lit(ORDER_DETAILS_CONSTANTS["Status"]),
     }
 
 
@@ -352,7 +352,8 @@ def order_details_layout(details: pl.DataFrame) -> pl.DataFrame:
         # The UTC date as ISO text (a date's cast gives it; a time zone's strftime costs twice as much).
         "Order created date": pl.col("created_at").dt.date().cast(pl.String),
         "Order delivery date": pl.col("delivered_at").dt.date().cast(pl.String).fill_null(""),
-        # Payment ID, Status, Type, Adjustment reason, Related order ID (the money ones are cents columns).
+        # The text constants (Payment ID and Status as above; Type, Adjustment reason, Related order
+        # ID); the money ones are cents columns like the others.
         **{label: pl.lit(value) for label, value in ORDER_DETAILS_CONSTANTS.items() if isinstance(value, str)},
     }
     columns = [
