@@ -1,10 +1,10 @@
 """Time the job's phases in one process, without a Prefect server, for profiling.
 
-    .venv/bin/python benchmarks/profile.py INPUT_DIR [--partition-orders N] [--xlsx]
+    .venv/bin/python benchmarks/profile.py INPUT_DIR [--partition-orders N] [--partitions-at-once N] [--xlsx]
     .venv/bin/python -m pyinstrument -o profile.txt benchmarks/profile.py INPUT_DIR
 
 Calls the flow's own task functions (`stage_inputs`, `settle_partition`, `publish_run`) in
-order, exactly as the flow does without Dask, into a fresh output directory, and prints the
+order, as the flow does without Dask (partitions N at once, in plan order), into a fresh output directory, and prints the
 seconds of each phase and the peak RSS. Not a test: the figures depend on the machine.
 """
 
@@ -13,11 +13,12 @@ import resource
 import shutil
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
 from flows import io
-from flows.settle import PARTITION_ORDERS, publish_run
+from flows.settle import PARTITION_ORDERS, PARTITIONS_AT_ONCE, publish_run
 from flows.steps import PartitionParams, Window, settle_partition, stage_inputs
 from transforms.reconcile import ReconParams
 
@@ -28,6 +29,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("input", type=Path)
     parser.add_argument("--partition-orders", type=int, default=PARTITION_ORDERS)
+    parser.add_argument("--partitions-at-once", type=int, default=PARTITIONS_AT_ONCE)
     parser.add_argument("--xlsx", action="store_true")
     args = parser.parse_args()
     out = Path(tempfile.mkdtemp(prefix="settle-profile-"))
@@ -38,8 +40,8 @@ def main() -> None:
         staged = stage_inputs.fn(args.input, building, AS_OF, None, args.partition_orders)
         seconds = {"stage": time.perf_counter() - clock}
         clock = time.perf_counter()
-        for index in range(len(staged["partitions"])):
-            settle_partition.fn(building, index, params)
+        with ThreadPoolExecutor(max_workers=args.partitions_at_once) as pool:  # as the flow: N in flight, in plan order
+            list(pool.map(lambda index: settle_partition.fn(building, index, params), range(len(staged["partitions"]))))
         seconds["partitions"] = time.perf_counter() - clock
         clock = time.perf_counter()
         shops = sorted(shop for group in staged["partitions"] for shop in group)

@@ -73,6 +73,7 @@ def run(
     tolerance: Annotated[list[str] | None, typer.Option("--tolerance", help="LABEL=AMOUNT, e.g. 'Referral fee=0.01' (repeatable).")] = None,
     xlsx: Annotated[bool, typer.Option("--xlsx/--no-xlsx", help="Also write each statement as XLSX.")] = True,
     partition_orders: Annotated[int | None, typer.Option("--partition-orders", min=1, help="Orders per partition of whole shops (default: the flow's, 500,000).")] = None,
+    partitions_at_once: Annotated[int | None, typer.Option("--partitions-at-once", min=1, help="Partitions settled at the same time, without Dask (default: the flow's, 2; memory holds this many).")] = None,
     dask: Annotated[bool, typer.Option("--dask", help="Run the partitions on a local Dask cluster.")] = False,
     dask_address: Annotated[str | None, typer.Option("--dask-address", help="Run the partitions on this Dask scheduler.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's own logs.")] = False,
@@ -99,6 +100,7 @@ def run(
             tolerances=_parse_tolerances(tolerance),
             xlsx=xlsx,
             **({"partition_orders": partition_orders} if partition_orders is not None else {}),
+            **({"partitions_at_once": partitions_at_once} if partitions_at_once is not None else {}),
             dask=dask,
             dask_address=dask_address,
         )

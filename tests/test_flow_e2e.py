@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 from prefect import get_client
 from prefect.testing.utilities import prefect_test_harness
 
-from flows import io, warehouse
+from flows import io, steps, warehouse
 from flows.generate import generate_to_dir
 from flows.settle import RunFailed, settle_flow
 
@@ -204,6 +205,31 @@ def test_dask_runs_the_partitions_with_identical_outputs(prefect_server, tmp_pat
     generate_to_dir(1200, 7, inputs, n_shops=4)
     local = settle_flow(input_dir=str(inputs), out_dir=str(tmp_path / "local"), as_of=AS_OF, partition_orders=300, xlsx=False)
     on_dask = settle_flow(input_dir=str(inputs), out_dir=str(tmp_path / "dask"), as_of=AS_OF, partition_orders=300, xlsx=False, dask=True)
-    assert local["partitions"] == on_dask["partitions"] >= 3
-    assert _parquet_bytes((tmp_path / "dask" / "current").resolve()) == _parquet_bytes((tmp_path / "local" / "current").resolve())
-    _assert_same_tables(_database(tmp_path / "dask"), _database(tmp_path / "local"))
+    # The default settles two partitions at a time in the flow's process; one at a time is the same run.
+    one_by_one = settle_flow(input_dir=str(inputs), out_dir=str(tmp_path / "one"), as_of=AS_OF, partition_orders=300, partitions_at_once=1, xlsx=False)
+    assert local["partitions"] == on_dask["partitions"] == one_by_one["partitions"] >= 3
+    for other in ("dask", "one"):
+        assert _parquet_bytes((tmp_path / other / "current").resolve()) == _parquet_bytes((tmp_path / "local" / "current").resolve())
+        _assert_same_tables(_database(tmp_path / other), _database(tmp_path / "local"))
+
+
+def test_a_failing_partition_publishes_nothing_once_the_others_in_flight_are_done(prefect_server, tmp_path, monkeypatch):
+    """Partitions settle two at a time: when one fails, the other finishes before the run is discarded."""
+    inputs = tmp_path / "inputs"
+    generate_to_dir(1200, 7, inputs, n_shops=4)
+    finished = []
+    validate = steps.validate
+
+    def failing_validate(results, tables):
+        if tables["order_details"]["shop_id"].is_in(["SHOP02"]).any():  # the second partition, planned largest first
+            raise RunFailed("partition of SHOP02 is wrong; nothing was published")
+        time.sleep(1)  # the first partition is still in flight when the second fails
+        finished.append(validate(results, tables))
+        return finished[-1]
+
+    monkeypatch.setattr(steps, "validate", failing_validate)
+    with pytest.raises(RunFailed, match="SHOP02 is wrong"):
+        settle_flow(input_dir=str(inputs), out_dir=str(tmp_path / "out"), as_of=AS_OF, partition_orders=300, xlsx=False)
+    assert len(finished) == 1  # the first partition was in flight, and ran to its end before the run was discarded
+    assert not (tmp_path / "out" / "current").exists()
+    assert not any((tmp_path / "out" / "runs").iterdir())
