@@ -248,14 +248,17 @@ def _read_table(building: Path, name: str) -> pl.DataFrame:
 
 def _settle_partitions(building: Path, groups: list[list[str]], params: PartitionParams, at_once: int, dask_address: str | None, logger) -> list[dict]:
     """Every partition's summary, in partition order; progress as a Prefect artifact and in the log.
-
-    Without Dask, `at_once` partitions are in flight at a time (largest first, as planned), so
-    memory holds at most that many. If one fails, the others in flight finish before the error
-    goes on (the run directory they write into is then discarded whole).
-    """
+    Without Dask, `at_once` partitions are in flight at a time, so memory holds at most that many."""
     progress = create_progress_artifact(progress=0.0, key="settle-progress", description="Partitions settled")
     if dask_address is not None:
         return settle_on_dask.with_options(task_runner=_dask_runner(dask_address))(building, groups, params, progress)
+    return _settle_in_flight(building, groups, params, at_once, progress, logger)
+
+
+def _settle_in_flight(building: Path, groups: list[list[str]], params: PartitionParams, at_once: int, progress: UUID, logger) -> list[dict]:
+    """Submit the partitions to the current task runner, `at_once` in flight (largest first, as
+    planned); their summaries in partition order. If one fails, the others in flight finish
+    before the error goes on (the run directory they write into is then discarded whole)."""
     waiting, running, parts = list(range(len(groups))), [], []
     try:
         while waiting or running:
@@ -292,14 +295,8 @@ def _dask_runner(address: str):
 
 @flow(name="settle-partitions-on-dask", validate_parameters=False)
 def settle_on_dask(building: Path, groups: list[list[str]], params: PartitionParams, progress: UUID) -> list[dict]:
-    """Submit every partition to the Dask cluster; collect the summaries as they finish."""
-    logger = get_run_logger()
-    futures = [settle_partition.submit(building, index, params) for index in range(len(groups))]
-    parts = []
-    for future in as_completed(futures):
-        parts.append(future.result())
-        _report_progress(progress, groups, parts, logger)
-    return sorted(parts, key=lambda part: part["index"])
+    """Every partition submitted to the Dask cluster at once (its workers schedule them); the summaries as they finish."""
+    return _settle_in_flight(building, groups, params, len(groups), progress, get_run_logger())
 
 
 @task(retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
