@@ -180,11 +180,15 @@ def generate(
     orders: Annotated[int, typer.Option("--orders", min=1, help="Number of orders.")] = 10_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed; same seed, same files.")] = 0,
     out: Annotated[Path, typer.Option("--out", help="Directory to write the input Parquet files to.")] = Path("generated"),
+    shops: Annotated[
+        int | None,
+        typer.Option("--shops", min=1, max=99, help="Number of shops (1 puts every order in one shop). Default: one per 50,000 orders, 2 to 20."),
+    ] = None,
 ) -> None:
     """Generate realistic input tables of any size."""
     from flows.generate import generate_to_dir
 
-    counts = generate_to_dir(orders, seed, out)
+    counts = generate_to_dir(orders, seed, out, n_shops=shops)
     for table, rows in counts.items():
         typer.echo(f"{table:20} {rows:>12,}")
     typer.echo(f"written to {out}")

@@ -7,20 +7,22 @@ formatted in large chunks, one `write_csv` per chunk, and each statement's file 
 the chunk's bytes at its line boundaries, after the one header line. When a value holds a line
 break (a quoted product name, say), lines no longer match rows and that chunk falls back to one
 `write_csv` per statement; the bytes are the same either way.
+
+The XLSX files are written by jetxl, a Rust writer that takes Arrow columns whole (no Python
+call per cell, and it releases the GIL); see `write_xlsx` and BENCHMARKS.md for why it was chosen.
 """
 
 import io
-from datetime import datetime
 from pathlib import Path
 
+import jetxl
 import numpy as np
 import polars as pl
-import xlsxwriter
 
 from schemas.layout import ORDER_DETAILS_LABELS, STATEMENTS_LABELS, snake
 
-_FIXED_CREATED = datetime(2000, 1, 1)  # XLSX metadata carries a time; fix it so files are reproducible
 CHUNK_ROWS = 200_000  # rows formatted per `write_csv` call: bounds the CSV text held in memory
+XLSX_SHEET_ROWS = 1_048_575  # data rows per sheet: Excel's 1,048,576 rows less the header row
 
 
 def _labelled(frame: pl.DataFrame, labels: tuple[str, ...], *keep: str) -> pl.DataFrame:
@@ -130,8 +132,30 @@ def write_exports(order_details: pl.DataFrame, statements: pl.DataFrame, directo
         starts = _starts(files["len"].to_numpy())
         for i, (sid, path) in enumerate(zip(files["statement_id"].to_list(), paths, strict=True)):
             details = labelled.slice(int(starts[i]), int(starts[i + 1] - starts[i]))
-            with xlsxwriter.Workbook(path.with_suffix(".xlsx"), {"in_memory": True}) as workbook:
-                workbook.set_properties({"created": _FIXED_CREATED})
-                headers[(sid,)].write_excel(workbook, worksheet="Statements", autofit=True, float_precision=2)
-                details.write_excel(workbook, worksheet="Order details", autofit=True, float_precision=2)
+            write_xlsx(path.with_suffix(".xlsx"), headers[(sid,)], details)
     return statements.height
+
+
+def _sheet(frame: pl.DataFrame, name: str) -> dict:
+    """One jetxl sheet: money as numbers shown with 2 decimals, columns as wide as their text.
+
+    XLSX holds every number as a double, so Decimal(18,2) money becomes Float64 at this edge
+    only; jetxl writes each value's shortest round-trip text, which is the decimal itself for
+    any amount of at most 15 significant digits (below $10 trillion, far above any statement).
+    """
+    money = [name for name, dtype in frame.schema.items() if isinstance(dtype, pl.Decimal)]
+    data = frame.with_columns(pl.col(money).cast(pl.Float64))
+    return {"data": data.to_arrow(), "name": name, "column_formats": dict.fromkeys(money, "decimal2"), "auto_width": True}
+
+
+def write_xlsx(path: Path, header: pl.DataFrame, details: pl.DataFrame, sheet_rows: int = XLSX_SHEET_ROWS) -> None:
+    """One statement as XLSX: sheet "Statements" (its header row) and its Order details.
+
+    A statement with more rows than a sheet holds continues on "Order details (2)", "(3)", …,
+    each with the labels in its first row. Text is written as text (inline strings), never as a
+    formula. Same frames, same bytes: jetxl fixes the workbook's dates and the zip entries' times.
+    """
+    sheets = [_sheet(header, "Statements")]
+    for k, first in enumerate(range(0, max(details.height, 1), sheet_rows)):
+        sheets.append(_sheet(details.slice(first, sheet_rows), "Order details" if k == 0 else f"Order details ({k + 1})"))
+    jetxl.write_sheets_arrow(sheets, str(path), num_threads=1)

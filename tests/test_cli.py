@@ -43,3 +43,17 @@ def test_generate_writes_every_table(tmp_path):
         "orders.parquet", "order_lines.parquet", "promotions.parquet", "promotion_products.parquet", "opt_out_events.parquet", "refunds.parquet",
     }
     assert pl.read_parquet(tmp_path / "gen" / "orders.parquet").height == 200
+
+
+def test_generate_shops_sets_the_number_of_shops(tmp_path):
+    for shops in (1, 3):
+        done = _settle("generate", "--orders", "300", "--seed", "3", "--shops", str(shops), "--out", str(tmp_path / f"gen{shops}"))
+        assert done.returncode == 0, done.stderr
+        orders = pl.read_parquet(tmp_path / f"gen{shops}" / "orders.parquet")
+        assert orders.height == 300
+        assert orders["shop_id"].n_unique() == shops
+    one = pl.read_parquet(tmp_path / "gen1" / "orders.parquet")
+    assert one["shop_id"].unique().to_list() == ["SHOP01"]
+    refused = _settle("generate", "--orders", "10", "--shops", "0", "--out", str(tmp_path / "gen0"))
+    assert refused.returncode != 0
+    assert not (tmp_path / "gen0").exists()

