@@ -6,6 +6,7 @@ Exit code 0 on success; on failure one line on stderr saying why, and exit code 
 import atexit
 import os
 import sys
+import threading
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -58,6 +59,30 @@ def _parse_tolerances(values: list[str] | None) -> dict[str, Decimal] | None:
     return tolerances or None
 
 
+def _start_temporary_server() -> threading.Thread | None:
+    """Start Prefect's temporary server in a thread while the job's modules import, when no server
+    is configured (`PREFECT_API_URL`): each takes a few seconds, and the run needs both.
+
+    The flow then finds the server running. Join the thread before the flow starts: Prefect marks
+    the server as running before it answers. If the start fails, the flow's own start of the
+    same server raises the error."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
+
+    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
+        return None
+    from prefect.server.api.server import SubprocessASGIServer
+
+    def start() -> None:
+        try:
+            SubprocessASGIServer().start()
+        except Exception:  # noqa: BLE001 - raised again, with Prefect's message, when the flow starts it
+            pass
+
+    thread = threading.Thread(target=start, name="prefect-server-start", daemon=True)
+    thread.start()
+    return thread
+
+
 @app.command()
 def run(
     input: Annotated[Path, typer.Option("--input", help="Directory of input Parquet files.")] = Path("data_samples"),
@@ -83,8 +108,11 @@ def run(
     instant = _parse_as_of(as_of)
     if not input.is_dir():  # fail before starting Prefect: the common typo costs no server start
         _fail(f"input directory {input} does not exist")
+    starting = _start_temporary_server()
     from flows.settle import RunFailed, settle_flow
 
+    if starting is not None:
+        starting.join()
     try:
         summary = settle_flow(
             input_dir=str(input),
