@@ -1,39 +1,41 @@
-"""Benchmark the whole settlement job against a DuckDB I/O floor at several sizes.
+"""Benchmark the settlement job as users run it, against a DuckDB I/O floor, per data shape.
 
-    .venv/bin/python benchmarks/run.py --sizes 100000 1000000
-    .venv/bin/python benchmarks/run.py                    # 100k, 1M and 10M order lines
-    .venv/bin/python benchmarks/run.py --repeat 3 --markdown benchmarks/RESULTS.md
+    .venv/bin/python benchmarks/run.py                                   # every case below, every mode
+    .venv/bin/python benchmarks/run.py --case 1000000:2 --case 2580000:2 --modes default nightly
+    .venv/bin/python benchmarks/run.py --repeat 3 --markdown BENCHMARKS.md
 
-Sizes are order lines (orders = lines / 2.58). For each size, cached under `--work`:
-inputs from `settle generate`, and reported Seller Center exports made by a "prepare" run of the
-job (unmeasured) whose Order details of the last 30 statement dates are written as
+A case is `LINES:SHOPS`: about LINES order lines (orders = lines / 2.58) in SHOPS shops
+(`settle generate --orders N --shops S --seed 1`; shop sizes are Zipf-like, so with 20 shops
+the largest holds about a quarter of the orders, with 2 shops about 60 %). For each case,
+cached under `--work`: the inputs, and reported Seller Center exports made by a "prepare" run of
+the job (unmeasured) whose Order details of the last 30 statement dates are written as
 `reported/<shop_id>/statement.parquet` with ~0.5% of orders perturbed (a few cents off the
-referral fee, left out, or an unknown order ID). Then, each in its own process so that `wait4`
-gives its own peak RSS: the job (`settle run --no-xlsx`: load, stage, stacking, statements,
-reconciliation, validation, every output but XLSX) and the floor (DuckDB reads every input file
-and writes one Parquet file per job output table with its row count, column names and types).
-One local Prefect server serves every run. With `--repeat`, medians of wall time, maxima of RSS.
+referral fee, left out, or an unknown order ID).
+
+Modes, each in its own process so that `wait4` gives its own peak RSS, with nothing configured,
+exactly as the README runs the job (so each run starts Prefect's temporary server and pays for it):
+
+- `default`: `settle run --input IN --out OUT --as-of AS_OF`: every output, XLSX included;
+- `no-xlsx`: the same with `--no-xlsx`, shown beside the default, never instead of it;
+- `nightly`: `settle run … --days-back 1`, the deployment's nightly run, over the whole history.
+
+The floor, once per case in the same run: DuckDB reads every input file and writes one Parquet
+file per output table of the default run, with its row count, column names and types. With
+`--repeat`, medians of wall time, maxima of RSS.
 
 Not a test: the figures depend on the machine.
 """
 
 import argparse
-import itertools
 import json
 import math
 import os
 import shlex
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,7 +45,6 @@ import duckdb
 LINES_PER_ORDER = 2.58
 AS_OF = "2026-11-01T00:00:00Z"
 REPORTED_DATES = 30  # the last statement dates exported as "reported"
-LINEAR_TOLERANCE = 0.15
 BIN = Path(sys.executable).parent
 
 
@@ -53,12 +54,20 @@ class Measurement:
     rss_kib: int
 
 
+MODES = {"default": [], "no-xlsx": ["--no-xlsx"], "nightly": ["--days-back", "1"]}
+DEFAULT_CASES = ("1000000:1", "1000000:2", "1000000:20", "2580000:2", "10000000:1", "10000000:2", "10000000:20")
+
+
 @dataclass(frozen=True)
 class SizeResult:
     lines: int
     job: list[Measurement]
     floor: list[Measurement]
     loads: list[float]  # the 1-minute load average as each job started: other work skews the figures
+    shops: int = 0
+    orders: int = 0
+    statements: int = 0
+    mode: str = "default"
 
     @property
     def job_wall(self) -> float:
@@ -98,69 +107,37 @@ def measure(cmd: list[str], env: dict[str, str], log_dir: Path, name: str) -> Me
     return Measurement(wall, usage.ru_maxrss)
 
 
-@contextmanager
-def prefect_server() -> Iterator[dict[str, str]]:
-    """A local Prefect server for the whole benchmark; yields the environment of its clients."""
-    with tempfile.TemporaryDirectory(prefix="settle-bench-prefect-") as home:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        env = {**os.environ, "PREFECT_HOME": home, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-        log = Path(home) / "server.log"
-        with open(log, "w") as out:
-            cmd = [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)]
-            server = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            url = f"http://127.0.0.1:{port}/api"
-            deadline = time.monotonic() + 180
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                        if response.status == 200:
-                            break
-                except OSError:
-                    pass
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"the Prefect server did not start:\n{log.read_text()[-3000:]}")
-                time.sleep(0.5)
-            yield {**env, "PREFECT_API_URL": url}
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait()
+def user_env(home: Path) -> dict[str, str]:
+    """The environment of a user who configured nothing: no Prefect server (each run starts its
+    temporary one), Prefect's home (its database) kept across the runs under `--work`."""
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    home.mkdir(parents=True, exist_ok=True)
+    return {**env, "PREFECT_HOME": str(home)}
 
 
-def job_command(input_dir: Path, out_dir: Path, no_xlsx: bool) -> list[str]:
-    cmd = [str(BIN / "settle"), "run", "--input", str(input_dir), "--out", str(out_dir), "--as-of", AS_OF]
-    return cmd + ["--no-xlsx"] if no_xlsx else cmd
+def job_command(input_dir: Path, out_dir: Path, mode: str) -> list[str]:
+    return [str(BIN / "settle"), "run", "--input", str(input_dir), "--out", str(out_dir), "--as-of", AS_OF, *MODES[mode]]
 
 
-def has_no_xlsx() -> bool:
-    help_text = subprocess.run([str(BIN / "settle"), "run", "--help"], check=False, capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
-    return "--no-xlsx" in help_text.stdout
-
-
-def ensure_inputs(case: Path, orders: int, seed: int) -> Path:
+def ensure_inputs(case: Path, orders: int, shops: int, seed: int) -> Path:
     """`case/input/`, generated unless cached."""
     input_dir = case / "input"
     if not (input_dir / "order_lines.parquet").exists():
         partial = case / "input.tmp"
         shutil.rmtree(partial, ignore_errors=True)
-        subprocess.run([str(BIN / "settle"), "generate", "--orders", str(orders), "--seed", str(seed), "--out", str(partial)], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([str(BIN / "settle"), "generate", "--orders", str(orders), "--shops", str(shops), "--seed", str(seed), "--out", str(partial)],
+                       check=True, stdout=subprocess.DEVNULL)
         os.replace(partial, input_dir)
     return input_dir
 
 
-def ensure_reported(case: Path, input_dir: Path, env: dict[str, str], no_xlsx: bool) -> float | None:
+def ensure_reported(case: Path, input_dir: Path, env: dict[str, str]) -> float | None:
     """`input/reported/` from an unmeasured run of the job, unless cached; the run's wall time."""
     if (input_dir / "reported").is_dir():
         return None
     prepare = case / "prepare"
     shutil.rmtree(prepare, ignore_errors=True)
-    wall = measure(job_command(input_dir, prepare, no_xlsx), env, case / "logs", "prepare").wall_s
+    wall = measure(job_command(input_dir, prepare, "no-xlsx"), env, case / "logs", "prepare").wall_s
     partial = case / "reported.tmp"
     shutil.rmtree(partial, ignore_errors=True)
     _in_child("--derive-reported", parquet_glob(prepare / "current" / "order_details"), str(partial))
@@ -279,78 +256,75 @@ def parquet_bytes(directory: Path) -> int:
     return sum(p.stat().st_size for p in directory.resolve().rglob("*.parquet"))
 
 
-def benchmark_size(lines: int, args: argparse.Namespace, env: dict[str, str], no_xlsx: bool) -> SizeResult:
-    """Prepare (cached) and measure one size: the job and the floor, `--repeat` times each."""
+def benchmark_case(lines: int, shops: int, args: argparse.Namespace, env: dict[str, str]) -> list[SizeResult]:
+    """Prepare (cached) and measure one case: each mode of the job, then the floor, `--repeat` times."""
     orders = round(lines / LINES_PER_ORDER)
-    case = args.work / f"orders-{orders}-seed-{args.seed}"
-    input_dir = ensure_inputs(case, orders, args.seed)
-    prepare_s = ensure_reported(case, input_dir, env, no_xlsx)
+    case = args.work / f"orders-{orders}-shops-{shops}-seed-{args.seed}"
+    input_dir = ensure_inputs(case, orders, shops, args.seed)
+    prepare_s = ensure_reported(case, input_dir, env)
     with duckdb.connect() as con:
         (order_lines,) = con.execute(f"SELECT count(*) FROM read_parquet({sql_str(input_dir / 'order_lines.parquet')})").fetchone()
-    print(f"{order_lines:,} order lines ({orders:,} orders) in {input_dir}; reported exports: "
+    print(f"{order_lines:,} order lines ({orders:,} orders, {shops} shops) in {input_dir}; reported exports: "
           + ("cached" if prepare_s is None else f"prepare run {prepare_s:.1f} s"), flush=True)
-    job, floor, loads = [], [], []
+    jobs: dict[str, list[Measurement]] = {mode: [] for mode in args.modes}
+    floor, loads, statements = [], [], 0
     for _ in range(args.repeat):
-        out, floor_out = case / "job", case / "floor"
-        shutil.rmtree(out, ignore_errors=True)
-        loads.append(os.getloadavg()[0])
-        job.append(measure(job_command(input_dir, out, no_xlsx), env, case / "logs", "job"))
-        rows_out = json.loads((out / "current" / "manifest.json").read_text())["rows_out"]
-        if not rows_out.get("recon_statements"):
-            raise SystemExit(f"the job reconciled no statement: are {input_dir / 'reported'} read? rows_out: {rows_out}")
+        for mode in args.modes:
+            out = case / f"job-{mode}"
+            shutil.rmtree(out, ignore_errors=True)
+            loads.append(os.getloadavg()[0])
+            jobs[mode].append(measure(job_command(input_dir, out, mode), env, case / "logs", f"job-{mode}"))
+            rows_out = json.loads((out / "current" / "manifest.json").read_text())["rows_out"]
+            if mode != "nightly" and not rows_out.get("recon_statements"):
+                raise SystemExit(f"the job reconciled no statement: are {input_dir / 'reported'} read? rows_out: {rows_out}")
+            xlsx = sum(1 for _ in (out / "current" / "exports").rglob("*.xlsx"))
+            print(f"  {mode}: load {loads[-1]:.1f}, {jobs[mode][-1].wall_s:.1f} s, {jobs[mode][-1].rss_kib / 2**20:.2f} GiB, "
+                  f"{rows_out['statements']:,} statements, {xlsx:,} XLSX files, {rows_out['recon_breaks']:,} recon breaks", flush=True)
+            if mode == args.modes[0]:
+                statements = rows_out["statements"]
+        first = case / f"job-{args.modes[0]}"
+        floor_out = case / "floor"
         shutil.rmtree(floor_out, ignore_errors=True)
         floor_out.mkdir(parents=True)
         spec = {
             "inputs": {p.stem: str(p) for p in sorted(input_dir.glob("*.parquet"))},
-            "outputs": json.loads(_in_child("--output-tables", str(out / "current"))),
+            "outputs": json.loads(_in_child("--output-tables", str(first / "current"))),
             "out": str(floor_out),
         }
         spec_path = case / "floor-spec.json"
         spec_path.write_text(json.dumps(spec, indent=1))
         floor.append(measure([sys.executable, str(Path(__file__).resolve()), "--floor", str(spec_path)], env, case / "logs", "floor"))
-        print(f"  load {loads[-1]:.1f}: job {job[-1].wall_s:.1f} s, {job[-1].rss_kib / 2**20:.2f} GiB, {parquet_bytes(out / 'current') / 1e6:.0f} MB Parquet, "
-              f"{rows_out['recon_breaks']:,} recon breaks; floor {floor[-1].wall_s:.1f} s, {floor[-1].rss_kib / 2**20:.2f} GiB, "
-              f"{parquet_bytes(floor_out) / 1e6:.0f} MB Parquet", flush=True)
-    return SizeResult(order_lines, job, floor, loads)
+        print(f"  floor {floor[-1].wall_s:.1f} s, {floor[-1].rss_kib / 2**20:.2f} GiB, {parquet_bytes(floor_out) / 1e6:.0f} MB Parquet", flush=True)
+    return [SizeResult(order_lines, jobs[mode], floor, loads, shops, orders, statements, mode) for mode in args.modes]
 
 
 def markdown(results: list[SizeResult]) -> str:
-    """The results table and the linearity of consecutive sizes."""
+    """The results table: one row per case and mode, against the case's floor."""
     rows = [
-        "| order lines | job wall s | lines/s | job peak RSS GiB | floor wall s | floor peak RSS GiB | job/floor wall | job/floor RSS | max load |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| order lines | orders | shops | statements | command | job wall s | job peak RSS GiB | floor wall s | floor peak RSS GiB | job/floor wall | job/floor RSS | max load |",
+        "|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         job_rss, floor_rss = max(m.rss_kib for m in r.job), max(m.rss_kib for m in r.floor)
         rows.append(
-            f"| {r.lines:,} | {r.job_wall:.1f} | {r.lines / r.job_wall:,.0f} | {job_rss / 2**20:.2f} | {r.floor_wall:.1f} | "
-            f"{floor_rss / 2**20:.2f} | {r.job_wall / r.floor_wall:.1f}× | {job_rss / floor_rss:.1f}× | {max(r.loads):.1f} |"
+            f"| {r.lines:,} | {r.orders:,} | {r.shops} | {r.statements:,} | {r.mode} | {r.job_wall:.1f} | {job_rss / 2**20:.2f} | {r.floor_wall:.1f} | "
+            f"{floor_rss / 2**20:.2f} | {r.job_wall / r.floor_wall:.2f}× | {job_rss / floor_rss:.1f}× | {max(r.loads):.1f} |"
         )
-    linearity = []
-    for a, b in itertools.pairwise(results):
-        size, wall = b.lines / a.lines, b.job_wall / a.job_wall
-        off = wall / size - 1
-        verdict = "linear" if abs(off) <= LINEAR_TOLERANCE else "NOT linear"
-        linearity.append(f"- {a.lines:,} → {b.lines:,} lines (×{size:.2f}): job wall ×{wall:.2f}, {off:+.0%} from linear ({verdict} "
-                         f"within ±{LINEAR_TOLERANCE:.0%}); floor wall ×{b.floor_wall / a.floor_wall:.2f}")
-    # Cost = fixed + per line × lines: the smallest run is mostly fixed cost (process start,
-    # imports, the Prefect run, a file per statement), which makes raw ratios look sub-linear.
-    # The slope from the smallest run shows whether the cost per line itself grows.
-    base = results[0]
-    for a, b in itertools.pairwise(results[1:]):
-        size = (b.lines - base.lines) / (a.lines - base.lines)
-        wall = (b.job_wall - base.job_wall) / (a.job_wall - base.job_wall)
-        off = wall / size - 1
-        verdict = "linear" if abs(off) <= LINEAR_TOLERANCE else "NOT linear"
-        linearity.append(f"- less the {base.lines:,}-line run (fixed costs), {a.lines:,} → {b.lines:,} lines: extra lines ×{size:.2f}, "
-                         f"extra job wall ×{wall:.2f}, {off:+.0%} from linear ({verdict} within ±{LINEAR_TOLERANCE:.0%})")
-    table = "\n".join(rows) + "\n"
-    return table + "\n" + "\n".join(linearity) + "\n" if linearity else table
+    return "\n".join(rows) + "\n"
+
+
+def parse_case(text: str) -> tuple[int, int]:
+    lines, _, shops = text.partition(":")
+    try:
+        return int(lines), int(shops or 20)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not LINES:SHOPS (e.g. 1000000:2)") from None
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 10_000_000], help="Order lines per size.")
+    parser.add_argument("--case", type=parse_case, action="append", help=f"LINES:SHOPS, repeatable (default: {' '.join(DEFAULT_CASES)}).")
+    parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES), help="Commands measured per case (the first one's outputs size the floor).")
     parser.add_argument("--seed", type=int, default=1, help="Seed of the generated inputs.")
     parser.add_argument("--work", type=Path, default=Path("/tmp/settle-bench"), help="Cache of inputs and reported exports; run outputs.")
     parser.add_argument("--repeat", type=int, default=1, help="Measurements per size (medians of wall time).")
@@ -368,19 +342,17 @@ def main() -> None:
     if args.output_tables:
         print(json.dumps(output_tables(args.output_tables)))
         return
-    no_xlsx = has_no_xlsx()
-    if not no_xlsx:
-        print("warning: `settle run` has no --no-xlsx: the job is measured WITH its XLSX exports", file=sys.stderr)
-    with prefect_server() as env:
-        results = [benchmark_size(lines, args, env, no_xlsx) for lines in sorted(args.sizes)]
+    env = user_env(args.work / "prefect-home")
+    results = []
+    for lines, shops in args.case or [parse_case(c) for c in DEFAULT_CASES]:
+        results += benchmark_case(lines, shops, args, env)
+        print("\n" + markdown(results), flush=True)
     table = markdown(results)
-    print("\n" + table)
     if args.markdown:
         command = shlex.join([sys.executable, *sys.argv])
         machine = f"{os.cpu_count()} CPUs, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM"
-        xlsx = "" if no_xlsx else " The job ran WITH XLSX exports (no --no-xlsx)."
         with args.markdown.open("a") as f:
-            f.write(f"\n## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n`{command}` ({machine}).{xlsx}\n\n{table}")
+            f.write(f"\n## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n`{command}` ({machine}).\n\n{table}")
 
 
 if __name__ == "__main__":
