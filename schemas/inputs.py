@@ -129,6 +129,19 @@ INPUT_TABLES: dict[str, tuple[Col, ...]] = {
     ),
 }
 
+# Bounds on every input number, chosen so that no product or sum the job takes can overflow its
+# 64-bit integers (money in cents, rates in millionths; products are taken in Int128):
+# - an amount (price, fee, tax, discount value, threshold, cap) is at most $1,000,000,000.00;
+# - a quantity (line, refund, tier threshold, tier number) is at most 1,000,000 units;
+# - a line's gross sales (quantity × unit price) are at most $10,000,000,000.00 (10^12 cents).
+# Every amount of an Order details row is then below 10^13 cents, so an order or statement would
+# need over 900,000 rows at the bound before a sum reached 2^63 (9.2 × 10^18); and the statement
+# identity (each total equals the exact Decimal sum of its rows) is checked before publishing.
+# A value beyond its bound is rejected as `out_of_range`.
+MAX_AMOUNT_CENTS = 100_000_000_000
+MAX_COUNT = 1_000_000
+MAX_LINE_GROSS_CENTS = 1_000_000_000_000
+
 # Tables that may be absent from the input directory.
 OPTIONAL_TABLES = ("fee_schedule", "opt_out_events", "refunds", "promotions", "promotion_products")
 

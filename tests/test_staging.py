@@ -373,3 +373,69 @@ def test_verdicts_do_not_depend_on_row_order(orders, lines, refunds, seed):
     shuffled = {name: frame.sample(fraction=1.0, shuffle=True, seed=seed) for name, frame in raw.items()}
     reversed_ = {name: frame.reverse() for name, frame in ordered.items()}
     assert verdicts(ordered) == verdicts(shuffled) == verdicts(reversed_)
+
+
+# ---------------------------------------------------------------- bounds: nothing can overflow
+
+
+def test_a_quantity_whose_gross_sales_would_wrap_is_rejected_not_priced_at_zero():
+    # 2^56 units at $2.56 is 2^64 cents: in 64-bit integers that wraps to exactly 0.
+    # Typed as a Parquet file holds them: Int64 quantity, Decimal(18,2) price.
+    lines = pl.DataFrame({
+        "order_id": ["O1", "O2"], "sku_id": ["a", "a"], "product_id": ["P1", "P1"], "product_name": ["Mug", "Mug"], "sku_name": ["Red", "Red"],
+        "quantity": pl.Series([2**56, 1], dtype=pl.Int64), "unit_price": pl.Series(["2.56", "10.00"]).cast(pl.Decimal(18, 2)),
+    })
+    staged = stage(inputs(**{**BASE, "order_lines": lines, "refunds": "| refund_id | order_id | sku_id | quantity | refunded_at |"}))
+    assert reasons(staged.rejected_rows) >= {("order_lines", "O1|a", "quantity", "out_of_range"), ("orders", "O1", "order_id", "line_rejected")}
+    assert staged.tables["orders"]["order_id"].to_list() == ["O2"]
+
+
+@pytest.mark.parametrize(
+    ("table_name", "column", "value"),
+    [
+        ("order_lines", "quantity", 1_000_001),  # more units than a line may hold
+        ("order_lines", "quantity", 2**64 - 1),  # an unsigned integer beyond Int64: rejected, not a crash
+        ("order_lines", "unit_price", "1000000000.01"),  # more than an amount may be
+        ("order_lines", "quantity", 100_001),  # 100,001 × $100,000.00 is over $10,000,000,000.00 of gross sales
+        ("orders", "shipping_fee", "1000000000.01"),
+        ("orders", "sales_tax", "-1000000000.01"),
+        ("refunds", "quantity", 10**12),
+        ("promotions", "min_spend", "1000000000.01"),
+        ("promotions", "min_quantity", 10**7),
+    ],
+)
+def test_values_beyond_their_bounds_are_out_of_range(table_name, column, value):
+    tables = {name: raw(name, text) for name, text in BASE.items()}
+    frame = tables[table_name]
+    if table_name == "order_lines" and column == "quantity" and value == 100_001:
+        frame = frame.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("100000.00")).otherwise(pl.col("unit_price")).alias("unit_price"))
+    dtype = pl.UInt64 if isinstance(value, int) else pl.String
+    values = [value] + frame[column].cast(pl.String).to_list()[1:] if dtype == pl.String else [value] + frame[column].cast(pl.UInt64, strict=False).to_list()[1:]
+    frame = frame.with_columns(pl.Series(column, values, dtype))
+    if table_name == "promotions":
+        frame = frame.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("seller_bmsm")).otherwise(pl.col("promotion_type")).alias("promotion_type"))
+    staged = stage(inputs(**{**BASE, table_name: frame}))
+    first = staged.rejected_rows.filter((pl.col("table") == table_name) & (pl.col("row_number") == 1))
+    assert first.select("column", "reason").rows() == [(column, "out_of_range")]
+
+
+def test_a_line_at_every_bound_is_priced_exactly():
+    # 1,000,000 units at $10,000.00: $10,000,000,000.00 of gross sales, the largest line allowed.
+    from tests.conftest import run
+
+    results = run(
+        orders="""
+        | order_id | created_at           | shipping_fee | actual_shipping_fee | delivered_at         |
+        | O1       | 2025-06-01T12:00:00Z | 1000000000.00 | 1000000000.00      | 2025-06-03T12:00:00Z |
+        """,
+        order_lines="""
+        | order_id | sku_id | product_id | quantity | unit_price |
+        | O1       | a      | P1         | 1000000  | 10000.00   |
+        | O1       | b      | P1         | 1000000  | 10000.00   |
+        """,
+    )
+    assert results.staged.rejected_rows.height == 0
+    details = results.published()["order_details"]
+    assert details["gross_sales"].sum() == pl.Series([10_000_000_000 * 2]).cast(pl.Decimal(38, 2)).item()
+    statements = results.published()["statements"]
+    assert statements["net_sales"].to_list() == [details["net_sales"].sum()]

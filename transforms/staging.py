@@ -20,6 +20,9 @@ from schemas.inputs import (
     DEFAULT_FEE_SCHEDULE,
     FUNDED_BY,
     INPUT_TABLES,
+    MAX_AMOUNT_CENTS,
+    MAX_COUNT,
+    MAX_LINE_GROSS_CENTS,
     SELLER_TYPES,
     TABLE_KEYS,
     Col,
@@ -88,6 +91,7 @@ def _cast(col: Col, dtype: pl.DataType, done: pl.Expr) -> tuple[pl.Expr, pl.Expr
             reason = pl.when(done.is_not_null() & ~done.is_in(list(col.enum))).then(pl.lit("bad_enum"))
     elif col.kind == "money":
         value, reason = parse_fixed_typed(raw, dtype, 2, "sub_cent")
+        reason = pl.when(reason.is_null() & (done.abs() > MAX_AMOUNT_CENTS)).then(pl.lit("out_of_range")).otherwise(reason)
         name = f"{col.name}_cents"
     elif col.kind == "rate":
         value, reason = parse_fixed_typed(raw, dtype, 6, "too_precise")
@@ -95,12 +99,15 @@ def _cast(col: Col, dtype: pl.DataType, done: pl.Expr) -> tuple[pl.Expr, pl.Expr
         name = f"{col.name}_ppm"
     elif col.kind == "value":
         value, reason = parse_fixed_typed(raw, dtype, 2, "too_precise")
+        reason = pl.when(reason.is_null() & (done.abs() > MAX_AMOUNT_CENTS)).then(pl.lit("out_of_range")).otherwise(reason)
         name = f"{col.name}_x100"
     elif col.kind == "count":
         if dtype.is_integer():
-            value = raw.cast(pl.Int64)
+            value = raw.cast(pl.Int64, strict=False)  # an unsigned value beyond Int64 is null, then out of range
+            reason = pl.when(raw.is_not_null() & done.is_null()).then(pl.lit("out_of_range"))
         else:
             value, reason = parse_fixed(raw, 0, "invalid_value")
+        reason = pl.when(reason.is_null() & (done.abs() > MAX_COUNT)).then(pl.lit("out_of_range")).otherwise(reason)
     elif col.kind == "bool":
         if dtype == pl.Boolean:
             value = raw
@@ -326,6 +333,8 @@ def stage(raw: dict[str, pl.DataFrame]) -> Staged:
         [
             ("quantity", "out_of_range", pl.col("quantity") < 1),
             ("unit_price", "out_of_range", pl.col("unit_price_cents") <= 0),
+            # Both factors are bounded, so their product fits Int64; the line's gross sales are bounded too.
+            ("quantity", "out_of_range", pl.col("quantity") * pl.col("unit_price_cents") > MAX_LINE_GROSS_CENTS),
         ],
     )
     order_ids = orders.select("order_id")
