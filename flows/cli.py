@@ -176,7 +176,7 @@ def query(
     database: Annotated[Path, typer.Option("--database", help="The DuckDB file.")] = Path("out/settlement.duckdb"),
     limit: Annotated[int, typer.Option("--limit", min=1, help="Rows to print at most.")] = 100,
 ) -> None:
-    """Run SQL read-only against the settlement database and print a table."""
+    """Run SQL read-only against the settlement database and print a table (no file access)."""
     import duckdb
 
     if not database.exists():
@@ -184,6 +184,10 @@ def query(
     try:
         with duckdb.connect(str(database), read_only=True) as con:
             con.execute("SET TimeZone = 'UTC'")
+            # The SQL comes from whoever types it: no file is read or written (read_csv, COPY … TO,
+            # EXPORT DATABASE, ATTACH, extensions), and the query cannot set these back.
+            con.execute("SET enable_external_access = false")
+            con.execute("SET lock_configuration = true")
             result = con.sql(sql)
             if result is None:
                 return

@@ -12,8 +12,10 @@ The XLSX files are written by jetxl, a Rust writer that takes Arrow columns whol
 call per cell, and it releases the GIL); see `write_xlsx` and BENCHMARKS.md for why it was chosen.
 """
 
+import hashlib
 import io
 from pathlib import Path
+from urllib.parse import quote
 
 import jetxl
 import numpy as np
@@ -23,6 +25,23 @@ from schemas.layout import ORDER_DETAILS_LABELS, STATEMENTS_LABELS, snake
 
 CHUNK_ROWS = 200_000  # rows formatted per `write_csv` call: bounds the CSV text held in memory
 XLSX_SHEET_ROWS = 1_048_575  # data rows per sheet: Excel's 1,048,576 rows less the header row
+
+
+FILE_NAME_BYTES = 200  # well under the 255 bytes a file name may have, with room for a suffix
+
+
+def file_name(identifier: str) -> str:
+    """A file name for an ID taken from the input, which may hold anything ("../..", "/", NUL,
+    100,000 characters): every byte but ASCII letters, digits, `-`, `_`, `.` and `~` is
+    percent-encoded (UTF-8), and so is a leading `.` (no `.`, `..` or hidden file), so the name
+    is one path component of this directory and tells apart any two IDs. A name longer than
+    FILE_NAME_BYTES keeps its first part and ends with a hash of the whole ID."""
+    name = quote(identifier, safe="")
+    if name.startswith("."):
+        name = "%2E" + name[1:]
+    if len(name) > FILE_NAME_BYTES:
+        name = f"{name[: FILE_NAME_BYTES - 17]}~{hashlib.sha256(identifier.encode()).hexdigest()[:16]}"
+    return name or "%00"
 
 
 def _labelled(frame: pl.DataFrame, labels: tuple[str, ...], *keep: str) -> pl.DataFrame:
@@ -110,7 +129,7 @@ def write_csvs(labelled: pl.DataFrame, paths: list[Path], counts: np.ndarray, ch
 
 
 def write_exports(order_details: pl.DataFrame, statements: pl.DataFrame, directory: Path, xlsx: bool = True, chunk_rows: int = CHUNK_ROWS) -> int:
-    """Write `<dir>/<shop_id>/<Statement ID>.csv` (and `.xlsx`); returns the number of statements.
+    """Write `<dir>/<shop_id>/<Statement ID>.csv` (and `.xlsx`), each ID as a `file_name`; returns the number of statements.
 
     A statement's rows keep their order in `order_details`.
     """
@@ -123,8 +142,8 @@ def write_exports(order_details: pl.DataFrame, statements: pl.DataFrame, directo
     if files["shop_id"].null_count():
         raise ValueError(f"Order details of statements with no header: {files.filter(pl.col('shop_id').is_null())['statement_id'].head(5).to_list()}")
     for shop_id in files["shop_id"].unique().to_list():
-        (directory / shop_id).mkdir(parents=True, exist_ok=True)
-    paths = [directory / shop_id / f"{sid}.csv" for shop_id, sid in zip(files["shop_id"].to_list(), files["statement_id"].to_list(), strict=True)]
+        (directory / file_name(shop_id)).mkdir(parents=True, exist_ok=True)
+    paths = [directory / file_name(shop_id) / f"{file_name(sid)}.csv" for shop_id, sid in zip(files["shop_id"].to_list(), files["statement_id"].to_list(), strict=True)]
     labelled = _labelled(ordered, ORDER_DETAILS_LABELS)
     write_csvs(labelled, paths, files["len"].to_numpy(), chunk_rows)
     if xlsx:

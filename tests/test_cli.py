@@ -27,6 +27,26 @@ def test_query_prints_a_table_read_only(tmp_path):
     assert refused.stderr.startswith("settle: error: query failed")
 
 
+def test_query_reads_and_writes_no_file(tmp_path):
+    db = tmp_path / "settlement.duckdb"
+    duckdb_file(db, "CREATE TABLE statements AS SELECT * FROM (VALUES ('S1', 10)) AS t(shop_id, total)")
+    secret = tmp_path / "secret.csv"
+    secret.write_text("password\nhunter2\n")
+    attempts = {
+        f"SELECT * FROM read_csv('{secret}')": "file system operations are disabled",
+        f"COPY statements TO '{tmp_path / 'copy.csv'}'": "file system operations are disabled",
+        f"EXPORT DATABASE '{tmp_path / 'export'}'": "file system operations are disabled",
+        f"ATTACH '{tmp_path / 'other.duckdb'}'": "file system operations are disabled",
+        "SET enable_external_access = true": "the configuration has been locked",
+    }
+    for sql, why in attempts.items():
+        refused = _settle("query", sql, "--database", str(db))
+        assert refused.returncode == 1, sql
+        assert refused.stderr.startswith("settle: error: query failed") and why in refused.stderr, (sql, refused.stderr)
+        assert "hunter2" not in refused.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["secret.csv", "settlement.duckdb"]
+
+
 def test_bad_options_fail_with_one_line(tmp_path):
     naive = _settle("run", "--as-of", "2026-11-01T00:00:00", "--out", str(tmp_path))
     assert naive.returncode == 1

@@ -173,3 +173,23 @@ def test_excel_row_limit_splits_a_statement_of_more_than_a_million_rows(tmp_path
     assert reader.sheet_names == ["Statements", "Order details", "Order details (2)"]
     first, second = (reader.load_sheet(name).to_polars()["Quantity"] for name in reader.sheet_names[1:])
     assert first.len() == 1_048_575 and second.to_list() == [float(rows - 2), float(rows - 1)]
+
+
+@pytest.mark.parametrize("shop", ["../../../../elsewhere", "/srv/elsewhere/SHOPX", "a/b", "nul\x00byte", ".", "..", "x" * 100_000, "Café €"])
+def test_export_file_names_stay_inside_the_directory_whatever_the_id(tmp_path, shop):
+    order_details, statements = _order_details([0, 1, 1], ["Mug", "Tee", "Cap"])
+    order_details = order_details.with_columns((pl.lit(shop) + "-" + pl.col("statement_id")).alias("statement_id"))
+    statements = statements.with_columns(pl.lit(shop).alias("shop_id"), (pl.lit(shop) + "-" + pl.col("statement_id")).alias("statement_id"))
+    target = tmp_path / "exports"
+    assert exports.write_exports(order_details, statements, target, xlsx=False) == 2
+    written = sorted(p for p in tmp_path.rglob("*") if p.is_file())
+    assert len(written) == 2 and all(p.parent.parent == target for p in written)
+    assert all(len(p.name.encode()) <= exports.FILE_NAME_BYTES + len(".csv") for p in written)
+    names = {exports.file_name(f"{shop}-S0"), exports.file_name(f"{shop}-S1")}
+    assert {p.stem for p in written} == names and len(names) == 2
+
+
+def test_file_names_of_distinct_ids_are_distinct():
+    ids = ["a/b", "a%2Fb", "a b", "a%20b", ".x", "%2Ex", "..", "%2E.", "SHOP-A-20260101"]
+    assert len({exports.file_name(i) for i in ids}) == len(ids)
+    assert exports.file_name("SHOP-A-20260101") == "SHOP-A-20260101"  # a plain ID is its own name
