@@ -48,6 +48,25 @@ def _labelled(frame: pl.DataFrame, labels: tuple[str, ...], *keep: str) -> pl.Da
     return frame.select(*keep, *[pl.col(snake(label)).alias(label) for label in labels])
 
 
+_FORMULA_START = r"^[=+\-@\t\r]"  # what a spreadsheet may read as the start of a formula (OWASP, CSV injection)
+
+
+def neutralise_formulas(frame: pl.DataFrame) -> pl.DataFrame:
+    """Text cells that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab or carriage
+    return first) get a `'` in front, as the OWASP guidance on CSV injection says: opened in
+    Excel, `=HYPERLINK(…)` from an order ID or product name is shown, never run. Numbers stay
+    numbers (a negative amount is a number column, not text). Columns where no cell needs it are
+    left as they are, so a frame with none is returned unchanged."""
+    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    if not text or not frame.height:
+        return frame
+    needs = frame.select(pl.col(c).str.contains(_FORMULA_START).any() for c in text).row(0)
+    risky = [c for c, need in zip(text, needs, strict=True) if need]
+    return frame.with_columns(
+        pl.when(pl.col(c).str.contains(_FORMULA_START)).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c) for c in risky
+    ) if risky else frame
+
+
 def _csv_bytes(frame: pl.DataFrame, header: bool, quote_style: str = "necessary") -> memoryview:
     buffer = io.BytesIO()
     frame.write_csv(buffer, include_header=header, quote_style=quote_style)
@@ -131,6 +150,9 @@ def write_csvs(labelled: pl.DataFrame, paths: list[Path], counts: np.ndarray, ch
 def write_exports(order_details: pl.DataFrame, statements: pl.DataFrame, directory: Path, xlsx: bool = True, chunk_rows: int = CHUNK_ROWS) -> int:
     """Write `<dir>/<shop_id>/<Statement ID>.csv` (and `.xlsx`), each ID as a `file_name`; returns the number of statements.
 
+    CSV text that a spreadsheet would run as a formula is neutralised (`neutralise_formulas`);
+    XLSX cells hold text as text, which a spreadsheet never runs, so they keep the value exactly.
+
     A statement's rows keep their order in `order_details`.
     """
     # Order details come sorted by date and shop, so each statement's rows are one run already:
@@ -145,7 +167,7 @@ def write_exports(order_details: pl.DataFrame, statements: pl.DataFrame, directo
         (directory / file_name(shop_id)).mkdir(parents=True, exist_ok=True)
     paths = [directory / file_name(shop_id) / f"{file_name(sid)}.csv" for shop_id, sid in zip(files["shop_id"].to_list(), files["statement_id"].to_list(), strict=True)]
     labelled = _labelled(ordered, ORDER_DETAILS_LABELS)
-    write_csvs(labelled, paths, files["len"].to_numpy(), chunk_rows)
+    write_csvs(neutralise_formulas(labelled), paths, files["len"].to_numpy(), chunk_rows)
     if xlsx:
         headers = _labelled(statements, STATEMENTS_LABELS, "statement_id").partition_by("statement_id", as_dict=True, include_key=False)
         starts = _starts(files["len"].to_numpy())

