@@ -94,13 +94,22 @@ def _applicable(con, orders, lines, headers, scope, opted, types) -> pl.DataFram
                    o.buyer_is_new, o.seller_coupon_id, o.platform_coupon_id
             FROM lines l JOIN orders o USING (order_id)
         ),
-        -- Each unscoped promotion on every UTC day it is active, for each shop it belongs to: an
+        -- Each unscoped promotion on the UTC days its shops have orders while it is active: an
         -- equi-join on (shop, day) then finds its candidate lines (a range join alone is slower).
+        -- The days come from the orders, never from the promotion's declared window, so a
+        -- promotion dated from year 1 to 9999 costs what its orders cost.
+        order_days AS (SELECT DISTINCT shop_id, day FROM line_orders),
+        unscoped AS (
+            SELECT p.*, p.starts_at::DATE AS first_day, (p.ends_at - INTERVAL 1 MICROSECOND)::DATE AS last_day
+            FROM promos p ANTI JOIN scoped ON scoped.promotion_id = p.promotion_id
+        ),
         promo_days AS (
-            SELECT p.promotion_id, p.promotion_type, p.condition, p.starts_at, p.ends_at, s.shop_id,
-                   unnest(generate_series(p.starts_at::DATE, (p.ends_at - INTERVAL 1 MICROSECOND)::DATE, INTERVAL 1 DAY))::DATE AS day
-            FROM promos p JOIN (SELECT DISTINCT shop_id FROM orders) s ON p.shop_id IS NULL OR p.shop_id = s.shop_id
-            ANTI JOIN scoped ON scoped.promotion_id = p.promotion_id
+            SELECT p.promotion_id, p.promotion_type, p.condition, p.starts_at, p.ends_at, d.shop_id, d.day
+            FROM unscoped p JOIN order_days d ON p.shop_id = d.shop_id AND d.day BETWEEN p.first_day AND p.last_day
+            UNION ALL
+            SELECT p.promotion_id, p.promotion_type, p.condition, p.starts_at, p.ends_at, d.shop_id, d.day
+            FROM unscoped p JOIN order_days d ON d.day BETWEEN p.first_day AND p.last_day
+            WHERE p.shop_id IS NULL
         ),
         pairs AS (
             SELECT lo.*, p.promotion_id, p.promotion_type, p.condition
