@@ -32,9 +32,11 @@ from flows.steps import (
     Window,
     beside,
     dated_scratch,
+    finish_sliced_shop,
     settle_partition,
     stage_inputs,
 )
+from transforms.partition import Part
 from schemas.layout import ORDER_DETAILS_MONEY
 from transforms.reconcile import ReconParams
 from transforms.staging import InputContractError
@@ -178,19 +180,20 @@ def _run_locked(input_dir, out_dir, building, run_id, started, params: Partition
     except InputContractError as exc:
         raise RunFailed(io.contract_error_message(input_dir, exc)) from None
     timings["stage"] = time.perf_counter() - clock
-    groups = staged["partitions"]
-    logger.info("staged %s orders (%s rows rejected) into %s partition(s)", f"{staged['orders_accepted']:,}", f"{staged['rows_rejected']:,}", len(groups))
+    plan: list[Part] = staged["partitions"]
+    logger.info("staged %s orders (%s rows rejected) into %s partition(s)", f"{staged['orders_accepted']:,}", f"{staged['rows_rejected']:,}", len(plan))
     clock = time.perf_counter()
-    parts = _settle_partitions(building, groups, params, partitions_at_once, dask_address, logger)
+    parts = _settle_partitions(building, plan, params, partitions_at_once, dask_address, logger)
+    finished = [finish_sliced_shop(building, indices, params) for indices in _sliced_shops(plan)]
     timings["partitions"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    shops = pl.DataFrame([shop for part in parts for shop in part["shops"]])  # every partition's shops (none if no orders)
-    shops = shops.sort("shop_id") if shops.height else shops
-    rows_out = {table: sum(part["rows_out"][table] for part in parts) for table in parts[0]["rows_out"]}  # always one partition or more
+    groups = [part.shops for part in plan]
+    shops = _shop_summaries(parts, finished)
+    rows_out = {table: sum(part["rows_out"][table] for part in parts + finished if table in part["rows_out"]) for table in parts[0]["rows_out"]}  # always one partition or more
     rows_out["rejected_rows"] = staged["rows_rejected"]
     recon_statements, recon_breaks = (_read_table(building, name) for name in ("recon_statements", "recon_breaks"))
     (building / recon_report.FILE_NAME).write_text(recon_report.render(recon_statements, recon_breaks, params.as_of))
-    shop_ids = sorted(s for g in groups for s in g)
+    shop_ids = sorted({s for g in groups for s in g})
     manifest = {
         "run_id": run_id,
         "parameters": {
@@ -214,8 +217,11 @@ def _run_locked(input_dir, out_dir, building, run_id, started, params: Partition
         "fee_schedule": "supplied" if staged["fee_schedule_supplied"] else "default (US)",
         "rows_in": staged["rows_in"],
         "rows_out": rows_out,
-        "partitions": [{"shops": g, "orders": p["orders"], "order_lines": p["order_lines"], "seconds": p["seconds"]} for g, p in zip(groups, parts, strict=True)],
-        "checks_passed": sorted(set(staged["checks_passed"]).union(*(p["checks_passed"] for p in parts))),
+        "partitions": [
+            {"shops": part.shops, **({"slice": part.slice + 1, "of": part.slices} if part.sliced else {}), "orders": p["orders"], "order_lines": p["order_lines"], "seconds": p["seconds"]}
+            for part, p in zip(plan, parts, strict=True)
+        ],
+        "checks_passed": sorted(set(staged["checks_passed"]).union(*(p["checks_passed"] for p in parts + finished))),
         "shops": shops.to_dicts(),
         "versions": {"python": platform.python_version(), "polars": pl.__version__},
     }
@@ -241,12 +247,33 @@ def _run_locked(input_dir, out_dir, building, run_id, started, params: Partition
     }
 
 
+def _sliced_shops(plan: list[Part]) -> list[list[int]]:
+    """The partitions of each sliced shop (consecutive in the plan), in order."""
+    shops: dict[str, list[int]] = {}
+    for index, part in enumerate(plan):
+        if part.sliced:
+            shops.setdefault(part.shops[0], []).append(index)
+    return list(shops.values())
+
+
+def _shop_summaries(parts: list[dict], finished: list[dict]) -> pl.DataFrame:
+    """One summary row per shop: a sliced shop's slices summed, its statements counted once."""
+    shops = pl.DataFrame([shop for part in parts for shop in part["shops"]])  # every partition's shops (none if no orders)
+    if not shops.height:
+        return shops
+    shops = shops.group_by("shop_id", maintain_order=True).agg(pl.exclude("shop_id").sum()).sort("shop_id")
+    counted = {shop: n for done in finished for shop, n in done["statements_by_shop"].items()}
+    if counted:
+        shops = shops.with_columns(pl.col("shop_id").replace_strict(counted, default=pl.col("statements"), return_dtype=shops.schema["statements"]).alias("statements"))
+    return shops
+
+
 def _read_table(building: Path, name: str) -> pl.DataFrame:
     """A statement-dated table of the run, from the partitions' files (date, then shop order)."""
     return pl.read_parquet(sorted(dated_scratch(building, name).glob("*.parquet"))).sort("statement_date_utc", "shop_id", maintain_order=True)
 
 
-def _settle_partitions(building: Path, groups: list[list[str]], params: PartitionParams, at_once: int, dask_address: str | None, logger) -> list[dict]:
+def _settle_partitions(building: Path, groups: list[Part], params: PartitionParams, at_once: int, dask_address: str | None, logger) -> list[dict]:
     """Every partition's summary, in partition order; progress as a Prefect artifact and in the log.
     Without Dask, `at_once` partitions are in flight at a time, so memory holds at most that many."""
     progress = create_progress_artifact(progress=0.0, key="settle-progress", description="Partitions settled")
@@ -255,7 +282,7 @@ def _settle_partitions(building: Path, groups: list[list[str]], params: Partitio
     return _settle_in_flight(building, groups, params, at_once, progress, logger)
 
 
-def _settle_in_flight(building: Path, groups: list[list[str]], params: PartitionParams, at_once: int, progress: UUID, logger) -> list[dict]:
+def _settle_in_flight(building: Path, groups: list[Part], params: PartitionParams, at_once: int, progress: UUID, logger) -> list[dict]:
     """Submit the partitions to the current task runner, `at_once` in flight (largest first, as
     planned); their summaries in partition order. If one fails, the others in flight finish
     before the error goes on (the run directory they write into is then discarded whole)."""
@@ -263,7 +290,8 @@ def _settle_in_flight(building: Path, groups: list[list[str]], params: Partition
     try:
         while waiting or running:
             while waiting and len(running) < at_once:
-                running.append(settle_partition.submit(building, waiting.pop(0), params))
+                index = waiting.pop(0)
+                running.append(settle_partition.submit(building, index, params, groups[index].sliced))
             finished = next(as_completed(running))
             running.remove(finished)
             parts.append(finished.result())
@@ -273,11 +301,12 @@ def _settle_in_flight(building: Path, groups: list[list[str]], params: Partition
     return sorted(parts, key=lambda part: part["index"])
 
 
-def _report_progress(progress, groups: list[list[str]], parts: list[dict], logger) -> None:
+def _report_progress(progress, groups: list[Part], parts: list[dict], logger) -> None:
     update_progress_artifact(artifact_id=progress, progress=100.0 * len(parts) / len(groups))
     last = parts[-1]
-    logger.info("partition %s/%s settled: %s orders of %s shop(s) in %.1f s",
-                len(parts), len(groups), f"{last['orders']:,}", len(groups[last["index"]]), last["seconds"])
+    part = groups[last["index"]]
+    what = f"slice {part.slice + 1}/{part.slices} of shop {part.shops[0]!r}" if part.sliced else f"{len(part.shops)} shop(s)"
+    logger.info("partition %s/%s settled: %s orders of %s in %.1f s", len(parts), len(groups), f"{last['orders']:,}", what, last["seconds"])
 
 
 def _dask_runner(address: str):
@@ -294,7 +323,7 @@ def _dask_runner(address: str):
 
 
 @flow(name="settle-partitions-on-dask", validate_parameters=False)
-def settle_on_dask(building: Path, groups: list[list[str]], params: PartitionParams, progress: UUID) -> list[dict]:
+def settle_on_dask(building: Path, groups: list[Part], params: PartitionParams, progress: UUID) -> list[dict]:
     """Every partition submitted to the Dask cluster at once (its workers schedule them); the summaries as they finish."""
     return _settle_in_flight(building, groups, params, len(groups), progress, get_run_logger())
 

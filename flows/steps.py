@@ -27,7 +27,7 @@ from schemas import outputs
 from schemas.layout import cents_name
 from schemas.staged import STAGED_MODELS
 from transforms import partition
-from transforms.pipeline import Results, compute_staged, cut_at_as_of, known_orders
+from transforms.pipeline import ReconPieces, Results, compute_staged, cut_at_as_of, known_orders, reconcile_pieces
 from transforms.reconcile import ReconParams
 from transforms.reported import ReportedFileError
 from transforms.staging import InputContractError, Staged, stage
@@ -168,21 +168,22 @@ def stage_inputs(input_dir: Path, building: Path, as_of: datetime, shops: list[s
         shop_orders = pl.concat([shop_orders, details.select("shop_id").unique().with_columns(pl.lit(0, pl.UInt32).alias("len"))])
         shop_orders = shop_orders.group_by("shop_id").agg(pl.col("len").sum())
     try:
-        groups = partition.plan(shop_orders, partition_orders, shops)
+        parts = partition.plan_parts(shop_orders, partition_orders, shops)
     except ValueError as exc:
         raise RunFailed(str(exc)) from None
     scratch = building / SCRATCH
     io.write_parquet(staged.rejected_rows, building / "rejected_rows.parquet")
     io.write_scratch(known_orders(staged), scratch / "known_orders.parquet")
     io.write_scratch(staged.invalid_promotion_ids, scratch / "invalid_promotion_ids.parquet")
-    for index, (shop_ids, tables) in enumerate(zip(groups, partition.split(staged.tables, groups), strict=True)):
+    for index, (part, tables) in enumerate(zip(parts, partition.split(staged.tables, parts), strict=True)):
         for name, frame in tables.items():
             io.write_scratch(frame, _part(building, index) / f"{name}.parquet")
+        # A slice gets its shop's reported rows: they set the reconciled window of its rows.
         for name, frame in (("reported_details", details), ("reported_statements", statements)):
             if frame is not None:
-                io.write_scratch(frame.filter(pl.col("shop_id").is_in(shop_ids)), _part(building, index) / f"{name}.parquet")
+                io.write_scratch(frame.filter(pl.col("shop_id").is_in(part.shops)), _part(building, index) / f"{name}.parquet")
     return {
-        "partitions": groups,
+        "partitions": parts,
         "rows_in": staged.counts,
         "rows_rejected": staged.rejected_rows.height,
         "orders_accepted": staged.counts["orders"]["accepted"],
@@ -226,13 +227,21 @@ def validate(results: Results, tables: dict[str, pl.DataFrame]) -> list[str]:
     return passed
 
 
+def _pieces_dir(building: Path, index: int) -> Path:
+    return building / SCRATCH / "recon-pieces" / f"part-{index:05d}"
+
+
 @task(cache_policy=NO_CACHE)
-def settle_partition(building: Path, index: int, params: PartitionParams) -> dict:
-    """Compute, validate and write one partition's outputs into the run being built; a small summary back."""
+def settle_partition(building: Path, index: int, params: PartitionParams, sliced: bool = False) -> dict:
+    """Compute, validate and write one partition's outputs into the run being built; a small summary back.
+
+    A slice of a shop (`sliced`) writes its Order details rows, its share of the statements
+    (summed by `finish_sliced_shop`) and its share of the reconciliation; the shop's exports
+    and reconciliation are made from all its slices."""
     started = time.perf_counter()
     staged, reported_details, reported_statements = _read_partition(building, index)
     known = pl.read_parquet(building / SCRATCH / "known_orders.parquet")
-    results = compute_staged(staged, known, params.as_of, params.hold_days, reported_details, reported_statements, params.recon)
+    results = compute_staged(staged, known, params.as_of, params.hold_days, reported_details, reported_statements, params.recon, sliced=sliced)
     tables = published_tables(results, params.window)
     name = f"part-{index:05d}.parquet"
 
@@ -248,19 +257,83 @@ def settle_partition(building: Path, index: int, params: PartitionParams) -> dic
     # The exports (CSV formatting, mostly) run beside validation and the Parquet writes: each
     # leaves part of a core idle. All of it goes into the run being built, which a failed run
     # discards whole.
-    checks = beside(
-        lambda: exports.write_exports(tables["order_details"], tables["statements"], building / "exports", xlsx=params.xlsx),
-        validate_and_write,
-    )
+    if sliced:
+        checks = validate_and_write()
+        for piece, frame in results.recon_pieces.frames().items():
+            io.write_scratch(frame, _pieces_dir(building, index) / f"{piece}.parquet")
+    else:
+        checks = beside(
+            lambda: exports.write_exports(tables["order_details"], tables["statements"], building / "exports", xlsx=params.xlsx),
+            validate_and_write,
+        )
     io.write_parquet(orders_table(results), building / SCRATCH / ORDERS_TABLE / name)
+    rows_out = {table: frame.height for table, frame in tables.items()}
+    if sliced:  # counted once for the shop, by `finish_sliced_shop`
+        rows_out |= dict.fromkeys(SHOP_SUMMED, 0)
     return {
         "index": index,
         "orders": staged.tables["orders"].height,
         "order_lines": staged.tables["order_lines"].height,
-        "rows_out": {table: frame.height for table, frame in tables.items()},
+        "rows_out": rows_out,
         "shops": shop_summary(results, params.window).to_dicts(),
         "checks_passed": checks,
         "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+SHOP_SUMMED = ("statements", "recon_breaks", "recon_statements")  # a sliced shop's tables made from all its slices
+
+
+@task(cache_policy=NO_CACHE)
+def finish_sliced_shop(building: Path, indices: list[int], params: PartitionParams, batch_rows: int = io.BY_DATE_BATCH_ROWS) -> dict:
+    """What sums over a sliced shop's orders, from all its slices (partitions `indices`, in order):
+
+    - its statements: the slices' shares summed per statement (each share is the sum of that
+      slice's rows, so the sum is the statement's total over all its rows);
+    - its CSV/XLSX exports, a batch of statement dates at a time (a statement's rows are its
+      slices' rows in slice order: the order of one run, since slices are ranges of order IDs);
+    - its reconciliation, from every slice's pieces (all per order) and the shop's reported rows.
+
+    Written where the first slice's files are, so by-date outputs keep the shop's place."""
+    names = [f"part-{i:05d}.parquet" for i in indices]
+    statement_files = [dated_scratch(building, "statements") / name for name in names]
+    shares = pl.read_parquet(statement_files)
+    money = [column for column, dtype in shares.schema.items() if isinstance(dtype, pl.Decimal)]
+    keys = [column for column in shares.columns if column not in money]
+    statements = (
+        shares.group_by(keys, maintain_order=True).agg(pl.col(money).sum())
+        .with_columns(pl.col(money).cast(shares.schema[money[0]]) if money else [])
+        .select(shares.columns)
+        .sort("statement_date_utc", maintain_order=True)
+    )
+    checks = [check("statements", OUTPUT_MODELS["statements"], statements)]
+    io.write_scratch(statements, statement_files[0], sorted_by="statement_date_utc")
+    for extra in statement_files[1:]:
+        io.write_scratch(statements.head(0), extra)
+
+    details = [dated_scratch(building, "order_details") / name for name in names]
+    counts = pl.scan_parquet(details).group_by("statement_date_utc").len().sort("statement_date_utc").collect()
+    batches = counts.with_columns(((pl.col("len").cum_sum() - pl.col("len")) // max(batch_rows, 1)).alias("_batch"))
+    for dates in batches.partition_by("_batch", maintain_order=True):
+        low, high = pl.lit(dates["statement_date_utc"].min()), pl.lit(dates["statement_date_utc"].max())
+        rows = pl.concat([pl.scan_parquet(path).filter(pl.col("statement_date_utc").is_between(low, high)).collect() for path in details])
+        exports.write_exports(rows, statements.filter(pl.col("statement_date_utc").is_between(low, high)), building / "exports", xlsx=params.xlsx)
+
+    pieces = ReconPieces.together([
+        {piece: pl.read_parquet(_pieces_dir(building, index) / f"{piece}.parquet") for piece in ReconPieces.FRAMES} for index in indices
+    ])
+    _, reported_details, reported_statements = _read_partition(building, indices[0])
+    known = pl.read_parquet(building / SCRATCH / "known_orders.parquet")
+    recon = dict(zip(("recon_breaks", "recon_statements"), reconcile_pieces(pieces, reported_details, reported_statements, known, params.recon), strict=True))
+    for table, frame in recon.items():
+        frame = frame.filter(params.window.covers(pl.col("statement_date_utc")))
+        checks.append(check(table, OUTPUT_MODELS[table], frame))
+        io.write_scratch(frame, dated_scratch(building, table) / names[0], sorted_by="statement_date_utc")
+        recon[table] = frame
+    return {
+        "rows_out": {"statements": statements.height, **{table: frame.height for table, frame in recon.items()}},
+        "statements_by_shop": dict(zip(*statements.group_by("shop_id").len().get_columns(), strict=True)),
+        "checks_passed": checks,
     }
 
 

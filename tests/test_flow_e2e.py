@@ -189,6 +189,32 @@ def test_runs_over_parts_of_the_data_build_the_same_database_as_one_full_run(pre
     assert set(details["statement_date_utc"]) <= {"2026-10-31"}
 
 
+def test_shops_cut_into_slices_give_the_outputs_of_whole_shops(prefect_server, tmp_path):
+    """A shop larger than a partition is cut into slices of order IDs; its statements, exports and
+    reconciliation are made from all its slices. Every output is that of the run over whole shops."""
+    whole = settle_flow(input_dir=str(SAMPLES), out_dir=str(tmp_path / "whole"), as_of=AS_OF)
+    sliced = settle_flow(input_dir=str(SAMPLES), out_dir=str(tmp_path / "sliced"), as_of=AS_OF, partition_orders=50)
+    assert whole["partitions"] == 1 and sliced["partitions"] >= 6  # both sample shops are cut, in 3 slices or more
+    manifest = json.loads((tmp_path / "sliced" / "current" / "manifest.json").read_text())
+    assert all(p["of"] >= 3 for p in manifest["partitions"])
+    a, b = ((tmp_path / name / "current").resolve() for name in ("whole", "sliced"))
+    per_partition = {"discount_lines", "blocked_incentives", "coupon_checks", "coupon_restorations", "unsettled_orders"}
+
+    def published(run_dir: Path) -> dict[str, bytes]:  # by-date tables, CSV and XLSX exports, the report, rejected rows
+        return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*"))
+                if p.is_file() and p.name != "manifest.json" and p.relative_to(run_dir).parts[0] not in per_partition}
+
+    assert published(b) == published(a)
+    assert any(name.endswith(".xlsx") for name in published(a)) and any("recon_breaks/" in name for name in published(a))
+    for table in per_partition:  # one file per partition: the same rows, in files cut another way
+        rows = [pl.read_parquet(run / table / "*.parquet").sort(pl.all()) for run in (a, b)]
+        assert rows[1].equals(rows[0]), table
+    _assert_same_tables(_database(tmp_path / "sliced"), _database(tmp_path / "whole"))
+    expected = json.loads((a / "manifest.json").read_text())
+    assert (manifest["rows_out"], manifest["shops"]) == (expected["rows_out"], expected["shops"])
+    assert (sliced["recon_breaks"], sliced["recon_statements"]) == (whole["recon_breaks"], whole["recon_statements"]) != (0, 0)
+
+
 def test_a_second_run_on_the_same_output_is_refused_with_who_holds_it(prefect_server, tmp_path):
     out = tmp_path / "out"
     with io.run_lock(out, "20261101T020000Z"):
@@ -221,7 +247,7 @@ def test_a_failing_partition_publishes_nothing_once_the_others_in_flight_are_don
     validate = steps.validate
 
     def failing_validate(results, tables):
-        if tables["order_details"]["shop_id"].is_in(["SHOP02"]).any():  # the second partition, planned largest first
+        if tables["order_details"]["shop_id"].is_in(["SHOP02"]).any():  # the third partition: SHOP01 (460 orders) is cut in two slices
             raise RunFailed("partition of SHOP02 is wrong; nothing was published")
         time.sleep(1)  # the first partition is still in flight when the second fails
         finished.append(validate(results, tables))
@@ -230,6 +256,6 @@ def test_a_failing_partition_publishes_nothing_once_the_others_in_flight_are_don
     monkeypatch.setattr(steps, "validate", failing_validate)
     with pytest.raises(RunFailed, match="SHOP02 is wrong"):
         settle_flow(input_dir=str(inputs), out_dir=str(tmp_path / "out"), as_of=AS_OF, partition_orders=300, xlsx=False)
-    assert len(finished) == 1  # the first partition was in flight, and ran to its end before the run was discarded
+    assert len(finished) == 2  # SHOP01's second slice was in flight, and ran to its end before the run was discarded
     assert not (tmp_path / "out" / "current").exists()
     assert not any((tmp_path / "out" / "runs").iterdir())

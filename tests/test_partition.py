@@ -117,3 +117,39 @@ def test_lines_find_their_partition_by_runs_or_by_a_join_alike():
     assert partition._with_owner(lines, renamed).equals(joined(lines, renamed))  # as many orders, not the same ones
     reordered = owner.reverse()  # the same orders in another order
     assert partition._with_owner(lines, reordered).equals(joined(lines, reordered))
+
+
+@given(st.dictionaries(st.text("ABCDEFGH", min_size=1, max_size=3), st.integers(0, 1000), min_size=1, max_size=30), st.integers(1, 2000))
+@settings(max_examples=200, deadline=None)
+def test_a_shop_over_the_target_is_cut_into_slices_of_at_most_the_target(counts, target):
+    parts = partition.plan_parts(_sizes(counts), target)
+    if all(n <= target for n in counts.values()):  # nothing to cut: the partitions of whole shops
+        assert [p.shops for p in parts] == partition.plan(_sizes(counts), target) and not any(p.sliced for p in parts)
+    shops = [s for p in parts if not p.sliced or p.slice == 0 for s in p.shops]  # each sliced shop once
+    assert shops == sorted(counts)
+    assert all(counts[s] <= target for p in parts if not p.sliced for s in p.shops)  # a shop over the target is always cut
+    for p in parts:
+        if p.sliced:
+            assert p.shops[0] in counts and counts[p.shops[0]] > target and -(-counts[p.shops[0]] // target) == p.slices
+    order = [s for p in parts for s in p.shops]  # shop-ID order throughout, a sliced shop's slices together
+    assert order == sorted(order)
+
+
+def test_slices_hold_consecutive_order_ids_each_once():
+    tables = stage(generate_inputs(800, 3, n_shops=2)).tables
+    sizes = tables["orders"].group_by("shop_id").len()
+    parts = partition.plan_parts(sizes, 150)
+    assert any(p.sliced for p in parts)
+    pieces = partition.split(tables, parts)
+    for name in partition.BY_ORDER:
+        assert sum(p[name].height for p in pieces) == tables[name].height
+    by_shop: dict[str, list[pl.Series]] = {}
+    for part, piece in zip(parts, pieces, strict=True):
+        ids = piece["orders"]["order_id"].sort()
+        assert set(piece["orders"]["shop_id"]) <= set(part.shops)
+        if part.sliced:
+            assert 0 < ids.len() <= 150
+            by_shop.setdefault(part.shops[0], []).append(ids)
+    for shop, slices in by_shop.items():
+        assert all(a.max() < b.min() for a, b in zip(slices, slices[1:]))  # ranges of order IDs, in slice order
+        assert pl.concat(slices).equals(tables["orders"].filter(pl.col("shop_id") == shop)["order_id"].sort())

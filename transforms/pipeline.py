@@ -12,7 +12,7 @@ import polars as pl
 
 from transforms.applicability import promotion_headers
 from transforms.money import cents_to_decimal, decimalise
-from transforms.reconcile import ReconParams, evidence, reconcile, reconciled_window
+from transforms.reconcile import Evidence, ReconParams, evidence, reconcile, reconciled_window
 from transforms.refunds import coupon_restorations, line_sales_tax, refund_amounts
 from transforms.stacking import Priced, price_orders
 from transforms.reported import empty_reported_details, empty_reported_statements
@@ -29,6 +29,39 @@ from transforms.statements import (
 
 
 @dataclass
+class ReconPieces:
+    """What one slice of a shop contributes to the shop's reconciliation, in cents; each frame is
+    per order (or per Order details row), so the slices' pieces put together are the shop's."""
+
+    details: pl.DataFrame  # its Order details rows in the reconciled window
+    unsettled: pl.DataFrame
+    evidence: Evidence
+
+    FRAMES = ("details", "unsettled", "opt_out_toggled", "blocked_incentive", "coupon_rejected", "referral_alternatives")
+
+    def frames(self) -> dict[str, pl.DataFrame]:
+        ev = self.evidence
+        return {"details": self.details, "unsettled": self.unsettled, "opt_out_toggled": ev.opt_out_toggled,
+                "blocked_incentive": ev.blocked_incentive, "coupon_rejected": ev.coupon_rejected, "referral_alternatives": ev.referral_alternatives}
+
+    @classmethod
+    def together(cls, pieces: list[dict[str, pl.DataFrame]]) -> "ReconPieces":
+        """The pieces of every slice of a shop, as one."""
+        frame = {name: pl.concat([p[name] for p in pieces], how="vertical_relaxed") for name in cls.FRAMES}
+        return cls(frame["details"], frame["unsettled"], Evidence(frame["opt_out_toggled"], frame["blocked_incentive"],
+                                                                  frame["coupon_rejected"], frame["referral_alternatives"]))
+
+
+def reconcile_pieces(pieces: ReconPieces, reported_details: pl.DataFrame | None, reported_statements: pl.DataFrame | None,
+                     known: pl.DataFrame, recon: ReconParams) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`recon_breaks` and `recon_statements` (published layout) of a sliced shop, from all its slices' pieces."""
+    reported_details = reported_details if reported_details is not None else empty_reported_details()
+    reported_statements = reported_statements if reported_statements is not None else empty_reported_statements()
+    breaks, bridge = reconcile(pieces.details, reported_details, reported_statements, known, pieces.unsettled, pieces.evidence, recon)
+    return recon_layout(breaks), recon_layout(bridge)
+
+
+@dataclass
 class Results:
     """Everything a run produces, in cents; `published()` gives the output tables."""
 
@@ -40,6 +73,7 @@ class Results:
     params: StatementParams
     recon_breaks: pl.DataFrame
     recon_statements: pl.DataFrame
+    recon_pieces: ReconPieces | None = None  # a slice's share of its shop's reconciliation (then the two above are empty)
 
     def published(self) -> dict[str, pl.DataFrame]:
         """The SPEC §6 output tables (snake_case names, money as `Decimal(18,2)`)."""
@@ -51,13 +85,13 @@ class Results:
             "order_details": snake_columns(order_details_layout(self.statements.order_details)),
             "statements": snake_columns(statements_layout(self.statements.statements)),
             "unsettled_orders": unsettled_layout(self.statements.unsettled_orders),
-            "recon_breaks": _recon_layout(self.recon_breaks),
-            "recon_statements": _recon_layout(self.recon_statements),
+            "recon_breaks": recon_layout(self.recon_breaks),
+            "recon_statements": recon_layout(self.recon_statements),
             "rejected_rows": self.staged.rejected_rows,
         }
 
 
-def _recon_layout(frame: pl.DataFrame) -> pl.DataFrame:
+def recon_layout(frame: pl.DataFrame) -> pl.DataFrame:
     """Cents → Decimal(18,2) under the same name less `_cents`; the statement date as text."""
     money = [c for c in frame.columns if c.endswith("_cents")]
     return frame.with_columns(
@@ -137,9 +171,13 @@ def compute_staged(
     reported_details: pl.DataFrame | None = None,
     reported_statements: pl.DataFrame | None = None,
     recon: ReconParams | None = None,
+    sliced: bool = False,
 ) -> Results:
     """Price, refund, write statements and reconcile staged tables: all shops, or one partition
-    of whole shops (the computation never crosses shops, so partitions give the same rows)."""
+    of whole shops (the computation never crosses shops, so partitions give the same rows).
+
+    For a slice of one shop (`sliced`), the reconciliation is left to `reconcile_pieces` over
+    all the shop's slices: this slice's share of it is in `recon_pieces`."""
     params = StatementParams(as_of=as_of, hold_days=hold_days)
     t = staged.tables
     priced = price_orders(t["orders"], t["order_lines"], t["promotions"], t["promotion_products"], t["opt_out_events"], staged.invalid_promotion_ids)
@@ -152,9 +190,16 @@ def compute_staged(
     reported_statements = reported_statements if reported_statements is not None else empty_reported_statements()
     # The evidence is only ever read for statements in the reconciled window.
     window = reconciled_window(reported_details, reported_statements, statements.order_details, recon)
+    in_window = statements.order_details.join(window, on=["shop_id", "statement_date"], how="semi")
     ev = evidence(t["orders"], t["opt_out_events"], priced.blocked_incentives, priced.coupon_checks,
-                  statements.order_details.join(window, on=["shop_id", "statement_date"], how="semi"),
-                  t["fee_schedule"], statements.referral_rates)
+                  in_window, t["fee_schedule"], statements.referral_rates)
+    if sliced:
+        pieces = ReconPieces(in_window, statements.unsettled_orders, ev)
+        # Empty recon tables of their exact types: the shop's are made once from every slice's pieces.
+        breaks, bridge = reconcile(statements.order_details.head(0), reported_details.head(0), reported_statements.head(0),
+                                   known.head(0), statements.unsettled_orders.head(0), ev, recon, window.head(0))
+        return Results(staged=staged, priced=priced, refunds=refunds, coupon_restorations=restorations, statements=statements,
+                       params=params, recon_breaks=breaks, recon_statements=bridge, recon_pieces=pieces)
     breaks, bridge = reconcile(
         statements.order_details,
         reported_details,
