@@ -14,6 +14,8 @@ call per cell, and it releases the GIL); see `write_xlsx` and BENCHMARKS.md for 
 
 import hashlib
 import io
+import mmap
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -127,9 +129,9 @@ def _chunks(counts: np.ndarray, rows: int) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1], bounds[1:], strict=True))
 
 
-def write_csvs(labelled: pl.DataFrame, paths: list[Path], counts: np.ndarray, chunk_rows: int = CHUNK_ROWS) -> None:
-    """Write each statement's rows (consecutive in `labelled`, `counts[i]` rows) to `paths[i]`, with the header."""
-    header = bytes(_csv_bytes(labelled.head(0), header=True))
+def csv_bodies(labelled: pl.DataFrame, counts: np.ndarray, chunk_rows: int = CHUNK_ROWS) -> Iterator[tuple[int, bytes | memoryview]]:
+    """Each statement's rows (consecutive in `labelled`, `counts[i]` rows) as CSV text without the
+    header: `(i, text)`, in statement order."""
     starts = _starts(counts)
     for first, last in _chunks(counts, chunk_rows):
         rows = labelled.slice(int(starts[first]), int(starts[last] - starts[first]))
@@ -138,13 +140,44 @@ def write_csvs(labelled: pl.DataFrame, paths: list[Path], counts: np.ndarray, ch
         if len(line_ends) == rows.height:
             offsets = np.concatenate([[0], line_ends[starts[first + 1 : last + 1] - starts[first] - 1]]).tolist()
             for i, statement in enumerate(range(first, last)):
-                with paths[statement].open("wb") as handle:
-                    handle.write(header)
-                    handle.write(text[offsets[i] : offsets[i + 1]])
+                yield statement, text[offsets[i] : offsets[i + 1]]
         else:  # a value with a line break: lines are not rows, format statement by statement
             for statement in range(first, last):
                 begin = int(starts[statement] - starts[first])
-                rows.slice(begin, int(counts[statement])).write_csv(paths[statement])
+                yield statement, _csv_bytes(rows.slice(begin, int(counts[statement])), header=False)
+
+
+def csv_header(labels: tuple[str, ...] = ORDER_DETAILS_LABELS) -> bytes:
+    return bytes(_csv_bytes(pl.DataFrame(schema=dict.fromkeys(labels, pl.String)), header=True))
+
+
+def write_csvs(labelled: pl.DataFrame, paths: list[Path], counts: np.ndarray, chunk_rows: int = CHUNK_ROWS) -> None:
+    """Write each statement's rows (consecutive in `labelled`, `counts[i]` rows) to `paths[i]`, with the header."""
+    header = csv_header(tuple(labelled.columns))
+    for statement, body in csv_bodies(labelled, counts, chunk_rows):
+        with paths[statement].open("wb") as handle:
+            handle.write(header)
+            handle.write(body)
+
+
+def _by_statement(order_details: pl.DataFrame, statements: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The Order details labelled, each statement's rows together (in their order), and per
+    statement in that order: `statement_id`, `len` (its rows) and `shop_id`."""
+    # Order details come sorted by date and shop, so each statement's rows are one run already:
+    # then no sort (a gather of every column) is needed. Otherwise they are brought together.
+    runs = order_details.select(pl.col("statement_id").rle_id().max() + 1 == pl.col("statement_id").n_unique()).item()
+    ordered = order_details if runs in (True, None) else order_details.sort("statement_id", maintain_order=True)
+    counts = ordered.group_by("statement_id", maintain_order=True).len()
+    files = counts.join(statements.select("statement_id", "shop_id"), on="statement_id", how="left", maintain_order="left")
+    if files["shop_id"].null_count():
+        raise ValueError(f"Order details of statements with no header: {files.filter(pl.col('shop_id').is_null())['statement_id'].head(5).to_list()}")
+    return _labelled(ordered, ORDER_DETAILS_LABELS), files
+
+
+def _paths(directory: Path, files: pl.DataFrame) -> list[Path]:
+    for shop_id in files["shop_id"].unique().to_list():
+        (directory / file_name(shop_id)).mkdir(parents=True, exist_ok=True)
+    return [directory / file_name(shop_id) / f"{file_name(sid)}.csv" for shop_id, sid in zip(files["shop_id"].to_list(), files["statement_id"].to_list(), strict=True)]
 
 
 def write_exports(order_details: pl.DataFrame, statements: pl.DataFrame, directory: Path, xlsx: bool = True, chunk_rows: int = CHUNK_ROWS) -> int:
@@ -155,26 +188,57 @@ def write_exports(order_details: pl.DataFrame, statements: pl.DataFrame, directo
 
     A statement's rows keep their order in `order_details`.
     """
-    # Order details come sorted by date and shop, so each statement's rows are one run already:
-    # then no sort (a gather of every column) is needed. Otherwise they are brought together.
-    runs = order_details.select(pl.col("statement_id").rle_id().max() + 1 == pl.col("statement_id").n_unique()).item()
-    ordered = order_details if runs in (True, None) else order_details.sort("statement_id", maintain_order=True)
-    counts = ordered.group_by("statement_id", maintain_order=True).len()
-    files = counts.join(statements.select("statement_id", "shop_id"), on="statement_id", how="left", maintain_order="left")
-    if files["shop_id"].null_count():
-        raise ValueError(f"Order details of statements with no header: {files.filter(pl.col('shop_id').is_null())['statement_id'].head(5).to_list()}")
-    for shop_id in files["shop_id"].unique().to_list():
-        (directory / file_name(shop_id)).mkdir(parents=True, exist_ok=True)
-    paths = [directory / file_name(shop_id) / f"{file_name(sid)}.csv" for shop_id, sid in zip(files["shop_id"].to_list(), files["statement_id"].to_list(), strict=True)]
-    labelled = _labelled(ordered, ORDER_DETAILS_LABELS)
+    labelled, files = _by_statement(order_details, statements)
+    paths = _paths(directory, files)
     write_csvs(neutralise_formulas(labelled), paths, files["len"].to_numpy(), chunk_rows)
     if xlsx:
-        headers = _labelled(statements, STATEMENTS_LABELS, "statement_id").partition_by("statement_id", as_dict=True, include_key=False)
-        starts = _starts(files["len"].to_numpy())
-        for i, (sid, path) in enumerate(zip(files["statement_id"].to_list(), paths, strict=True)):
-            details = labelled.slice(int(starts[i]), int(starts[i + 1] - starts[i]))
-            write_xlsx(path.with_suffix(".xlsx"), headers[(sid,)], details)
+        _write_xlsx_files(labelled, files, paths, statements)
     return statements.height
+
+
+def write_xlsx_exports(order_details: pl.DataFrame, statements: pl.DataFrame, directory: Path) -> None:
+    """The XLSX files of `write_exports` alone (their CSV files are written otherwise)."""
+    labelled, files = _by_statement(order_details, statements)
+    _write_xlsx_files(labelled, files, _paths(directory, files), statements)
+
+
+def _write_xlsx_files(labelled: pl.DataFrame, files: pl.DataFrame, paths: list[Path], statements: pl.DataFrame) -> None:
+    headers = _labelled(statements, STATEMENTS_LABELS, "statement_id").partition_by("statement_id", as_dict=True, include_key=False)
+    starts = _starts(files["len"].to_numpy())
+    for i, (sid, path) in enumerate(zip(files["statement_id"].to_list(), paths, strict=True)):
+        details = labelled.slice(int(starts[i]), int(starts[i + 1] - starts[i]))
+        write_xlsx(path.with_suffix(".xlsx"), headers[(sid,)], details)
+
+
+def write_csv_fragments(order_details: pl.DataFrame, statements: pl.DataFrame, blob: Path, chunk_rows: int = CHUNK_ROWS) -> pl.DataFrame:
+    """A slice's share of its statements' CSV files: every statement's rows as CSV text without
+    the header, one after another in `blob`; returns where each is (`statement_id`, `offset`,
+    `length`). `assemble_csvs` puts the shares of all slices together."""
+    labelled, files = _by_statement(order_details, statements)
+    lengths = np.zeros(files.height, dtype=np.int64)
+    blob.parent.mkdir(parents=True, exist_ok=True)
+    with blob.open("wb") as handle:
+        for statement, body in csv_bodies(neutralise_formulas(labelled), files["len"].to_numpy(), chunk_rows):
+            lengths[statement] = handle.write(body)
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(lengths) else lengths
+    return files.select("statement_id").with_columns(pl.Series("offset", offsets, pl.Int64), pl.Series("length", lengths, pl.Int64))
+
+
+def assemble_csvs(statements: pl.DataFrame, shares: list[tuple[Path, pl.DataFrame]], directory: Path) -> None:
+    """Each statement's CSV file from the slices' shares (`write_csv_fragments`, in slice order):
+    the header, then its rows from each slice in turn, which is the file one run would write."""
+    header = csv_header()
+    files = statements.select("statement_id", "shop_id")
+    paths = dict(zip(files["statement_id"].to_list(), _paths(directory, files), strict=True))
+    for path in paths.values():
+        path.write_bytes(header)
+    for blob, index in shares:
+        if not index.height:
+            continue
+        with blob.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            for sid, offset, length in zip(index["statement_id"].to_list(), index["offset"].to_list(), index["length"].to_list(), strict=True):
+                with paths[sid].open("ab") as out:
+                    out.write(data[offset : offset + length])
 
 
 def _sheet(frame: pl.DataFrame, name: str) -> dict:

@@ -257,8 +257,12 @@ def settle_partition(building: Path, index: int, params: PartitionParams, sliced
     # The exports (CSV formatting, mostly) run beside validation and the Parquet writes: each
     # leaves part of a core idle. All of it goes into the run being built, which a failed run
     # discards whole.
-    if sliced:
-        checks = validate_and_write()
+    if sliced:  # its share of the CSV exports, put together with the other slices' by `finish_sliced_shop`
+        def fragments() -> None:
+            shares = exports.write_csv_fragments(tables["order_details"], tables["statements"], _pieces_dir(building, index) / "csv.bin")
+            io.write_scratch(shares, _pieces_dir(building, index) / "csv-index.parquet")
+
+        checks = beside(fragments, validate_and_write)
         for piece, frame in results.recon_pieces.frames().items():
             io.write_scratch(frame, _pieces_dir(building, index) / f"{piece}.parquet")
     else:
@@ -290,20 +294,21 @@ def finish_sliced_shop(building: Path, indices: list[int], params: PartitionPara
 
     - its statements: the slices' shares summed per statement (each share is the sum of that
       slice's rows, so the sum is the statement's total over all its rows);
-    - its CSV/XLSX exports, a batch of statement dates at a time (a statement's rows are its
-      slices' rows in slice order: the order of one run, since slices are ranges of order IDs);
+    - its CSV exports, each the header and then every slice's share of its text in slice order
+      (the rows in the order of one run, since slices are ranges of order IDs), and beside them
+      its XLSX exports, from the rows, a batch of statement dates at a time;
     - its reconciliation, from every slice's pieces (all per order) and the shop's reported rows.
 
     Written where the first slice's files are, so by-date outputs keep the shop's place."""
     names = [f"part-{i:05d}.parquet" for i in indices]
     statement_files = [dated_scratch(building, "statements") / name for name in names]
-    shares = pl.read_parquet(statement_files)
-    money = [column for column, dtype in shares.schema.items() if isinstance(dtype, pl.Decimal)]
-    keys = [column for column in shares.columns if column not in money]
+    partial = pl.read_parquet(statement_files)
+    money = [column for column, dtype in partial.schema.items() if isinstance(dtype, pl.Decimal)]
+    keys = [column for column in partial.columns if column not in money]
     statements = (
-        shares.group_by(keys, maintain_order=True).agg(pl.col(money).sum())
-        .with_columns(pl.col(money).cast(shares.schema[money[0]]) if money else [])
-        .select(shares.columns)
+        partial.group_by(keys, maintain_order=True).agg(pl.col(money).sum())
+        .with_columns(pl.col(money).cast(partial.schema[money[0]]) if money else [])
+        .select(partial.columns)
         .sort("statement_date_utc", maintain_order=True)
     )
     checks = [check("statements", OUTPUT_MODELS["statements"], statements)]
@@ -311,30 +316,41 @@ def finish_sliced_shop(building: Path, indices: list[int], params: PartitionPara
     for extra in statement_files[1:]:
         io.write_scratch(statements.head(0), extra)
 
+    shares = [(_pieces_dir(building, i) / "csv.bin", pl.read_parquet(_pieces_dir(building, i) / "csv-index.parquet")) for i in indices]
     details = [dated_scratch(building, "order_details") / name for name in names]
-    counts = pl.scan_parquet(details).group_by("statement_date_utc").len().sort("statement_date_utc").collect()
-    batches = counts.with_columns(((pl.col("len").cum_sum() - pl.col("len")) // max(batch_rows, 1)).alias("_batch"))
-    for dates in batches.partition_by("_batch", maintain_order=True):
-        low, high = pl.lit(dates["statement_date_utc"].min()), pl.lit(dates["statement_date_utc"].max())
-        rows = pl.concat([pl.scan_parquet(path).filter(pl.col("statement_date_utc").is_between(low, high)).collect() for path in details])
-        exports.write_exports(rows, statements.filter(pl.col("statement_date_utc").is_between(low, high)), building / "exports", xlsx=params.xlsx)
 
-    pieces = ReconPieces.together([
-        {piece: pl.read_parquet(_pieces_dir(building, index) / f"{piece}.parquet") for piece in ReconPieces.FRAMES} for index in indices
-    ])
-    _, reported_details, reported_statements = _read_partition(building, indices[0])
-    known = pl.read_parquet(building / SCRATCH / "known_orders.parquet")
-    recon = dict(zip(("recon_breaks", "recon_statements"), reconcile_pieces(pieces, reported_details, reported_statements, known, params.recon), strict=True))
+    def xlsx() -> None:  # from the rows, a batch of statement dates at a time (jetxl releases the GIL)
+        counts = pl.scan_parquet(details).group_by("statement_date_utc").len().sort("statement_date_utc").collect()
+        batches = counts.with_columns(((pl.col("len").cum_sum() - pl.col("len")) // max(batch_rows, 1)).alias("_batch"))
+        for dates in batches.partition_by("_batch", maintain_order=True):
+            low, high = pl.lit(dates["statement_date_utc"].min()), pl.lit(dates["statement_date_utc"].max())
+            rows = pl.concat([pl.scan_parquet(path).filter(pl.col("statement_date_utc").is_between(low, high)).collect() for path in details])
+            exports.write_xlsx_exports(rows, statements.filter(pl.col("statement_date_utc").is_between(low, high)), building / "exports")
+
+    def csv_and_reconcile() -> dict[str, pl.DataFrame]:
+        exports.assemble_csvs(statements, shares, building / "exports")
+        return _reconcile_sliced_shop(building, indices, params)
+
+    recon = beside(xlsx, csv_and_reconcile) if params.xlsx else csv_and_reconcile()
     for table, frame in recon.items():
-        frame = frame.filter(params.window.covers(pl.col("statement_date_utc")))
         checks.append(check(table, OUTPUT_MODELS[table], frame))
         io.write_scratch(frame, dated_scratch(building, table) / names[0], sorted_by="statement_date_utc")
-        recon[table] = frame
     return {
         "rows_out": {"statements": statements.height, **{table: frame.height for table, frame in recon.items()}},
         "statements_by_shop": dict(zip(*statements.group_by("shop_id").len().get_columns(), strict=True)),
         "checks_passed": checks,
     }
+
+
+def _reconcile_sliced_shop(building: Path, indices: list[int], params: PartitionParams) -> dict[str, pl.DataFrame]:
+    """`recon_breaks` and `recon_statements` of a sliced shop, in the window, from every slice's pieces."""
+    pieces = ReconPieces.together([
+        {piece: pl.read_parquet(_pieces_dir(building, index) / f"{piece}.parquet") for piece in ReconPieces.FRAMES} for index in indices
+    ])
+    _, reported_details, reported_statements = _read_partition(building, indices[0])
+    known = pl.read_parquet(building / SCRATCH / "known_orders.parquet")
+    tables = reconcile_pieces(pieces, reported_details, reported_statements, known, params.recon)
+    return {table: frame.filter(params.window.covers(pl.col("statement_date_utc"))) for table, frame in zip(("recon_breaks", "recon_statements"), tables, strict=True)}
 
 
 def orders_table(results: Results) -> pl.DataFrame:
