@@ -241,8 +241,13 @@ def assemble_csvs(statements: pl.DataFrame, shares: list[tuple[Path, pl.DataFram
                     out.write(data[offset : offset + length])
 
 
+_WIDE_TEXT = {"Product name": 40.0, "SKU name": 24.0}  # the columns whose values are longer than their labels
+
+
 def _sheet(frame: pl.DataFrame, name: str) -> dict:
-    """One jetxl sheet: money as numbers shown with 2 decimals, columns as wide as their text.
+    """One jetxl sheet: money as numbers shown with 2 decimals; each column as wide as its label
+    (at least 12 characters; product and SKU names wider). Widths fitted to the data cost more
+    than the rest of a small file (29 against 11 ms for a 750-row statement).
 
     XLSX holds every number as a double, so Decimal(18,2) money becomes Float64 at this edge
     only; jetxl writes each value's shortest round-trip text, which is the decimal itself for
@@ -250,7 +255,8 @@ def _sheet(frame: pl.DataFrame, name: str) -> dict:
     """
     money = [name for name, dtype in frame.schema.items() if isinstance(dtype, pl.Decimal)]
     data = frame.with_columns(pl.col(money).cast(pl.Float64))
-    return {"data": data.to_arrow(), "name": name, "column_formats": dict.fromkeys(money, "decimal2"), "auto_width": True}
+    widths = {column: _WIDE_TEXT.get(column, float(max(len(column), 10) + 2)) for column in frame.columns}
+    return {"data": data.to_arrow(), "name": name, "column_formats": dict.fromkeys(money, "decimal2"), "column_widths": widths}
 
 
 def write_xlsx(path: Path, header: pl.DataFrame, details: pl.DataFrame, sheet_rows: int = XLSX_SHEET_ROWS) -> None:
