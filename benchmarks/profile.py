@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/profile.py INPUT_DIR [--partition-orders N] [--partitions-at-once N] [--xlsx]
     .venv/bin/python -m pyinstrument -o profile.txt benchmarks/profile.py INPUT_DIR
 
-Calls the flow's own task functions (`stage_inputs`, `settle_partition`, `publish_run`) in
+Calls the flow's own task functions (`stage_inputs`, `settle_partition`, `finish_sliced_shop`, `publish_run`) in
 order, as the flow does without Dask (partitions N at once, in plan order), into a fresh output directory, and prints the
 seconds of each phase and the peak RSS. Not a test: the figures depend on the machine.
 """
@@ -19,7 +19,8 @@ from pathlib import Path
 
 from flows import io
 from flows.settle import PARTITION_ORDERS, PARTITIONS_AT_ONCE, publish_run
-from flows.steps import PartitionParams, Window, settle_partition, stage_inputs
+from flows.settle import sliced_shops
+from flows.steps import PartitionParams, Window, finish_sliced_shop, settle_partition, stage_inputs
 from transforms.reconcile import ReconParams
 
 AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
@@ -40,11 +41,16 @@ def main() -> None:
         staged = stage_inputs.fn(args.input, building, AS_OF, None, args.partition_orders)
         seconds = {"stage": time.perf_counter() - clock}
         clock = time.perf_counter()
+        plan = staged["partitions"]
         with ThreadPoolExecutor(max_workers=args.partitions_at_once) as pool:  # as the flow: N in flight, in plan order
-            list(pool.map(lambda index: settle_partition.fn(building, index, params), range(len(staged["partitions"]))))
+            list(pool.map(lambda index: settle_partition.fn(building, index, params, plan[index].sliced), range(len(plan))))
         seconds["partitions"] = time.perf_counter() - clock
         clock = time.perf_counter()
-        shops = sorted(shop for group in staged["partitions"] for shop in group)
+        for indices in sliced_shops(plan):
+            finish_sliced_shop.fn(building, indices, params)
+        seconds["sliced shops"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        shops = sorted({shop for part in plan for shop in part.shops})
         publish_run.fn(out, building, "profile", {"run_id": "profile", "as_of": AS_OF}, shops, params)
         seconds["publish"] = time.perf_counter() - clock
     finally:

@@ -184,7 +184,7 @@ def _run_locked(input_dir, out_dir, building, run_id, started, params: Partition
     logger.info("staged %s orders (%s rows rejected) into %s partition(s)", f"{staged['orders_accepted']:,}", f"{staged['rows_rejected']:,}", len(plan))
     clock = time.perf_counter()
     parts = _settle_partitions(building, plan, params, partitions_at_once, dask_address, logger)
-    finished = [finish_sliced_shop(building, indices, params) for indices in _sliced_shops(plan)]
+    finished = [finish_sliced_shop(building, indices, params) for indices in sliced_shops(plan)]
     timings["partitions"] = time.perf_counter() - clock
     clock = time.perf_counter()
     groups = [part.shops for part in plan]
@@ -247,7 +247,7 @@ def _run_locked(input_dir, out_dir, building, run_id, started, params: Partition
     }
 
 
-def _sliced_shops(plan: list[Part]) -> list[list[int]]:
+def sliced_shops(plan: list[Part]) -> list[list[int]]:
     """The partitions of each sliced shop (consecutive in the plan), in order."""
     shops: dict[str, list[int]] = {}
     for index, part in enumerate(plan):

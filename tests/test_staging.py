@@ -439,3 +439,31 @@ def test_a_line_at_every_bound_is_priced_exactly():
     assert details["gross_sales"].sum() == pl.Series([10_000_000_000 * 2]).cast(pl.Decimal(38, 2)).item()
     statements = results.published()["statements"]
     assert statements["net_sales"].to_list() == [details["net_sales"].sum()]
+
+
+@pytest.mark.parametrize(
+    ("table_name", "column", "values", "reason"),
+    [
+        ("order_lines", "quantity", pl.Series("quantity", [[1], [2], [3]]), "invalid_value"),  # a list where a count belongs
+        ("orders", "buyer_is_new", pl.Series("buyer_is_new", [b"\x01", b"\x00"]), "invalid_value"),  # binary where a flag belongs
+        ("order_lines", "unit_price", pl.Series("unit_price", [{"a": 1}] * 3), "invalid_value"),  # a struct where money belongs
+    ],
+)
+def test_a_column_of_an_unreadable_type_has_its_rows_rejected_not_a_crash(table_name, column, values, reason):
+    tables = {name: raw(name, text) for name, text in BASE.items()}
+    tables[table_name] = tables[table_name].with_columns(values)
+    staged = stage(tables)
+    assert set(staged.rejected_rows.filter(pl.col("table") == table_name).select("column", "reason").unique().rows()) == {(column, reason)}
+    assert staged.tables[table_name].height == 0
+
+
+def test_input_columns_named_like_the_jobs_own_are_ignored():
+    tables = {name: raw(name, text) for name, text in BASE.items()}
+    clean = stage(dict(tables))
+    for internal in ("row_number", "_key", "_failure", "_value_0", "_reason_0", "event_seq"):
+        tables["order_lines"] = tables["order_lines"].with_columns(pl.lit("x").alias(internal))
+        tables["orders"] = tables["orders"].with_columns(pl.lit(7).alias(internal))
+    staged = stage(tables)
+    assert staged.rejected_rows.equals(clean.rejected_rows)
+    for name, frame in clean.tables.items():
+        assert staged.tables[name].equals(frame), name

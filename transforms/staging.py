@@ -214,6 +214,15 @@ def _cast_table(table: str, raw: pl.DataFrame, extra_rules=None) -> pl.DataFrame
     for col in cols:
         if col.required and col.name not in raw.columns:
             raise InputContractError(table, col.name, f"{table}: required column '{col.name}' is missing")
+    # Only the contract's columns are read: an input column that shares a name the job uses
+    # inside (`row_number`, say) is another file's business, never a collision. A column of a
+    # nested type (a list) holds no value of its contract type: each of its values is shown by
+    # its type, and rejected as unreadable like any other bad value.
+    raw = raw.select(
+        pl.when(pl.col(c.name).is_not_null()).then(pl.lit(f"<{raw.schema[c.name]}>")).alias(c.name)
+        if isinstance(raw.schema[c.name], pl.List | pl.Array | pl.Object) else pl.col(c.name)
+        for c in cols if c.name in raw.columns
+    )
     frame = raw.with_row_index(_ROW, offset=1).with_columns(pl.col(_ROW).cast(pl.Int64))
     frame = frame.with_columns(
         pl.lit(col.default if col.default is not None else None).alias(col.name)
