@@ -320,17 +320,14 @@ def finish_sliced_shop(building: Path, indices: list[int], params: PartitionPara
     details = [dated_scratch(building, "order_details") / name for name in names]
 
     def xlsx() -> None:
-        """From the rows, a batch of statement dates at a time, two batches at once (jetxl releases the GIL)."""
+        """From the rows, a quarter of a batch of statement dates at a time (each batch's files
+        are written two at once: jetxl releases the GIL)."""
         counts = pl.scan_parquet(details).group_by("statement_date_utc").len().sort("statement_date_utc").collect()
         batches = counts.with_columns(((pl.col("len").cum_sum() - pl.col("len")) // max(batch_rows // 4, 1)).alias("_batch"))
-
-        def write(dates: pl.DataFrame) -> None:
+        for dates in batches.partition_by("_batch", maintain_order=True):
             low, high = pl.lit(dates["statement_date_utc"].min()), pl.lit(dates["statement_date_utc"].max())
             rows = pl.concat([pl.scan_parquet(path).filter(pl.col("statement_date_utc").is_between(low, high)).collect() for path in details])
             exports.write_xlsx_exports(rows, statements.filter(pl.col("statement_date_utc").is_between(low, high)), building / "exports")
-
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            list(pool.map(write, batches.partition_by("_batch", maintain_order=True)))
 
     def csv_and_reconcile() -> dict[str, pl.DataFrame]:
         exports.assemble_csvs(statements, shares, building / "exports")
