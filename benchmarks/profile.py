@@ -18,9 +18,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from flows import io
-from flows.settle import PARTITION_ORDERS, PARTITIONS_AT_ONCE, publish_run
-from flows.settle import sliced_shops
-from flows.steps import PartitionParams, Window, finish_sliced_shop, settle_partition, stage_inputs
+from flows.settle import PARTITION_ORDERS, PARTITIONS_AT_ONCE, publish_run, sliced_shops
+from flows.steps import (
+    PartitionParams,
+    Window,
+    finish_sliced_shop,
+    settle_partition,
+    stage_inputs,
+)
 from transforms.reconcile import ReconParams
 
 AS_OF = datetime(2026, 11, 1, tzinfo=UTC)

@@ -75,7 +75,7 @@ def _start_temporary_server() -> threading.Thread | None:
     def start() -> None:
         try:
             SubprocessASGIServer().start()
-        except Exception:  # noqa: BLE001 - raised again, with Prefect's message, when the flow starts it
+        except Exception:  # noqa: BLE001, S110 - raised again, with Prefect's message, when the flow starts it
             pass
 
     thread = threading.Thread(target=start, name="prefect-server-start", daemon=True)

@@ -36,8 +36,8 @@ from flows.steps import (
     settle_partition,
     stage_inputs,
 )
-from transforms.partition import Part
 from schemas.layout import ORDER_DETAILS_MONEY
+from transforms.partition import Part
 from transforms.reconcile import ReconParams
 from transforms.staging import InputContractError
 

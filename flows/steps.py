@@ -27,7 +27,14 @@ from schemas import outputs
 from schemas.layout import cents_name
 from schemas.staged import STAGED_MODELS
 from transforms import partition
-from transforms.pipeline import ReconPieces, Results, compute_staged, cut_at_as_of, known_orders, reconcile_pieces
+from transforms.pipeline import (
+    ReconPieces,
+    Results,
+    compute_staged,
+    cut_at_as_of,
+    known_orders,
+    reconcile_pieces,
+)
 from transforms.reconcile import ReconParams
 from transforms.reported import ReportedFileError
 from transforms.staging import InputContractError, Staged, stage

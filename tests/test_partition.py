@@ -1,5 +1,6 @@
 """Partitions of whole shops: deterministic, complete, and the same rows as one run over everything."""
 
+import itertools
 from datetime import UTC, datetime
 
 import polars as pl
@@ -151,5 +152,5 @@ def test_slices_hold_consecutive_order_ids_each_once():
             assert 0 < ids.len() <= 150
             by_shop.setdefault(part.shops[0], []).append(ids)
     for shop, slices in by_shop.items():
-        assert all(a.max() < b.min() for a, b in zip(slices, slices[1:]))  # ranges of order IDs, in slice order
+        assert all(a.max() < b.min() for a, b in itertools.pairwise(slices))  # ranges of order IDs, in slice order
         assert pl.concat(slices).equals(tables["orders"].filter(pl.col("shop_id") == shop)["order_id"].sort())
