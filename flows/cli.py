@@ -5,6 +5,7 @@ Exit code 0 on success; on failure one line on stderr saying why, and exit code 
 
 import atexit
 import os
+import signal
 import sys
 import threading
 from datetime import date, datetime
@@ -237,12 +238,27 @@ def _quiet_interpreter_teardown() -> None:
     os.dup2(devnull, 2)
 
 
+class Terminated(BaseException):
+    """SIGTERM (what a scheduler or `kill` sends), raised like Ctrl-C's KeyboardInterrupt."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main() -> None:
     atexit.register(_quiet_interpreter_teardown)
+    # By default SIGTERM ends the process at once: no `finally`, no atexit, so the run being built
+    # stayed on disk and Prefect's temporary server (a child process) ran on as an orphan. Raised
+    # as an exception instead, the run is discarded and the server stopped, as with Ctrl-C.
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except Terminated:
+        typer.echo("settle: terminated (SIGTERM); the outputs are those of the last run published", err=True)
+        sys.exit(128 + signal.SIGTERM)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,13 @@
 """The command line as a user types it, for the commands that need no Prefect server."""
 
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from tests.conftest import duckdb_file
 
@@ -77,3 +80,32 @@ def test_generate_shops_sets_the_number_of_shops(tmp_path):
     refused = _settle("generate", "--orders", "10", "--shops", "0", "--out", str(tmp_path / "gen0"))
     assert refused.returncode != 0
     assert not (tmp_path / "gen0").exists()
+
+
+def _children(pid: int) -> list[int]:
+    listed = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in listed.read_text().split()] if listed.exists() else []
+
+
+@pytest.mark.parametrize(("sent", "code", "said"), [(signal.SIGTERM, 143, "terminated (SIGTERM)"), (signal.SIGINT, 130, None)])
+def test_a_signal_stops_the_run_cleanly_with_no_orphan_and_no_debris(tmp_path, sent, code, said):
+    """What a scheduler sends (SIGTERM) or Ctrl-C (SIGINT), mid-run: the run being built is
+    discarded, Prefect's temporary server (a child process) stops, and the exit code says so."""
+    out = tmp_path / "out"
+    run = subprocess.Popen([str(SETTLE), "run", "--out", str(out), "--as-of", "2026-11-01T00:00:00Z"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (out / "runs").exists() and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)  # the run directory exists: the flow is running, and so is its server
+    children = _children(run.pid)
+    assert children, "the temporary Prefect server should be running"
+    run.send_signal(sent)
+    _, stderr = run.communicate(timeout=120)
+    assert run.returncode == code
+    if said:  # Ctrl-C is handled by the command-line library, which exits 130 on its own
+        assert stderr.strip().splitlines()[-1] == f"settle: {said}; the outputs are those of the last run published"
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{child}").exists() for child in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [child for child in children if Path(f"/proc/{child}").exists()]
+    assert list((out / "runs").iterdir()) == []  # no `.building-*` left behind
+    assert not (out / "current").exists()
