@@ -19,7 +19,6 @@ import importlib.util
 import tempfile
 import time
 from collections.abc import Callable
-from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +27,7 @@ import xlsxwriter
 
 from flows import exports
 from schemas.layout import ORDER_DETAILS_LABELS, ORDER_DETAILS_MONEY
+from transforms.money import units_to_decimal
 
 
 def statement(rows: int) -> pl.DataFrame:
@@ -36,12 +36,12 @@ def statement(rows: int) -> pl.DataFrame:
     for label in ORDER_DETAILS_LABELS:
         if label in ORDER_DETAILS_MONEY:
             cents = pl.Series(rng.integers(-50_000, 50_000, rows))
-            columns[label] = (cents.cast(pl.Decimal(18, 0)) * pl.lit(Decimal("0.01"))).cast(pl.Decimal(18, 2))
+            columns[label] = units_to_decimal(pl.lit(cents)).alias(label)
         elif label == "Quantity":
             columns[label] = pl.Series(rng.integers(1, 5, rows))
         else:
             columns[label] = pl.Series([f"{label[:3]}-{i:08d}" for i in rng.integers(0, 10**8, rows)])
-    return pl.DataFrame(columns)
+    return pl.select(**{label: value if isinstance(value, pl.Expr) else pl.lit(value) for label, value in columns.items()})
 
 
 def writers(frame: pl.DataFrame) -> dict[str, Callable[[Path], None]]:
