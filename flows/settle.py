@@ -184,8 +184,11 @@ def _run_locked(input_dir, out_dir, building, run_id, started, params: Partition
     logger.info("staged %s orders (%s rows rejected) into %s partition(s)", f"{staged['orders_accepted']:,}", f"{staged['rows_rejected']:,}", len(plan))
     clock = time.perf_counter()
     parts = _settle_partitions(building, plan, params, partitions_at_once, dask_address, logger)
-    finished = [finish_sliced_shop(building, indices, params) for indices in sliced_shops(plan)]
     timings["partitions"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    finished = [finish_sliced_shop(building, indices, params) for indices in sliced_shops(plan)]
+    if finished:
+        timings["sliced_shops"] = time.perf_counter() - clock
     clock = time.perf_counter()
     groups = [part.shops for part in plan]
     shops = _shop_summaries(parts, finished)
