@@ -1,5 +1,6 @@
 """The command line as a user types it, for the commands that need no Prefect server."""
 
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import pytest
 from tests.conftest import duckdb_file
 
 SETTLE = Path(sys.executable).with_name("settle")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _settle(*args: str) -> subprocess.CompletedProcess:
@@ -109,3 +111,54 @@ def test_a_signal_stops_the_run_cleanly_with_no_orphan_and_no_debris(tmp_path, s
     assert not [child for child in children if Path(f"/proc/{child}").exists()]
     assert list((out / "runs").iterdir()) == []  # no `.building-*` left behind
     assert not (out / "current").exists()
+
+
+def _published(out: Path) -> dict[str, bytes]:
+    """Every file a reader sees: what `current` resolves to, and the database."""
+    current = (out / "current").resolve()
+    files = {str(p.relative_to(current)): p.read_bytes() for p in sorted(current.rglob("*")) if p.is_file()}
+    return {**files, "settlement.duckdb": (out / "settlement.duckdb").read_bytes(), "current ->": str(current).encode()}
+
+
+def _break(inputs: Path, case: str) -> Path:
+    """Damage one copy of the sample inputs the way `case` says; the file that is damaged."""
+    orders, lines = inputs / "orders.parquet", inputs / "order_lines.parquet"
+    if case == "empty":
+        orders.write_bytes(b"")
+    elif case == "truncated":
+        orders.write_bytes(orders.read_bytes()[:3000])
+    elif case == "corrupt":
+        data = bytearray(lines.read_bytes())
+        data[200:400] = bytes(200)
+        lines.write_bytes(bytes(data))
+        return lines
+    elif case == "csv renamed as parquet":
+        orders.write_text("order_id,shop_id\nO1,S1\n")
+    elif case == "missing table":
+        lines.unlink()
+        return lines
+    elif case == "missing column":
+        pl.read_parquet(orders).drop("created_at").write_parquet(orders)
+    return orders
+
+
+BAD_FILES = ("empty", "truncated", "corrupt", "csv renamed as parquet", "missing table", "missing column")
+
+
+def test_a_bad_input_file_stops_the_run_with_one_line_and_the_last_outputs_stay(tmp_path):
+    """Each damage in turn on a copy of the samples, against one output directory: every run
+    exits 1 with one line naming the file, and what a reader sees stays byte for byte."""
+    out = tmp_path / "out"
+    good = _settle("run", "--input", str(ROOT / "data_samples"), "--out", str(out), "--as-of", "2026-11-01T00:00:00Z")
+    assert good.returncode == 0, good.stderr
+    before = _published(out)
+    for case in BAD_FILES:
+        inputs = tmp_path / case
+        shutil.copytree(ROOT / "data_samples", inputs, ignore=shutil.ignore_patterns("*.py", "*.md"))
+        damaged = _break(inputs, case)
+        failed = _settle("run", "--input", str(inputs), "--out", str(out), "--as-of", "2026-11-01T00:00:00Z")
+        assert failed.returncode == 1, case
+        assert len(failed.stderr.strip().splitlines()) == 1, (case, failed.stderr)
+        assert failed.stderr.startswith(f"settle: error: {damaged}: "), (case, failed.stderr)
+        assert _published(out) == before, case
+        assert [p.name for p in (out / "runs").iterdir() if p.name.startswith(".building")] == [], case
