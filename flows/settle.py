@@ -75,7 +75,8 @@ def statement_window(days_back: int | None, statement_from: date | None, stateme
     if days_back < 1:
         raise RunFailed(f"days_back must be at least 1 (1 = yesterday), got {days_back}")
     today = as_of.astimezone(UTC).date()
-    return today - timedelta(days=days_back), today - timedelta(days=1)
+    # More days than the calendar holds before `as_of` (days_back=10**11, say) means from its first day.
+    return today - timedelta(days=min(days_back, (today - date.min).days)), today - timedelta(days=1)
 
 
 @flow(name="settle", log_prints=True)

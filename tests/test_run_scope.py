@@ -16,6 +16,13 @@ def test_days_back_counts_complete_utc_days_before_as_of():
     assert statement_window(1, None, None, datetime(2026, 10, 2, 23, 59, tzinfo=UTC)) == (date(2026, 10, 1), date(2026, 10, 1))
 
 
+@pytest.mark.parametrize("days_back", [800_000, 10**11, 2**63])
+def test_days_back_beyond_the_calendar_means_from_its_first_day(days_back):
+    # The window is a filter, never a list of days: its size costs nothing, and no value overflows.
+    as_of = datetime(2026, 10, 2, tzinfo=UTC)
+    assert statement_window(days_back, None, None, as_of) == (date.min, date(2026, 10, 1))
+
+
 def test_days_back_overrides_a_range_and_a_range_passes_through():
     as_of = datetime(2026, 10, 2, tzinfo=UTC)
     assert statement_window(1, date(2026, 1, 1), date(2026, 1, 31), as_of) == (date(2026, 10, 1), date(2026, 10, 1))
