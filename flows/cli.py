@@ -109,6 +109,13 @@ def run(
     instant = _parse_as_of(as_of)
     if not input.is_dir():  # fail before starting Prefect: the common typo costs no server start
         _fail(f"input directory {input} does not exist")
+    from flows.io import RunLocked, run_lock
+
+    try:  # an output another run holds stops this one at once, before a server starts (the flow holds the lock itself)
+        with run_lock(out, "(checking)"):
+            pass
+    except RunLocked as exc:
+        _fail(str(exc))
     starting = _start_temporary_server()
     from flows.settle import RunFailed, settle_flow
 

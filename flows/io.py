@@ -165,10 +165,23 @@ def write_by_date(parts: list[Path], directory: Path, column: str, batch_rows: i
 
 
 def new_run_dir(out_dir: Path, run_id: str) -> Path:
-    """A private directory to build a run in; invisible to readers until `publish`."""
+    """A private directory to build a run in; invisible to readers until `publish`.
+
+    Called under the run lock, so what an earlier run left half-made (a `.building-*` directory
+    or a `.current.*` link of a run killed with `kill -9`, which runs no clean-up) has no owner
+    any more: it goes first."""
+    _clear_debris(out_dir)
     path = out_dir / RUNS / f".building-{run_id}-{uuid.uuid4().hex[:8]}"
     path.mkdir(parents=True)
     return path
+
+
+def _clear_debris(out_dir: Path) -> None:
+    if (out_dir / RUNS).is_dir():
+        for stale in (out_dir / RUNS).glob(".building-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+    for link in out_dir.glob(f".{CURRENT}.*"):
+        link.unlink(missing_ok=True)
 
 
 def publish(out_dir: Path, building: Path, run_id: str) -> Path:

@@ -1,5 +1,6 @@
 """The command line as a user types it, for the commands that need no Prefect server."""
 
+import json
 import shutil
 import signal
 import subprocess
@@ -162,3 +163,24 @@ def test_a_bad_input_file_stops_the_run_with_one_line_and_the_last_outputs_stay(
         assert failed.stderr.startswith(f"settle: error: {damaged}: "), (case, failed.stderr)
         assert _published(out) == before, case
         assert [p.name for p in (out / "runs").iterdir() if p.name.startswith(".building")] == [], case
+
+
+def test_two_runs_on_one_output_at_once_one_runs_and_the_other_stops_naming_it(tmp_path):
+    inputs, out = tmp_path / "inputs", tmp_path / "out"
+    done = _settle("generate", "--orders", "30000", "--seed", "5", "--out", str(inputs))
+    assert done.returncode == 0, done.stderr
+    command = [str(SETTLE), "run", "--input", str(inputs), "--out", str(out), "--as-of", "2026-11-01T00:00:00Z"]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lock = out / ".settle.lock"
+    deadline = time.monotonic() + 120
+    while not (lock.exists() and lock.read_text().startswith("run ")) and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)  # the first run holds the output directory
+    holder = lock.read_text().strip()
+    second = _settle(*command[1:])
+    assert second.returncode == 1
+    assert second.stderr.strip() == f"settle: error: {out} is in use by {holder}; wait for that run to finish, or publish to another output directory"
+    _, stderr = first.communicate(timeout=300)
+    assert first.returncode == 0, stderr
+    manifest = json.loads((out / "current" / "manifest.json").read_text())
+    assert holder.startswith(f"run {manifest['run_id']} ")
+    assert [p.name for p in (out / "runs").iterdir()] == [manifest["run_id"]]

@@ -40,6 +40,21 @@ def test_old_runs_are_pruned_and_current_is_kept(tmp_path):
     assert (out / io.CURRENT).resolve().name == "20260105T000000Z"
 
 
+def test_the_next_run_clears_what_a_killed_run_left_half_made(tmp_path):
+    """`kill -9` runs no clean-up: a `.building-*` directory (or a `.current.*` link made just
+    before the swap) stays. The next run, holding the lock, is sure no one owns it, and removes it."""
+    out = tmp_path / "out"
+    _run(out, "20260101T000000Z", 1)
+    killed = io.new_run_dir(out, "20260102T000000Z")
+    (killed / "order_details").mkdir()
+    (killed / "order_details" / "part-00000.parquet").write_bytes(b"half")
+    (out / ".current.dead0000").symlink_to("runs/20260102T000000Z")
+    _run(out, "20260103T000000Z", 3)
+    assert sorted(p.name for p in (out / io.RUNS).iterdir()) == ["20260101T000000Z", "20260103T000000Z"]
+    assert sorted(p.name for p in out.iterdir()) == sorted([io.CURRENT, io.DATABASE_NAME, io.RUNS])
+    assert pl.read_parquet(out / io.CURRENT / "t.parquet")["x"].to_list() == [3]
+
+
 def test_a_missing_input_file_names_it(tmp_path):
     with pytest.raises(io.InputError, match=r"orders\.parquet: required input file is missing"):
         io.read_inputs(tmp_path)
