@@ -16,6 +16,7 @@ import hashlib
 import io
 import mmap
 from collections.abc import Iterator
+from decimal import Decimal
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote
@@ -251,6 +252,13 @@ def assemble_csvs(statements: pl.DataFrame, shares: list[tuple[Path, pl.DataFram
 _WIDE_TEXT = {"Product name": 40.0, "SKU name": 24.0}  # the columns whose values are longer than their labels
 
 
+XLSX_EXACT_LIMIT = Decimal("9999999999999.99")  # 15 significant digits: the most a double gives back exactly
+
+
+class ExportError(ValueError):
+    """A statement that cannot be exported as it is; the message says which and why."""
+
+
 def _sheet(frame: pl.DataFrame, name: str) -> dict:
     """One jetxl sheet: money as numbers shown with 2 decimals; each column as wide as its label
     (at least 12 characters; product and SKU names wider). Widths fitted to the data cost more
@@ -258,9 +266,15 @@ def _sheet(frame: pl.DataFrame, name: str) -> dict:
 
     XLSX holds every number as a double, so Decimal(18,2) money becomes Float64 at this edge
     only; jetxl writes each value's shortest round-trip text, which is the decimal itself for
-    any amount of at most 15 significant digits (below $10 trillion, far above any statement).
+    any amount of at most 15 significant digits. A larger amount would be written rounded, so it
+    stops the export instead (the input bounds keep every row far below it; a statement total
+    could only reach it past 100,000 rows at those bounds).
     """
-    money = [name for name, dtype in frame.schema.items() if isinstance(dtype, pl.Decimal)]
+    money = [column for column, dtype in frame.schema.items() if isinstance(dtype, pl.Decimal)]
+    if money and frame.height:
+        largest = frame.select(pl.max_horizontal(pl.col(money).abs().max())).item()
+        if largest is not None and largest > XLSX_EXACT_LIMIT:
+            raise ExportError(f"sheet {name!r}: an amount of {largest} has more digits than an XLSX number holds exactly (at most {XLSX_EXACT_LIMIT})")
     data = frame.with_columns(pl.col(money).cast(pl.Float64))
     widths = {column: _WIDE_TEXT.get(column, float(max(len(column), 10) + 2)) for column in frame.columns}
     return {"data": data.to_arrow(), "name": name, "column_formats": dict.fromkeys(money, "decimal2"), "column_widths": widths}

@@ -234,6 +234,17 @@ def validate(results: Results, tables: dict[str, pl.DataFrame]) -> list[str]:
     return passed
 
 
+def _exporting(write: Callable[[], object]) -> Callable[[], None]:
+    """`write` (of exports), with a statement that cannot be exported stopping the run in one line."""
+    def run() -> None:
+        try:
+            write()
+        except exports.ExportError as exc:
+            raise RunFailed(f"{exc}; nothing was published") from None
+
+    return run
+
+
 def _pieces_dir(building: Path, index: int) -> Path:
     return building / SCRATCH / "recon-pieces" / f"part-{index:05d}"
 
@@ -274,7 +285,7 @@ def settle_partition(building: Path, index: int, params: PartitionParams, sliced
             io.write_scratch(frame, _pieces_dir(building, index) / f"{piece}.parquet")
     else:
         checks = beside(
-            lambda: exports.write_exports(tables["order_details"], tables["statements"], building / "exports", xlsx=params.xlsx),
+            _exporting(lambda: exports.write_exports(tables["order_details"], tables["statements"], building / "exports", xlsx=params.xlsx)),
             validate_and_write,
         )
     io.write_parquet(orders_table(results), building / SCRATCH / ORDERS_TABLE / name)
@@ -340,7 +351,7 @@ def finish_sliced_shop(building: Path, indices: list[int], params: PartitionPara
         exports.assemble_csvs(statements, shares, building / "exports")
         return _reconcile_sliced_shop(building, indices, params)
 
-    recon = beside(xlsx, csv_and_reconcile) if params.xlsx else csv_and_reconcile()
+    recon = beside(_exporting(xlsx), csv_and_reconcile) if params.xlsx else csv_and_reconcile()
     for table, frame in recon.items():
         checks.append(check(table, OUTPUT_MODELS[table], frame))
         io.write_scratch(frame, dated_scratch(building, table) / names[0], sorted_by="statement_date_utc")

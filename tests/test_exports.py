@@ -205,3 +205,9 @@ def test_csv_text_that_a_spreadsheet_would_run_is_neutralised_and_numbers_stay_n
     assert rows["Total settlement amount"].to_list() == ["-1.05"] * len(names)
     clean = exports.neutralise_formulas(pl.DataFrame({"a": ["Mug", "x=1"], "n": [-1, 2]}))
     assert clean.to_dict(as_series=False) == {"a": ["Mug", "x=1"], "n": [-1, 2]}
+
+
+def test_an_amount_an_xlsx_number_cannot_hold_exactly_stops_the_export():
+    header = pl.DataFrame({"Total settlement amount": ["10000000000000.00"]}).with_columns(pl.col("Total settlement amount").cast(MONEY))
+    with pytest.raises(exports.ExportError, match=r"sheet 'Statements': an amount of 10000000000000.00 has more digits than an XLSX number holds exactly"):
+        exports.write_xlsx(Path("/nonexistent/never-written.xlsx"), header, header)
