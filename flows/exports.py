@@ -16,8 +16,8 @@ import hashlib
 import io
 import mmap
 from collections.abc import Iterator
-from decimal import Decimal
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import quote
 
