@@ -129,6 +129,14 @@ def write_scratch(frame: pl.DataFrame, path: Path, sorted_by: str | None = None)
         ordered.write_parquet(path, compression="lz4", statistics=True, row_group_size=SCRATCH_ROW_GROUP)
 
 
+def date_batches(counts: pl.DataFrame, column: str, batch_rows: int) -> list[tuple[object, object]]:
+    """Consecutive ranges `(first, last)` of the values of `column` (`counts`: each value and its
+    rows, `len`, sorted by value) holding about `batch_rows` rows each: a whole date never splits."""
+    batches = counts.with_columns(((pl.col("len").cum_sum() - pl.col("len")) // max(batch_rows, 1)).alias("_batch"))
+    ranges = batches.group_by("_batch", maintain_order=True).agg(pl.col(column).min().alias("first"), pl.col(column).max().alias("last"))
+    return list(zip(ranges["first"].to_list(), ranges["last"].to_list(), strict=True))
+
+
 def write_by_date(parts: list[Path], directory: Path, column: str, batch_rows: int = BY_DATE_BATCH_ROWS) -> int:
     """One Parquet file per value of `column` over all `parts` (`<dir>/<column>=<value>/data.parquet`,
     or `<dir>/empty.parquet` if there are no rows); returns the number of files.
@@ -145,14 +153,12 @@ def write_by_date(parts: list[Path], directory: Path, column: str, batch_rows: i
     if counts.height == 0:
         write_parquet(pl.scan_parquet(parts).head(0).collect(), directory / "empty.parquet")
         return 1
-    batches = counts.with_columns(((pl.col("len").cum_sum() - pl.col("len")) // max(batch_rows, 1)).alias("_batch"))
-    for dates in batches.partition_by("_batch", maintain_order=True):
-        low, high = pl.lit(dates[column].min()), pl.lit(dates[column].max())
+    for low, high in date_batches(counts, column, batch_rows):
         # Each part is sorted by `column`, so a date's rows are one run of it: the date's file is
         # the concatenation of those runs in part order (slices, not a gather of every column).
         runs: dict[object, list[pl.DataFrame]] = {}
         for part in parts:
-            frame = pl.scan_parquet(part).filter(pl.col(column).is_between(low, high)).collect()
+            frame = pl.scan_parquet(part).filter(pl.col(column).is_between(pl.lit(low), pl.lit(high))).collect()
             lengths = frame.select(pl.col(column).rle()).unnest(column)
             starts = lengths["len"].cum_sum() - lengths["len"]
             for value, start, length in zip(lengths["value"], starts, lengths["len"], strict=True):

@@ -341,11 +341,10 @@ def finish_sliced_shop(building: Path, indices: list[int], params: PartitionPara
         """From the rows, a quarter of a batch of statement dates at a time (each batch's files
         are written two at once: jetxl releases the GIL)."""
         counts = pl.scan_parquet(details).group_by("statement_date_utc").len().sort("statement_date_utc").collect()
-        batches = counts.with_columns(((pl.col("len").cum_sum() - pl.col("len")) // max(batch_rows // 4, 1)).alias("_batch"))
-        for dates in batches.partition_by("_batch", maintain_order=True):
-            low, high = pl.lit(dates["statement_date_utc"].min()), pl.lit(dates["statement_date_utc"].max())
-            rows = pl.concat([pl.scan_parquet(path).filter(pl.col("statement_date_utc").is_between(low, high)).collect() for path in details])
-            exports.write_xlsx_exports(rows, statements.filter(pl.col("statement_date_utc").is_between(low, high)), building / "exports")
+        for low, high in io.date_batches(counts, "statement_date_utc", batch_rows // 4):
+            dates = pl.col("statement_date_utc").is_between(pl.lit(low), pl.lit(high))
+            rows = pl.concat([pl.scan_parquet(path).filter(dates).collect() for path in details])
+            exports.write_xlsx_exports(rows, statements.filter(dates), building / "exports")
 
     def csv_and_reconcile() -> dict[str, pl.DataFrame]:
         exports.assemble_csvs(statements, shares, building / "exports")
