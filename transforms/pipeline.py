@@ -52,11 +52,16 @@ class ReconPieces:
                                                                   frame["coupon_rejected"], frame["referral_alternatives"]))
 
 
+def _reported(details: pl.DataFrame | None, statements: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The reported exports, or empty ones of their types when there are none."""
+    return (details if details is not None else empty_reported_details(),
+            statements if statements is not None else empty_reported_statements())
+
+
 def reconcile_pieces(pieces: ReconPieces, reported_details: pl.DataFrame | None, reported_statements: pl.DataFrame | None,
                      known: pl.DataFrame, recon: ReconParams) -> tuple[pl.DataFrame, pl.DataFrame]:
     """`recon_breaks` and `recon_statements` (published layout) of a sliced shop, from all its slices' pieces."""
-    reported_details = reported_details if reported_details is not None else empty_reported_details()
-    reported_statements = reported_statements if reported_statements is not None else empty_reported_statements()
+    reported_details, reported_statements = _reported(reported_details, reported_statements)
     breaks, bridge = reconcile(pieces.details, reported_details, reported_statements, known, pieces.unsettled, pieces.evidence, recon)
     return recon_layout(breaks), recon_layout(bridge)
 
@@ -186,8 +191,7 @@ def compute_staged(
     restorations = coupon_restorations(t["refunds"], priced.line_amounts, priced.coupon_checks, promotion_headers(t["promotions"]))
     statements = build_statements(t["orders"], priced.line_amounts, tax, priced.order_shipping, refunds, t["fee_schedule"], params)
     recon = recon or ReconParams()
-    reported_details = reported_details if reported_details is not None else empty_reported_details()
-    reported_statements = reported_statements if reported_statements is not None else empty_reported_statements()
+    reported_details, reported_statements = _reported(reported_details, reported_statements)
     # The evidence is only ever read for statements in the reconciled window.
     window = reconciled_window(reported_details, reported_statements, statements.order_details, recon)
     in_window = statements.order_details.join(window, on=["shop_id", "statement_date"], how="semi")
