@@ -267,8 +267,8 @@ def _sheet(frame: pl.DataFrame, name: str) -> dict:
     XLSX holds every number as a double, so Decimal(18,2) money becomes Float64 at this edge
     only; jetxl writes each value's shortest round-trip text, which is the decimal itself for
     any amount of at most 15 significant digits. A larger amount would be written rounded, so it
-    stops the export instead (the input bounds keep every row far below it; a statement total
-    could only reach it past 100,000 rows at those bounds).
+    stops the export instead (the input bounds keep every row below it; a statement total could
+    only reach it past a thousand lines of the largest gross sales a line may have).
     """
     money = [column for column, dtype in frame.schema.items() if isinstance(dtype, pl.Decimal)]
     if money and frame.height:

@@ -91,7 +91,7 @@ def _cast(col: Col, dtype: pl.DataType, done: pl.Expr) -> tuple[pl.Expr, pl.Expr
             reason = pl.when(done.is_not_null() & ~done.is_in(list(col.enum))).then(pl.lit("bad_enum"))
     elif col.kind == "money":
         value, reason = parse_fixed_typed(raw, dtype, 2, "sub_cent")
-        reason = pl.when(reason.is_null() & (done.abs() > MAX_AMOUNT_CENTS)).then(pl.lit("out_of_range")).otherwise(reason)
+        reason = _within(reason, done, MAX_AMOUNT_CENTS)
         name = f"{col.name}_cents"
     elif col.kind == "rate":
         value, reason = parse_fixed_typed(raw, dtype, 6, "too_precise")
@@ -99,7 +99,7 @@ def _cast(col: Col, dtype: pl.DataType, done: pl.Expr) -> tuple[pl.Expr, pl.Expr
         name = f"{col.name}_ppm"
     elif col.kind == "value":
         value, reason = parse_fixed_typed(raw, dtype, 2, "too_precise")
-        reason = pl.when(reason.is_null() & (done.abs() > MAX_AMOUNT_CENTS)).then(pl.lit("out_of_range")).otherwise(reason)
+        reason = _within(reason, done, MAX_AMOUNT_CENTS)
         name = f"{col.name}_x100"
     elif col.kind == "count":
         if dtype.is_integer():
@@ -107,7 +107,7 @@ def _cast(col: Col, dtype: pl.DataType, done: pl.Expr) -> tuple[pl.Expr, pl.Expr
             reason = pl.when(raw.is_not_null() & done.is_null()).then(pl.lit("out_of_range"))
         else:
             value, reason = parse_fixed(raw, 0, "invalid_value")
-        reason = pl.when(reason.is_null() & (done.abs() > MAX_COUNT)).then(pl.lit("out_of_range")).otherwise(reason)
+        reason = _within(reason, done, MAX_COUNT)
     elif col.kind == "bool":
         if dtype == pl.Boolean:
             value = raw
@@ -130,6 +130,11 @@ def _cast(col: Col, dtype: pl.DataType, done: pl.Expr) -> tuple[pl.Expr, pl.Expr
     if col.default is None and not col.nullable:
         reason = pl.when(done.is_null() & reason.is_null()).then(pl.lit("missing_value")).otherwise(reason)
     return value, reason, name
+
+
+def _within(reason: pl.Expr, done: pl.Expr, bound: int) -> pl.Expr:
+    """`reason`, or `out_of_range` where the value read is beyond `bound` in magnitude (`schemas.inputs`)."""
+    return pl.when(reason.is_null() & (done.abs() > bound)).then(pl.lit("out_of_range")).otherwise(reason)
 
 
 def _cast_timestamp(raw: pl.Expr, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr]:
