@@ -26,6 +26,11 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=1)
 
 
+def _cannot_write(exc: OSError, out: Path) -> str:
+    reason = exc.strerror or str(exc)  # a writer in Rust (Polars, jetxl) names no file, only the cause
+    return f"cannot write {exc.filename or out}: {reason}; the outputs are those of the last run published"
+
+
 def _parse_as_of(value: str | None) -> datetime | None:
     if value is None:
         return None
@@ -71,11 +76,13 @@ def _start_temporary_server() -> threading.Thread | None:
 
     if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
         return None
-    from prefect.server.api.server import SubprocessASGIServer
+    from flows.tied_server import tied_server
+
+    server = tied_server()  # made here, so the flow finds this one: it stops when the run ends, even by `kill -9`
 
     def start() -> None:
         try:
-            SubprocessASGIServer().start()
+            server.start()
         except Exception:  # noqa: BLE001, S110 - raised again, with Prefect's message, when the flow starts it
             pass
 
@@ -107,15 +114,20 @@ def run(
     """Run the settlement flow on INPUT (reconciling INPUT/reported/ if present) and publish to OUT."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
     instant = _parse_as_of(as_of)
-    if not input.is_dir():  # fail before starting Prefect: the common typo costs no server start
-        _fail(f"input directory {input} does not exist")
-    from flows.io import RunLocked, run_lock
+    from flows.io import InputError, RunLocked, check_inputs, run_lock
+
+    try:  # fail before starting Prefect: a typo or a file that is not Parquet costs no server start
+        check_inputs(input)
+    except InputError as exc:
+        _fail(str(exc))
 
     try:  # an output another run holds stops this one at once, before a server starts (the flow holds the lock itself)
         with run_lock(out, "(checking)"):
             pass
     except RunLocked as exc:
         _fail(str(exc))
+    except OSError as exc:
+        _fail(_cannot_write(exc, out))
     starting = _start_temporary_server()
     from flows.settle import RunFailed, settle_flow
 
@@ -142,6 +154,8 @@ def run(
         )
     except RunFailed as exc:
         _fail(str(exc))
+    except OSError as exc:  # a full disk, a read-only or vanished output directory: the run was discarded
+        _fail(_cannot_write(exc, out))
     from flows.report import print_summary
 
     print_summary(summary)
@@ -203,6 +217,7 @@ def query(
             rows = result.limit(limit + 1).fetchall()
     except duckdb.Error as exc:
         _fail(f"query failed: {str(exc).splitlines()[0]}")
+    _say_if_published_apart(database)
     from rich.console import Console
     from rich.table import Table
 
@@ -213,6 +228,21 @@ def query(
     console.print(table)
     if len(rows) > limit:
         console.print(f"(first {limit} rows; use --limit for more)")
+
+
+def _say_if_published_apart(database: Path) -> None:
+    """One line on stderr when the database and `current` beside it were published by different
+    runs: a run was stopped between its two renames, and the next run will finish it."""
+    from flows.io import current_run
+    from flows.warehouse import published_run
+
+    in_database, in_current = published_run(database), current_run(database.parent)
+    if in_database and in_current and in_database != in_current:
+        typer.echo(
+            f"settle: note: {database} holds run {in_database} but {database.parent / 'current'} is run {in_current}; "
+            "a run was stopped while publishing, and the next run points current at the database's run",
+            err=True,
+        )
 
 
 @app.command()

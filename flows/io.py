@@ -9,7 +9,9 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
+import signal
 import socket
 import uuid
 from collections.abc import Iterator
@@ -33,6 +35,23 @@ SCRATCH_ROW_GROUP = 65_536
 # 1.3 GiB held, and 1 s less than 500k rows, whose batches decode more of each part's row groups twice.
 BY_DATE_BATCH_ROWS = 1_000_000
 BY_DATE_WRITERS = 4  # date files written at once (small files are fixed cost that one thread cannot spread)
+# Names a point at which the run kills itself as `kill -9` would (see `failpoint`).
+FAILPOINT_VARIABLE = "SETTLE_FAILPOINT"
+FAILPOINTS = (
+    "staging", "partition", "database-before-commit", "database-after-commit", "manifest",
+    "swap-run", "swap-database", "swap-current", "prune",
+)  # fmt: skip
+
+
+def failpoint(name: str) -> None:
+    """Die here, with SIGKILL, when `SETTLE_FAILPOINT` names this point; otherwise nothing.
+
+    The fault tests stop a real run at an exact step this way (as fail-rs's and FoundationDB's
+    failpoints do), including the microseconds between two renames that no outside timing can
+    hit. A SIGKILL runs no clean-up of any kind, so what the next run finds is what a crash,
+    the out-of-memory killer or a power cut would leave at that point."""
+    if os.environ.get(FAILPOINT_VARIABLE) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 class InputError(RuntimeError):
@@ -43,25 +62,42 @@ def input_path(input_dir: Path, table: str) -> Path:
     return input_dir / f"{table}.parquet"
 
 
-def read_inputs(input_dir: Path) -> dict[str, pl.DataFrame]:
-    """Read every input table present; a missing required file or unreadable file stops the run."""
+def check_inputs(input_dir: Path) -> dict[str, Path]:
+    """The input files present, by table, once each is known to be Parquet with its required
+    columns (from the footers alone, in milliseconds); the first problem stops the run."""
     if not input_dir.is_dir():
         raise InputError(f"input directory {input_dir} does not exist")
-    frames: dict[str, pl.DataFrame] = {}
+    paths = {}
     for table in INPUT_TABLES:
         path = input_path(input_dir, table)
         if not path.exists():
             if table in OPTIONAL_TABLES:
                 continue
             raise InputError(f"{path}: required input file is missing")
-        try:
-            frames[table] = pl.read_parquet(path)
-        except Exception as exc:  # noqa: BLE001 - any reader failure is the file's fault, named here
-            raise InputError(f"{path}: cannot be read as Parquet ({type(exc).__name__}: {exc})") from exc
+        with _naming(path):
+            columns = pl.read_parquet_schema(path)
         for col in INPUT_TABLES[table]:
-            if col.required and col.name not in frames[table].columns:
+            if col.required and col.name not in columns:
                 raise InputError(f"{path}: required column '{col.name}' is missing")
+        paths[table] = path
+    return paths
+
+
+def read_inputs(input_dir: Path) -> dict[str, pl.DataFrame]:
+    """Read every input table present; a missing required file or unreadable file stops the run."""
+    frames: dict[str, pl.DataFrame] = {}
+    for table, path in check_inputs(input_dir).items():
+        with _naming(path):
+            frames[table] = pl.read_parquet(path)
     return frames
+
+
+@contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - any reader failure is the file's fault, named here
+        raise InputError(f"{path}: cannot be read as Parquet ({type(exc).__name__}: {exc})") from exc
 
 
 class RunLocked(RuntimeError):
@@ -112,7 +148,8 @@ def write_parquet(frame: pl.DataFrame, path: Path) -> None:
     """A published Parquet file: zstd level 1 (Order details at 1M rows: 11 % faster to write than
     Polars' default level 3, and 12 % smaller)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.write_parquet(path, compression="zstd", compression_level=1, statistics=True)
+    with _writing(path):
+        frame.write_parquet(path, compression="zstd", compression_level=1, statistics=True)
 
 
 def write_scratch(frame: pl.DataFrame, path: Path, sorted_by: str | None = None) -> None:
@@ -122,11 +159,26 @@ def write_scratch(frame: pl.DataFrame, path: Path, sorted_by: str | None = None)
     statistics, so a reader of a range of its values skips the rest (`write_by_date`).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    if sorted_by is None:
-        frame.write_parquet(path, compression="lz4", statistics=False)
-    else:
-        ordered = frame if frame[sorted_by].is_sorted() else frame.sort(sorted_by, maintain_order=True)
-        ordered.write_parquet(path, compression="lz4", statistics=True, row_group_size=SCRATCH_ROW_GROUP)
+    with _writing(path):
+        if sorted_by is None:
+            frame.write_parquet(path, compression="lz4", statistics=False)
+        else:
+            ordered = frame if frame[sorted_by].is_sorted() else frame.sort(sorted_by, maintain_order=True)
+            ordered.write_parquet(path, compression="lz4", statistics=True, row_group_size=SCRATCH_ROW_GROUP)
+
+
+@contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """Polars reports a failed write (a full disk, say) as a ComputeError naming the OS error: made
+    the OSError it is, naming the file, which the command line turns into one line."""
+    try:
+        yield
+    except pl.exceptions.PolarsError as exc:
+        cause = re.search(r"os error (\d+)", str(exc))
+        if cause is None:
+            raise
+        code = int(cause.group(1))
+        raise OSError(code, os.strerror(code), str(path)) from exc
 
 
 def date_batches(counts: pl.DataFrame, column: str, batch_rows: int) -> list[tuple[object, object]]:
@@ -191,19 +243,56 @@ def _clear_debris(out_dir: Path) -> None:
 
 
 def publish(out_dir: Path, building: Path, run_id: str) -> Path:
-    """Swap a fully built, validated run in: rename it, repoint `current`, replace the database."""
+    """Swap a fully built, validated run in: rename it, replace the database, repoint `current`.
+
+    The rename of the database is the commit: a run stopped before it is not published (the next
+    run removes its directory), and a run stopped after it is (the next run points `current` at
+    it, see `recover`). Between the two renames, readers can tell: the database's newest
+    `settle_runs` row and `current/manifest.json` name different runs."""
     final = out_dir / RUNS / run_id
     if final.exists():
         shutil.rmtree(final)
     os.replace(building, final)
+    failpoint("swap-run")
     built_db = final / DATABASE_NAME
     if built_db.exists():
         os.replace(built_db, out_dir / DATABASE_NAME)
+    failpoint("swap-database")
+    _point_current(out_dir, run_id)
+    failpoint("swap-current")
+    _prune(out_dir, keep=run_id)
+    return final
+
+
+def _point_current(out_dir: Path, run_id: str) -> None:
     link_tmp = out_dir / f".{CURRENT}.{uuid.uuid4().hex[:8]}"
     os.symlink(Path(RUNS) / run_id, link_tmp)
     os.replace(link_tmp, out_dir / CURRENT)
-    _prune(out_dir, keep=run_id)
-    return final
+
+
+def current_run(out_dir: Path) -> str | None:
+    """The run `current` points to, or None before the first run."""
+    link = out_dir / CURRENT
+    return Path(os.readlink(link)).name if link.is_symlink() else None
+
+
+def recover(out_dir: Path, database_run: str | None) -> list[str]:
+    """Finish what a run killed inside `publish` left, under the run lock; what was done, said.
+
+    `database_run` is the run the live database was last published by. A run directory that still
+    holds its own database was never published: it goes. A database published by a run that
+    `current` does not point to was committed: `current` moves to that run (roll forward)."""
+    done = []
+    runs = out_dir / RUNS
+    if not runs.is_dir():
+        return done
+    for unpublished in sorted(p for p in runs.iterdir() if not p.name.startswith(".") and (p / DATABASE_NAME).exists()):
+        shutil.rmtree(unpublished, ignore_errors=True)
+        done.append(f"removed run {unpublished.name}, stopped before it was published")
+    if database_run and database_run != current_run(out_dir) and (runs / database_run / "manifest.json").is_file():
+        _point_current(out_dir, database_run)
+        done.append(f"pointed current at run {database_run}, stopped after its database was published")
+    return done
 
 
 def discard(building: Path) -> None:
@@ -215,6 +304,7 @@ def _prune(out_dir: Path, keep: str) -> None:
     for old in runs[:-KEEP_RUNS]:
         if old.name != keep:
             shutil.rmtree(old, ignore_errors=True)
+            failpoint("prune")
 
 
 def write_manifest(manifest: dict, path: Path) -> None:

@@ -161,9 +161,12 @@ def run(
     params = PartitionParams(as_of=as_of, hold_days=hold_days, recon=recon or ReconParams(), window=window, xlsx=xlsx)
     try:
         with io.run_lock(out_dir, run_id):
+            recovered = io.recover(out_dir, warehouse.published_run(out_dir / io.DATABASE_NAME))
+            for repaired in recovered:
+                logger.warning("a run killed while publishing: %s", repaired)
             building = io.new_run_dir(out_dir, run_id)
             try:
-                return _run_locked(input_dir, out_dir, building, run_id, started, params, partition_orders, partitions_at_once, dask_address, logger)
+                return _run_locked(input_dir, out_dir, building, run_id, started, params, partition_orders, partitions_at_once, dask_address, logger, recovered)
             except BaseException:
                 io.discard(building)
                 raise
@@ -171,7 +174,7 @@ def run(
         raise RunFailed(str(exc)) from None
 
 
-def _run_locked(input_dir, out_dir, building, run_id, started, params: PartitionParams, partition_orders, partitions_at_once, dask_address, logger) -> dict:
+def _run_locked(input_dir, out_dir, building, run_id, started, params: PartitionParams, partition_orders, partitions_at_once, dask_address, logger, recovered: list[str]) -> dict:
     timings = {}
     clock = time.perf_counter()
     try:
@@ -228,6 +231,7 @@ def _run_locked(input_dir, out_dir, building, run_id, started, params: Partition
         "checks_passed": sorted(set(staged["checks_passed"]).union(*(p["checks_passed"] for p in parts + finished))),
         "shops": shops.to_dicts(),
         "versions": {"python": platform.python_version(), "polars": pl.__version__},
+        "recovered": recovered,  # what this run finished or removed of a run killed while publishing
     }
     published = publish_run(out_dir, building, run_id, manifest, shop_ids, params)
     timings["publish"] = time.perf_counter() - clock
@@ -357,5 +361,6 @@ def publish_run(out_dir: Path, building: Path, run_id: str, manifest: dict, shop
             load_database,
         )
         io.write_manifest(manifest, building / "manifest.json")
+        io.failpoint("manifest")
         io.discard(building / SCRATCH)
     return io.publish(out_dir, building, run_id)

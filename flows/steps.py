@@ -182,6 +182,7 @@ def stage_inputs(input_dir: Path, building: Path, as_of: datetime, shops: list[s
     io.write_parquet(staged.rejected_rows, building / "rejected_rows.parquet")
     io.write_scratch(known_orders(staged), scratch / "known_orders.parquet")
     io.write_scratch(staged.invalid_promotion_ids, scratch / "invalid_promotion_ids.parquet")
+    io.failpoint("staging")
     for index, (part, tables) in enumerate(zip(parts, partition.split(staged.tables, parts), strict=True)):
         for name, frame in tables.items():
             io.write_scratch(frame, _part(building, index) / f"{name}.parquet")
@@ -289,6 +290,7 @@ def settle_partition(building: Path, index: int, params: PartitionParams, sliced
             validate_and_write,
         )
     io.write_parquet(orders_table(results), building / SCRATCH / ORDERS_TABLE / name)
+    io.failpoint("partition")
     rows_out = {table: frame.height for table, frame in tables.items()}
     if sliced:  # counted once for the shop, by `finish_sliced_shop`
         rows_out |= dict.fromkeys(SHOP_SUMMED, 0)

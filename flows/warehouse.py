@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 
+from flows.io import failpoint
 from schemas.layout import ORDER_DETAILS_CONSTANTS, snake
 
 # How each table is replaced: per (shop, statement date), per order of the run's shops, per
@@ -141,8 +142,12 @@ def update(
         )
         for name, sql in VIEWS.items():
             con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {sql}')
+        failpoint("database-before-commit")
         con.execute("COMMIT")
         con.execute("CHECKPOINT")
+        failpoint("database-after-commit")
+    except duckdb.IOException as exc:  # a full disk, say: the live database is untouched
+        raise WarehouseError(f"cannot write {target}: {str(exc).splitlines()[0]}") from exc
     except duckdb.Error as exc:
         raise WarehouseError(
             f"{live}: cannot apply this run ({str(exc).splitlines()[0]}); if the database was built by an older "
@@ -151,3 +156,16 @@ def update(
     finally:
         con.close()
     return inserted
+
+
+def published_run(path: Path) -> str | None:
+    """The run the database at `path` was last published by (its newest `settle_runs` row); None
+    when there is no database yet, or it cannot be read now (an analyst holds it for writing)."""
+    if not path.exists():
+        return None
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            row = con.execute(f"SELECT run_id FROM {RUNS_TABLE} ORDER BY published_at DESC, run_id DESC LIMIT 1").fetchone()
+    except duckdb.Error:
+        return None
+    return row[0] if row else None

@@ -1,0 +1,144 @@
+"""`kill -9` at every step of a real run: what is published stays whole, nothing runs on, and the
+next run finishes or removes what the killed one left (docs/reliability.md)."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flows.io import (
+    CURRENT,
+    DATABASE_NAME,
+    FAILPOINT_VARIABLE,
+    FAILPOINTS,
+    KEEP_RUNS,
+    RUNS,
+)
+from tests.test_cli import ROOT, SETTLE, _published
+
+MARK = "SETTLE_FAULT_TEST"  # set on the run, inherited by every process it starts
+
+
+def _run(out: Path, mark: str, failpoint: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, MARK: mark, FAILPOINT_VARIABLE: failpoint or ""}
+    command = [str(SETTLE), "run", "--input", str(ROOT / "data_samples"), "--out", str(out), "--as-of", "2026-11-01T00:00:00Z"]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def _running_with(mark: str) -> list[int]:
+    """Live processes started by a run that carried `mark` (a zombie has no environment left)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and f"{MARK}={mark}".encode() in (proc / "environ").read_bytes().split(b"\0"):
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+def _no_orphans(mark: str) -> bool:
+    deadline = time.monotonic() + 15  # the server notices its run is gone and stops within seconds
+    while _running_with(mark) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return not _running_with(mark)
+
+
+def _database_run(out: Path) -> str:
+    with duckdb.connect(str(out / DATABASE_NAME), read_only=True) as con:
+        return con.execute("SELECT run_id FROM settle_runs ORDER BY published_at DESC LIMIT 1").fetchone()[0]
+
+
+def _current(out: Path) -> tuple[str, dict]:
+    current = (out / CURRENT).resolve()
+    return current.name, json.loads((current / "manifest.json").read_text())
+
+
+def _killed_run(out: Path) -> str:
+    """The run ID the last killed run took (the newest of the run directories and debris)."""
+    names = [p.name.removeprefix(".building-").rsplit("-", 1)[0] if p.name.startswith(".") else p.name for p in (out / RUNS).iterdir()]
+    return max(names)
+
+
+def test_kill_9_at_every_step_leaves_a_whole_published_run_and_the_next_run_finishes_the_work(tmp_path):
+    out = tmp_path / "out"
+    first = _run(out, uuid.uuid4().hex)
+    assert first.returncode == 0, first.stderr
+    before = _published(out)
+    for point in FAILPOINTS:
+        mark = uuid.uuid4().hex
+        killed = _run(out, mark, point)
+        assert killed.returncode == -signal.SIGKILL, (point, killed.stderr)
+        assert _no_orphans(mark), point  # Prefect's temporary server stopped with its run
+        debris = [p.name for p in (out / RUNS).iterdir() if p.name.startswith(".")]
+        assert len(debris) <= 1, (point, debris)  # what earlier killed runs left is gone
+        run_id, manifest = _current(out)
+        assert manifest["run_id"] == run_id  # `current` resolves to a whole run
+        if point in ("staging", "partition", "database-before-commit", "database-after-commit", "manifest", "swap-run"):
+            assert _published(out) == before, point  # not published: readers see the last run, byte for byte
+            assert _database_run(out) == run_id
+            unpublished = _killed_run(out)
+        elif point == "swap-database":  # committed, `current` not yet moved: a reader can tell
+            assert _database_run(out) == _killed_run(out) != run_id
+            said = subprocess.run([str(SETTLE), "query", "SELECT 1", "--database", str(out / DATABASE_NAME)], capture_output=True, text=True, timeout=60, check=False)
+            assert said.returncode == 0
+            assert f"holds run {_killed_run(out)} but" in said.stderr
+            rolled = _killed_run(out)
+            recovered = json.loads((out / RUNS / rolled / "manifest.json").read_text())["recovered"]
+            assert f"removed run {unpublished}, stopped before it was published" in recovered  # left by `swap-run`
+        else:  # published: the database and `current` name the killed run
+            assert _database_run(out) == run_id == _killed_run(out), point
+        if point == "swap-database":
+            continue
+        if point == "swap-current":  # this run first pointed `current` at the run killed after its commit
+            assert any(f"pointed current at run {rolled}" in line for line in manifest["recovered"])
+        before = _published(out)
+    last = _run(out, uuid.uuid4().hex)
+    assert last.returncode == 0, last.stderr
+    run_id, manifest = _current(out)
+    assert _database_run(out) == run_id
+    assert sorted(p.name for p in (out / RUNS).iterdir()) == sorted(p.name for p in (out / RUNS).iterdir() if not p.name.startswith("."))
+    assert len(list((out / RUNS).iterdir())) == KEEP_RUNS
+    assert not list(out.glob(f".{CURRENT}.*"))
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 64 MiB file system of its own (tmpfs), to fill up or make read-only."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(disk)], check=True)
+    yield disk
+    subprocess.run(["umount", "--lazy", str(disk)], check=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small file system needs root (CI runs as root)")
+def test_a_full_disk_or_a_read_only_output_stops_the_run_with_one_line_and_loses_nothing(small_disk):
+    out = small_disk / "out"
+    first = _run(out, uuid.uuid4().hex)
+    assert first.returncode == 0, first.stderr
+    before = _published(out)
+    free = os.statvfs(small_disk)
+    with (small_disk / "filler").open("wb") as filler:  # all but 256 KiB of what is left
+        os.posix_fallocate(filler.fileno(), 0, free.f_bavail * free.f_frsize - 256 * 1024)
+    full = _run(out, uuid.uuid4().hex)
+    assert full.returncode == 1
+    assert re.fullmatch(r"settle: error: cannot write \S+: .*No space left on device.*; the outputs are those of the last run published\n", full.stderr)
+    assert _published(out) == before
+    assert not [p for p in (out / RUNS).iterdir() if p.name.startswith(".")]  # what it built is gone, and its space with it
+    (small_disk / "filler").unlink()
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    read_only = _run(out, uuid.uuid4().hex)
+    assert read_only.returncode == 1
+    assert read_only.stderr == f"settle: error: cannot write {out / '.settle.lock'}: Read-only file system; the outputs are those of the last run published\n"
+    assert _published(out) == before
+    subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
+    again = _run(out, uuid.uuid4().hex)
+    assert again.returncode == 0, again.stderr
