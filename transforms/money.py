@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import polars as pl
 
-_FIXED = r"^([+-]?)(\d*)(?:\.(\d*))?$"
+_FIXED = r"^([+-]?)([0-9]*)(?:\.([0-9]*))?$"  # ASCII digits only: `\d` would also match other scripts' digits
 _MAX_INT_DIGITS = 15
 
 

@@ -9,6 +9,7 @@ Pure: frames in, frames out.
 
 from dataclasses import dataclass, field
 
+import duckdb
 import polars as pl
 
 from schemas.checks import in_key_order, run_values
@@ -134,7 +135,8 @@ def _cast(col: Col, dtype: pl.DataType, done: pl.Expr) -> tuple[pl.Expr, pl.Expr
 
 def _within(reason: pl.Expr, done: pl.Expr, bound: int) -> pl.Expr:
     """`reason`, or `out_of_range` where the value read is beyond `bound` in magnitude (`schemas.inputs`)."""
-    return pl.when(reason.is_null() & (done.abs() > bound)).then(pl.lit("out_of_range")).otherwise(reason)
+    # Two comparisons, not `abs()`: the absolute value of the smallest Int64 wraps to itself.
+    return pl.when(reason.is_null() & ((done > bound) | (done < -bound))).then(pl.lit("out_of_range")).otherwise(reason)
 
 
 def _cast_timestamp(raw: pl.Expr, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr]:
@@ -220,14 +222,8 @@ def _cast_table(table: str, raw: pl.DataFrame, extra_rules=None) -> pl.DataFrame
         if col.required and col.name not in raw.columns:
             raise InputContractError(table, col.name, f"{table}: required column '{col.name}' is missing")
     # Only the contract's columns are read: an input column that shares a name the job uses
-    # inside (`row_number`, say) is another file's business, never a collision. A column of a
-    # nested type (a list) holds no value of its contract type: each of its values is shown by
-    # its type, and rejected as unreadable like any other bad value.
-    raw = raw.select(
-        pl.when(pl.col(c.name).is_not_null()).then(pl.lit(f"<{raw.schema[c.name]}>")).alias(c.name)
-        if isinstance(raw.schema[c.name], pl.List | pl.Array | pl.Object) else pl.col(c.name)
-        for c in cols if c.name in raw.columns
-    )
+    # inside (`row_number`, say) is another file's business, never a collision.
+    raw, unreadable = _readable(raw, cols)
     frame = raw.with_row_index(_ROW, offset=1).with_columns(pl.col(_ROW).cast(pl.Int64))
     frame = frame.with_columns(
         pl.lit(col.default if col.default is not None else None).alias(col.name)
@@ -238,6 +234,10 @@ def _cast_table(table: str, raw: pl.DataFrame, extra_rules=None) -> pl.DataFrame
     key = pl.concat_str([pl.col(k).cast(pl.String).fill_null("") for k in keys], separator="|") if keys else pl.col(_ROW).cast(pl.String)
     done = [f"_value_{i}" for i in range(len(cols))]
     casts = [(col, *_cast(col, frame.schema[col.name], pl.col(d))) for col, d in zip(cols, done, strict=True)]
+    casts = [
+        (col, value, pl.when(pl.col(unreadable[col.name])).then(pl.lit("invalid_value")).otherwise(reason), name) if col.name in unreadable else (col, value, reason, name)
+        for col, value, reason, name in casts
+    ]
     reasons = [f"_reason_{i}" for i in range(len(casts))]
     # The values first, beside the raw columns; then each reason from its value and the raw column.
     typed = frame.with_columns(value.alias(d) for (_, value, _, _), d in zip(casts, done, strict=True)).select(
@@ -265,6 +265,40 @@ def _cast_table(table: str, raw: pl.DataFrame, extra_rules=None) -> pl.DataFrame
     if keys and not frame.select(in_key_order([_KEY])).item():
         frame = _reject_where(frame, pl.len().over(_KEY) > 1, keys[-1], "duplicate_key", pl.col(_KEY))
     return frame
+
+
+def _readable(raw: pl.DataFrame, cols: tuple[Col, ...]) -> tuple[pl.DataFrame, dict[str, str]]:
+    """The contract's columns of `raw`, each in a type its cast can read, and the name of a flag
+    column per column that holds values no cast can read: true on those rows.
+
+    A value of another type (a list, a struct, a duration) holds no value of a contract type, and
+    bytes that are not UTF-8 have no text: each shows as its type (`<binary>`) and is rejected as `invalid_value`,
+    like any other bad value; it can neither crash a cast nor pass as an ID. Bytes that are UTF-8
+    (a Parquet writer that leaves out the string annotation) are read as the text they are."""
+    present = [c.name for c in cols if c.name in raw.columns]
+    binary = [name for name in present if raw.schema[name] == pl.Binary]
+    nested = [name for name in present if name not in binary and not _readable_type(raw.schema[name])]
+    flags = {name: f"_unreadable_{i}" for i, name in enumerate(binary + nested)}
+    if binary:  # Polars cannot decode bytes value by value without failing the whole column; DuckDB can
+        with duckdb.connect() as con:
+            con.register("raw_bytes", raw.select(binary))
+            text = con.sql("SELECT " + ", ".join(f'try(decode("{name}")) AS _text_{i}' for i, name in enumerate(binary)) + " FROM raw_bytes").pl()
+        text.columns = binary
+    else:
+        text = pl.DataFrame()
+    out = raw.select(present).with_columns(
+        *[(pl.col(name).is_not_null() & text[name].is_null()).alias(flags[name]) for name in binary],
+        *[pl.col(name).is_not_null().alias(flags[name]) for name in nested],
+    )
+    return out.with_columns(
+        *[pl.when(pl.col(flags[name])).then(pl.lit("<binary>")).otherwise(text[name]).alias(name) for name in binary],
+        *[pl.when(pl.col(flags[name])).then(pl.lit(f"<{raw.schema[name]}>")).alias(name) for name in nested],
+    ), flags
+
+
+def _readable_type(dtype: pl.DataType) -> bool:
+    """Types whose values every cast of `_cast` reads, or rejects value by value."""
+    return dtype in (pl.String, pl.Boolean, pl.Date, pl.Null) or dtype.is_numeric() or isinstance(dtype, pl.Datetime | pl.Categorical | pl.Enum)
 
 
 def _output_name(table: str, column: str) -> str:
