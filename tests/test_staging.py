@@ -1,6 +1,6 @@
 """Staging truth tables (SPEC §1–§2): each rejection reason, dependants, and nothing lost."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 
 import polars as pl
 import pytest
@@ -447,6 +447,11 @@ def test_a_line_at_every_bound_is_priced_exactly():
         ("order_lines", "quantity", pl.Series("quantity", [[1], [2], [3]]), "invalid_value"),  # a list where a count belongs
         ("orders", "buyer_is_new", pl.Series("buyer_is_new", [b"\x01", b"\x00"]), "invalid_value"),  # binary where a flag belongs
         ("order_lines", "unit_price", pl.Series("unit_price", [{"a": 1}] * 3), "invalid_value"),  # a struct where money belongs
+        ("order_lines", "product_name", pl.Series("product_name", [b"\x00\xff"] * 3), "invalid_value"),  # bytes that are not text
+        ("order_lines", "unit_price", pl.Series("unit_price", [timedelta(days=1)] * 3), "invalid_value"),  # a duration
+        ("orders", "shipping_fee", pl.Series("shipping_fee", [time(1)] * 2), "invalid_value"),  # a time of day
+        ("order_lines", "quantity", pl.Series("quantity", [-(2**63)] * 3, pl.Int64), "out_of_range"),  # abs() of it wraps to itself
+        ("orders", "sales_tax", pl.Series("sales_tax", ["١٢", "1٢"]), "invalid_value"),  # digits of another script: was null, no reason
     ],
 )
 def test_a_column_of_an_unreadable_type_has_its_rows_rejected_not_a_crash(table_name, column, values, reason):
@@ -455,6 +460,16 @@ def test_a_column_of_an_unreadable_type_has_its_rows_rejected_not_a_crash(table_
     staged = stage(tables)
     assert set(staged.rejected_rows.filter(pl.col("table") == table_name).select("column", "reason").unique().rows()) == {(column, reason)}
     assert staged.tables[table_name].height == 0
+
+
+def test_bytes_that_are_utf8_text_are_read_as_text():
+    """A Parquet writer that leaves out the string annotation stores IDs as bytes: still IDs."""
+    tables = {name: raw(name, text) for name, text in BASE.items()}
+    clean = stage(dict(tables))
+    tables["order_lines"] = tables["order_lines"].with_columns(pl.col("sku_id", "product_id").cast(pl.Binary))
+    staged = stage(tables)
+    assert staged.rejected_rows.equals(clean.rejected_rows)
+    assert staged.tables["order_lines"].equals(clean.tables["order_lines"])
 
 
 def test_input_columns_named_like_the_jobs_own_are_ignored():
