@@ -13,13 +13,29 @@ def _read_text(path: Path, sheet: str | None = None) -> pl.DataFrame:
     suffix = path.suffix.lower()  # `Export.CSV` is a CSV too
     try:
         if suffix == ".csv":
-            return pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
+            return pl.read_csv(_utf8(path), infer_schema=False)
         if suffix == ".parquet":
             return pl.read_parquet(path)  # typed: Decimal and integer money convert exactly, without text
         return pl.read_excel(path, sheet_name=sheet, infer_schema_length=0)
+    except ReportedFileError:
+        raise
     except Exception as exc:  # noqa: BLE001 - whatever the reader says, it is this file's fault
         where = f" sheet '{sheet}'" if sheet else ""
         raise ReportedFileError(f"{path}{where}: cannot be read ({type(exc).__name__}: {exc})") from None
+
+
+def _utf8(path: Path) -> bytes:
+    """The CSV's bytes, once known to be UTF-8 text: a Latin-1 or UTF-16 export read as UTF-8
+    would change product names and headers without a word, so it stops the run, naming the row."""
+    data = path.read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ReportedFileError(f"{path}: is UTF-16 text; export it again as CSV (UTF-8)")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        row = data.count(b"\n", 0, exc.start) + 1
+        raise ReportedFileError(f"{path}: row {row}: not UTF-8 text (byte {data[exc.start]:#04x}); export it again as CSV (UTF-8)") from None
+    return data
 
 
 def _sheets(path: Path) -> list[str]:

@@ -140,10 +140,35 @@ def _break(inputs: Path, case: str) -> Path:
         return lines
     elif case == "missing column":
         pl.read_parquet(orders).drop("created_at").write_parquet(orders)
+    elif case.startswith("reported"):
+        return _break_reported(inputs, case)
     return orders
 
 
-BAD_FILES = ("empty", "truncated", "corrupt", "csv renamed as parquet", "missing table", "missing column")
+def _break_reported(inputs: Path, case: str) -> Path:
+    """One shop's XLSX statement exported again as CSV, as a seller might, then damaged."""
+    xlsx = sorted((inputs / "reported" / "SHOP-A").glob("*.xlsx"))[0]
+    rows = pl.read_excel(xlsx, sheet_name="Order details", infer_schema_length=0)
+    xlsx.unlink()
+    csv = xlsx.with_suffix(".csv")
+    if case == "reported wrong headers":
+        rows = rows.rename({"Statement date (UTC)": "Statement date"})
+    elif case == "reported malformed date":
+        rows = rows.with_columns(pl.lit("2026-13-45").alias("Statement date (UTC)"))
+    elif case == "reported malformed money":
+        rows = rows.with_columns(pl.lit("12,34.5x").alias("Gross sales"))
+    text = rows.write_csv()
+    if case == "reported not utf-8":  # a Latin-1 export: é is one byte that UTF-8 cannot read
+        csv.write_bytes(text.replace("Running Shoes", "Chaussures de café", 1).encode("latin-1"))
+    else:
+        csv.write_text(text)
+    return csv
+
+
+BAD_FILES = (
+    "empty", "truncated", "corrupt", "csv renamed as parquet", "missing table", "missing column",
+    "reported not utf-8", "reported wrong headers", "reported malformed date", "reported malformed money",
+)  # fmt: skip
 
 
 def test_a_bad_input_file_stops_the_run_with_one_line_and_the_last_outputs_stay(tmp_path):
@@ -161,6 +186,10 @@ def test_a_bad_input_file_stops_the_run_with_one_line_and_the_last_outputs_stay(
         assert failed.returncode == 1, case
         assert len(failed.stderr.strip().splitlines()) == 1, (case, failed.stderr)
         assert failed.stderr.startswith(f"settle: error: {damaged}: "), (case, failed.stderr)
+        if case.startswith("reported") and case != "reported wrong headers":  # the row, and the column where there is one
+            assert "row 2" in failed.stderr, (case, failed.stderr)
+        if case in ("reported malformed date", "reported malformed money"):
+            assert "column 'Statement date (UTC)'" in failed.stderr or "column 'Gross sales'" in failed.stderr, failed.stderr
         assert _published(out) == before, case
         assert [p.name for p in (out / "runs").iterdir() if p.name.startswith(".building")] == [], case
 
