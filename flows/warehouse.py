@@ -60,21 +60,25 @@ VIEWS = {
 }
 
 
-def _literal(value: str | int | Path) -> str:
-    return "'" + str(value).replace("'", "''") + "'" if isinstance(value, str | Path) else str(value)
+def _literal(value: str | int) -> str:
+    """A constant of this code (never input) as SQL, where DDL takes no parameters."""
+    return "'" + str(value).replace("'", "''") + "'" if isinstance(value, str) else str(value)
 
 
-def _source(files: list[Path]) -> str:
-    paths = ", ".join(_literal(p.resolve()) for p in files)
-    return f"read_parquet([{paths}], hive_partitioning = false)"
+# Every file list is bound as a parameter, never formatted into the SQL.
+SOURCE = "read_parquet($files, hive_partitioning = false)"
 
 
-def _create(con: duckdb.DuckDBPyConnection, name: str, source: str) -> None:
+def _files(paths: list[Path]) -> dict[str, list[str]]:
+    return {"files": [str(p.resolve()) for p in paths]}
+
+
+def _create(con: duckdb.DuckDBPyConnection, name: str, paths: list[Path]) -> None:
     """The table, if new: the source's columns and types, its constant columns generated."""
     generated = GENERATED.get(name, {})
     columns = [
         f'"{column}" {kind}' + (f" GENERATED ALWAYS AS (CAST({_literal(generated[column])} AS {kind})) VIRTUAL" if column in generated else "")
-        for column, kind, *_ in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+        for column, kind, *_ in con.execute(f"DESCRIBE SELECT * FROM {SOURCE}", _files(paths)).fetchall()
     ]
     con.execute(f'CREATE TABLE IF NOT EXISTS "{name}" ({", ".join(columns)})')
 
@@ -113,25 +117,24 @@ def update(
         con.execute("SET preserve_insertion_order = false")
         con.execute("BEGIN TRANSACTION")
         for name, paths in files.items():
-            _create(con, name, _source(paths))
+            _create(con, name, paths)
         window = {"shops": shops, "from": (statement_from or date.min).isoformat(), "to": (statement_to or date.max).isoformat()}
         for name in BY_STATEMENT_DATE:
             con.execute(
                 f'DELETE FROM "{name}" WHERE list_contains($shops, shop_id) AND statement_date_utc BETWEEN $from AND $to', window
             )
-        new_orders = _source(files["orders"])
         for name in BY_ORDER:
             con.execute(
                 f"""DELETE FROM "{name}" WHERE order_id IN (SELECT order_id FROM orders WHERE list_contains($shops, shop_id))
-                    OR order_id IN (SELECT order_id FROM {new_orders})""",
-                {"shops": shops},
+                    OR order_id IN (SELECT order_id FROM {SOURCE})""",
+                {"shops": shops, **_files(files["orders"])},
             )
         for name in BY_SHOP:
             con.execute(f'DELETE FROM "{name}" WHERE list_contains($shops, shop_id)', {"shops": shops})
         for name in WHOLE:
             con.execute(f'DELETE FROM "{name}"')
         for name, paths in files.items():
-            inserted[name] = con.execute(f'INSERT INTO "{name}" BY NAME SELECT {_stored(con, name)} FROM {_source(paths)}').fetchone()[0]
+            inserted[name] = con.execute(f'INSERT INTO "{name}" BY NAME SELECT {_stored(con, name)} FROM {SOURCE}', _files(paths)).fetchone()[0]
         con.execute(
             f"""CREATE TABLE IF NOT EXISTS {RUNS_TABLE} (run_id VARCHAR PRIMARY KEY, as_of TIMESTAMPTZ, shops VARCHAR[],
                 statement_from DATE, statement_to DATE, published_at TIMESTAMPTZ, rows_inserted JSON)"""
