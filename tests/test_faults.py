@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -142,3 +143,38 @@ def test_a_full_disk_or_a_read_only_output_stops_the_run_with_one_line_and_loses
     subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
     again = _run(out, uuid.uuid4().hex)
     assert again.returncode == 0, again.stderr
+
+
+ANALYST = """
+import sys, time, duckdb
+from pathlib import Path
+con = duckdb.connect(sys.argv[1])  # read-write, as the DuckDB shell opens a file by default
+stop = Path(sys.argv[2])
+seen = set()
+while not stop.exists():
+    seen.add(con.execute(
+        "SELECT (SELECT max(run_id) FROM settle_runs), (SELECT count(*) FROM order_details), (SELECT sum(total_settlement_amount) FROM statements)"
+    ).fetchone())
+    print(len(seen), flush=True)
+    time.sleep(0.02)
+print(len(seen), *sorted(run for run, *_ in seen), flush=True)
+"""
+
+
+def test_an_analyst_holding_the_database_open_sees_one_run_whole_and_the_run_publishes(tmp_path):
+    out = tmp_path / "out"
+    first = _run(out, uuid.uuid4().hex)
+    assert first.returncode == 0, first.stderr
+    old_run = _database_run(out)
+    stop = tmp_path / "stop"
+    analyst = subprocess.Popen([sys.executable, "-c", ANALYST, str(out / DATABASE_NAME), str(stop)], stdout=subprocess.PIPE, text=True)
+    assert analyst.stdout.readline().strip() == "1"  # connected, and reading
+    command = [str(SETTLE), "run", "--input", str(ROOT / "data_samples"), "--out", str(out), "--as-of", "2026-10-01T00:00:00Z"]
+    second = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    stop.touch()
+    seen = analyst.communicate(timeout=60)[0].strip().splitlines()[-1]
+    assert second.returncode == 0, second.stderr  # the open connection did not stop the run
+    assert seen == f"1 {old_run}"  # one run, whole (rows and totals never changed), for as long as it kept the connection
+    new_run, _ = _current(out)
+    assert new_run != old_run
+    assert _database_run(out) == new_run  # a new connection sees the new run
