@@ -113,6 +113,7 @@ def run(
 ) -> None:
     """Run the settlement flow on INPUT (reconciling INPUT/reported/ if present) and publish to OUT."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "info" if verbose else "critical")  # a local cluster's own log lines
     instant = _parse_as_of(as_of)
     from flows.io import InputError, RunLocked, check_inputs, run_lock
 

@@ -286,7 +286,15 @@ def _settle_partitions(building: Path, groups: list[Part], params: PartitionPara
     Without Dask, `at_once` partitions are in flight at a time, so memory holds at most that many."""
     progress = create_progress_artifact(progress=0.0, key="settle-progress", description="Partitions settled")
     if dask_address is not None:
-        return settle_on_dask.with_options(task_runner=_dask_runner(dask_address))(building, groups, params, progress)
+        from distributed import KilledWorker
+
+        try:
+            return settle_on_dask.with_options(task_runner=_dask_runner(dask_address))(building, groups, params, progress)
+        except KilledWorker:  # killed from outside, most often by the out-of-memory killer
+            raise RunFailed(
+                "the Dask workers settling a partition died, each time it was tried (killed from outside, often for "
+                "lack of memory: give the workers more, or cut smaller partitions with --partition-orders)"
+            ) from None
     return _settle_in_flight(building, groups, params, at_once, progress, logger)
 
 

@@ -178,3 +178,17 @@ def test_an_analyst_holding_the_database_open_sees_one_run_whole_and_the_run_pub
     new_run, _ = _current(out)
     assert new_run != old_run
     assert _database_run(out) == new_run  # a new connection sees the new run
+
+
+def test_a_dask_worker_killed_in_every_try_stops_the_run_with_one_line_and_leaves_nothing(tmp_path):
+    """The out-of-memory killer takes a worker (here the failpoint, in the worker's process): Dask
+    retries the partition on new workers, then gives up, and so does the run, in one line."""
+    out, mark = tmp_path / "out", uuid.uuid4().hex
+    env = {**os.environ, MARK: mark, FAILPOINT_VARIABLE: "partition"}
+    command = [str(SETTLE), "run", "--input", str(ROOT / "data_samples"), "--out", str(out), "--as-of", "2026-11-01T00:00:00Z", "--dask"]
+    killed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert killed.returncode == 1
+    assert killed.stderr.startswith("settle: error: the Dask workers settling a partition died, each time it was tried")
+    assert len(killed.stderr.strip().splitlines()) == 1
+    assert _no_orphans(mark)  # the cluster's scheduler, nannies and workers, and the Prefect server
+    assert list((out / RUNS).iterdir()) == []
