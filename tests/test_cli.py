@@ -147,7 +147,7 @@ def _break(inputs: Path, case: str) -> Path:
 
 def _break_reported(inputs: Path, case: str) -> Path:
     """One shop's XLSX statement exported again as CSV, as a seller might, then damaged."""
-    xlsx = sorted((inputs / "reported" / "SHOP-A").glob("*.xlsx"))[0]
+    xlsx = min((inputs / "reported" / "SHOP-A").glob("*.xlsx"))
     rows = pl.read_excel(xlsx, sheet_name="Order details", infer_schema_length=0)
     xlsx.unlink()
     csv = xlsx.with_suffix(".csv")
