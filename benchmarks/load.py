@@ -1,7 +1,7 @@
 """Load: the default command run again and again on one output directory, per data shape.
 
-    PYTHONPATH=. .venv/bin/python benchmarks/load.py --case 1000000:2 --runs 10 --json /tmp/settle-load/1m-2.json
-    PYTHONPATH=. .venv/bin/python benchmarks/load.py --case 10000000:20 --runs 3 --json /tmp/settle-load/10m-20.json
+    PYTHONPATH=. .venv/bin/python benchmarks/load.py --case 1000000:2 --runs 10 --json /tmp/settle-load/load-1000000-2.json
+    PYTHONPATH=. .venv/bin/python benchmarks/load.py --case 10000000:20 --runs 3 --json /tmp/settle-load/load-10000000-20.json
 
 Shows whether memory creeps upward from run to run and whether every run cleans up after itself.
 The case (`LINES:SHOPS`: inputs and reported exports) is made and cached under `--work` exactly as

@@ -117,7 +117,9 @@ def _pick(rng: random.Random, case: Case, kinds: tuple[str, ...] | None = None) 
     if not choices:
         return None
     table, name = rng.choice(choices)
-    return table, name, rng.randrange(case.raw[table].height)
+    free = [row for row in range(case.raw[table].height) if (table, row + 1) not in case.must_reject]
+    # A row another mutation made invalid is left alone: a valid value written over it would undo that.
+    return (table, name, rng.choice(free)) if free else None
 
 
 def _rejects_null(table: str, column: str) -> bool:
