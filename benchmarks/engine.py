@@ -16,7 +16,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flows import io
+from ingest.input_tables import read_inputs
 from transforms import refunds, stacking, statements
 from transforms.applicability import promotion_headers
 from transforms.pipeline import cut_at_as_of
@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--hash", action="store_true")
     args = parser.parse_args()
-    staged = cut_at_as_of(stage(io.read_inputs(args.input)), AS_OF)
+    staged = cut_at_as_of(stage(read_inputs(args.input)), AS_OF)
     t = staged.tables
     best: dict[str, float] = {}
 

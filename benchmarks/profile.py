@@ -17,7 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flows import io
 from flows.settle import PARTITION_ORDERS, PARTITIONS_AT_ONCE, publish_run, sliced_shops
 from flows.steps import (
     PartitionParams,
@@ -26,6 +25,7 @@ from flows.steps import (
     settle_partition,
     stage_inputs,
 )
+from publish import store
 from transforms.reconcile import ReconParams
 
 AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
@@ -40,7 +40,7 @@ def main() -> None:
     args = parser.parse_args()
     out = Path(tempfile.mkdtemp(prefix="settle-profile-"))
     try:
-        building = io.new_run_dir(out, "profile")
+        building = store.new_run_dir(out, "profile")
         params = PartitionParams(AS_OF, 8, ReconParams(), Window(), args.xlsx)
         clock = time.perf_counter()
         staged = stage_inputs.fn(args.input, building, AS_OF, None, args.partition_orders)

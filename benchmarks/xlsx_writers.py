@@ -5,7 +5,7 @@
 The frame has the 58 Order details labels: text, counts and Decimal(18,2) money, as the job
 writes them. Each writer that is installed writes it to one file, best of `--repeat`:
 
-- `jetxl` (what `flows/exports.py` uses, pinned in requirements.lock);
+- `jetxl` (what `publish/exports.py` uses, pinned in requirements.lock);
 - `xlsxwriter` driven by Polars' `write_excel` (what the exports used before), and xlsxwriter's
   constant-memory mode fed row by row;
 - `rvgsrust_xlsxwriter` (a binding of rust_xlsxwriter) and `rustpy_xlsxwriter`, if installed
@@ -25,7 +25,7 @@ import numpy as np
 import polars as pl
 import xlsxwriter
 
-from flows import exports
+from publish import exports
 from schemas.layout import ORDER_DETAILS_LABELS, ORDER_DETAILS_MONEY
 from transforms.money import units_to_decimal
 

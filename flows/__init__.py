@@ -1,4 +1,4 @@
-"""Orchestration and all I/O (the Prefect flow, its tasks, the CLI, the deployment)."""
+"""Orchestration only: the Prefect flow, its tasks, the deployment, the command line."""
 
 import os
 

@@ -115,7 +115,8 @@ def run(
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "info" if verbose else "critical")  # a local cluster's own log lines
     instant = _parse_as_of(as_of)
-    from flows.io import InputError, RunLocked, check_inputs, run_lock
+    from ingest.input_tables import InputError, check_inputs
+    from publish.store import RunLocked, run_lock
 
     try:  # fail before starting Prefect: a typo or a file that is not Parquet costs no server start
         check_inputs(input)
@@ -157,7 +158,7 @@ def run(
         _fail(str(exc))
     except OSError as exc:  # a full disk, a read-only or vanished output directory: the run was discarded
         _fail(_cannot_write(exc, out))
-    from flows.report import print_summary
+    from publish.summary import print_summary
 
     print_summary(summary)
 
@@ -234,8 +235,8 @@ def query(
 def _say_if_published_apart(database: Path) -> None:
     """One line on stderr when the database and `current` beside it were published by different
     runs: a run was stopped between its two renames, and the next run will finish it."""
-    from flows.io import current_run
-    from flows.warehouse import published_run
+    from publish.store import current_run
+    from publish.warehouse import published_run
 
     in_database, in_current = published_run(database), current_run(database.parent)
     if in_database and in_current and in_database != in_current:
@@ -257,7 +258,7 @@ def generate(
     ] = None,
 ) -> None:
     """Generate realistic input tables of any size."""
-    from flows.generate import generate_to_dir
+    from synthetic.generate import generate_to_dir
 
     counts = generate_to_dir(orders, seed, out, n_shops=shops)
     for table, rows in counts.items():

@@ -22,7 +22,6 @@ from prefect.futures import as_completed, wait
 from prefect.runtime import flow_run as flow_run_context
 from pydantic import Field
 
-from flows import io, recon_report, warehouse
 from flows.steps import (
     ORDERS_TABLE,
     PARTITIONED,
@@ -36,6 +35,8 @@ from flows.steps import (
     settle_partition,
     stage_inputs,
 )
+from ingest.input_tables import InputError, contract_error_message, fingerprints
+from publish import parquet, recon_report, store, warehouse
 from schemas.layout import ORDER_DETAILS_MONEY
 from transforms.partition import Part
 from transforms.reconcile import ReconParams
@@ -160,17 +161,17 @@ def run(
     run_id = started.strftime("%Y%m%dT%H%M%S%fZ")
     params = PartitionParams(as_of=as_of, hold_days=hold_days, recon=recon or ReconParams(), window=window, xlsx=xlsx)
     try:
-        with io.run_lock(out_dir, run_id):
-            recovered = io.recover(out_dir, warehouse.published_run(out_dir / io.DATABASE_NAME))
+        with store.run_lock(out_dir, run_id):
+            recovered = store.recover(out_dir, warehouse.published_run(out_dir / store.DATABASE_NAME))
             for repaired in recovered:
                 logger.warning("a run killed while publishing: %s", repaired)
-            building = io.new_run_dir(out_dir, run_id)
+            building = store.new_run_dir(out_dir, run_id)
             try:
                 return _run_locked(input_dir, out_dir, building, run_id, started, params, partition_orders, partitions_at_once, dask_address, logger, recovered)
             except BaseException:
-                io.discard(building)
+                store.discard(building)
                 raise
-    except io.RunLocked as exc:
+    except store.RunLocked as exc:
         raise RunFailed(str(exc)) from None
 
 
@@ -179,10 +180,10 @@ def _run_locked(input_dir, out_dir, building, run_id, started, params: Partition
     clock = time.perf_counter()
     try:
         staged = stage_inputs(input_dir, building, params.as_of, params.window.shops, partition_orders)
-    except io.InputError as exc:
+    except InputError as exc:
         raise RunFailed(str(exc)) from None
     except InputContractError as exc:
-        raise RunFailed(io.contract_error_message(input_dir, exc)) from None
+        raise RunFailed(contract_error_message(input_dir, exc)) from None
     timings["stage"] = time.perf_counter() - clock
     plan: list[Part] = staged["partitions"]
     logger.info("staged %s orders (%s rows rejected) into %s partition(s)", f"{staged['orders_accepted']:,}", f"{staged['rows_rejected']:,}", len(plan))
@@ -220,7 +221,7 @@ def _run_locked(input_dir, out_dir, building, run_id, started, params: Partition
         "reported_files": staged["reported_files"],
         "as_of": params.as_of.isoformat(),
         "started_at": started.isoformat(),
-        "inputs": io.fingerprints(input_dir),
+        "inputs": fingerprints(input_dir),
         "fee_schedule": "supplied" if staged["fee_schedule_supplied"] else "default (US)",
         "rows_in": staged["rows_in"],
         "rows_out": rows_out,
@@ -239,8 +240,8 @@ def _run_locked(input_dir, out_dir, building, run_id, started, params: Partition
     recon_report.publish_artifacts(recon_statements, recon_breaks, shops, out_dir)
     return {
         "run_id": run_id,
-        "published": str(out_dir / io.CURRENT),
-        "database": str(out_dir / io.DATABASE_NAME),
+        "published": str(out_dir / store.CURRENT),
+        "database": str(out_dir / store.DATABASE_NAME),
         "as_of": params.as_of.isoformat(),
         "statement_from": params.window.statement_from.isoformat() if params.window.statement_from else None,
         "statement_to": params.window.statement_to.isoformat() if params.window.statement_to else None,
@@ -250,7 +251,7 @@ def _run_locked(input_dir, out_dir, building, run_id, started, params: Partition
         "shops": shops.to_dicts(),
         "recon_breaks": recon_breaks.height,
         "recon_statements": recon_statements.height,
-        "report": str(out_dir / io.CURRENT / recon_report.FILE_NAME),
+        "report": str(out_dir / store.CURRENT / recon_report.FILE_NAME),
         "seconds": {k: round(v, 3) for k, v in timings.items()},
     }
 
@@ -356,7 +357,7 @@ def publish_run(out_dir: Path, building: Path, run_id: str, manifest: dict, shop
         def load_database() -> dict[str, int]:
             try:
                 return warehouse.update(
-                    out_dir / io.DATABASE_NAME, building / io.DATABASE_NAME, files, shops,
+                    out_dir / store.DATABASE_NAME, building / store.DATABASE_NAME, files, shops,
                     params.window.statement_from, params.window.statement_to, manifest,
                 )
             except warehouse.WarehouseError as exc:
@@ -365,10 +366,10 @@ def publish_run(out_dir: Path, building: Path, run_id: str, manifest: dict, shop
         # Both read the partitions' files and neither needs the other: the Parquet by date is
         # written beside the database load.
         manifest["database_rows_inserted"] = beside(
-            lambda: [io.write_by_date(files[name], building / name, column) for name, column in PARTITIONED.items()],
+            lambda: [parquet.write_by_date(files[name], building / name, column) for name, column in PARTITIONED.items()],
             load_database,
         )
-        io.write_manifest(manifest, building / "manifest.json")
-        io.failpoint("manifest")
-        io.discard(building / SCRATCH)
-    return io.publish(out_dir, building, run_id)
+        store.write_manifest(manifest, building / "manifest.json")
+        store.failpoint("manifest")
+        store.discard(building / SCRATCH)
+    return store.publish(out_dir, building, run_id)

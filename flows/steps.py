@@ -21,8 +21,9 @@ from pandera import errors as pa_errors
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from flows import exports, io
-from flows.reported_io import read_reported
+from ingest.input_tables import InputError, read_inputs
+from ingest.reported import read_reported
+from publish import exports, parquet, store
 from schemas import outputs
 from schemas.layout import cents_name
 from schemas.staged import STAGED_MODELS
@@ -98,7 +99,7 @@ class PartitionParams:
 
 def _is_transient(task, task_run, state) -> bool:
     """Retry I/O only for what may pass (a busy disk, a network mount), never a broken input."""
-    return not isinstance(state.result(raise_on_failure=False), io.InputError | InputContractError)
+    return not isinstance(state.result(raise_on_failure=False), InputError | InputContractError)
 
 
 def _schema_name(model) -> str:
@@ -160,11 +161,11 @@ def stage_inputs(input_dir: Path, building: Path, as_of: datetime, shops: list[s
 
     Returns the partitions (lists of shop IDs) and the counts for the manifest.
     """
-    raw = io.read_inputs(input_dir)
+    raw = read_inputs(input_dir)
     try:
         details, statements, files = read_reported(input_dir)
     except ReportedFileError as exc:
-        raise io.InputError(str(exc)) from None
+        raise InputError(str(exc)) from None
     staged = cut_at_as_of(stage(raw), as_of)
     del raw
     checks = [check(f"staged {name}", model, staged.tables[name]) for name, model in STAGED_MODELS.items()]
@@ -179,17 +180,17 @@ def stage_inputs(input_dir: Path, building: Path, as_of: datetime, shops: list[s
     except ValueError as exc:
         raise RunFailed(str(exc)) from None
     scratch = building / SCRATCH
-    io.write_parquet(staged.rejected_rows, building / "rejected_rows.parquet")
-    io.write_scratch(known_orders(staged), scratch / "known_orders.parquet")
-    io.write_scratch(staged.invalid_promotion_ids, scratch / "invalid_promotion_ids.parquet")
-    io.failpoint("staging")
+    parquet.write_parquet(staged.rejected_rows, building / "rejected_rows.parquet")
+    parquet.write_scratch(known_orders(staged), scratch / "known_orders.parquet")
+    parquet.write_scratch(staged.invalid_promotion_ids, scratch / "invalid_promotion_ids.parquet")
+    store.failpoint("staging")
     for index, (part, tables) in enumerate(zip(parts, partition.split(staged.tables, parts), strict=True)):
         for name, frame in tables.items():
-            io.write_scratch(frame, _part(building, index) / f"{name}.parquet")
+            parquet.write_scratch(frame, _part(building, index) / f"{name}.parquet")
         # A slice gets its shop's reported rows: they set the reconciled window of its rows.
         for name, frame in (("reported_details", details), ("reported_statements", statements)):
             if frame is not None:
-                io.write_scratch(frame.filter(pl.col("shop_id").is_in(part.shops)), _part(building, index) / f"{name}.parquet")
+                parquet.write_scratch(frame.filter(pl.col("shop_id").is_in(part.shops)), _part(building, index) / f"{name}.parquet")
     return {
         "partitions": parts,
         "rows_in": staged.counts,
@@ -268,9 +269,9 @@ def settle_partition(building: Path, index: int, params: PartitionParams, sliced
         passed = validate(results, tables)
         for table, frame in tables.items():
             if table in PARTITIONED:  # published by date for the whole run by `publish_run`
-                io.write_scratch(frame, dated_scratch(building, table) / name, sorted_by=PARTITIONED[table])
+                parquet.write_scratch(frame, dated_scratch(building, table) / name, sorted_by=PARTITIONED[table])
             else:
-                io.write_parquet(frame, building / table / name)
+                parquet.write_parquet(frame, building / table / name)
         return passed
 
     # The exports (CSV formatting, mostly) run beside validation and the Parquet writes: each
@@ -279,18 +280,18 @@ def settle_partition(building: Path, index: int, params: PartitionParams, sliced
     if sliced:  # its share of the CSV exports, put together with the other slices' by `finish_sliced_shop`
         def fragments() -> None:
             shares = exports.write_csv_fragments(tables["order_details"], tables["statements"], _pieces_dir(building, index) / "csv.bin")
-            io.write_scratch(shares, _pieces_dir(building, index) / "csv-index.parquet")
+            parquet.write_scratch(shares, _pieces_dir(building, index) / "csv-index.parquet")
 
         checks = beside(fragments, validate_and_write)
         for piece, frame in results.recon_pieces.frames().items():
-            io.write_scratch(frame, _pieces_dir(building, index) / f"{piece}.parquet")
+            parquet.write_scratch(frame, _pieces_dir(building, index) / f"{piece}.parquet")
     else:
         checks = beside(
             _exporting(lambda: exports.write_exports(tables["order_details"], tables["statements"], building / "exports", xlsx=params.xlsx)),
             validate_and_write,
         )
-    io.write_parquet(orders_table(results), building / SCRATCH / ORDERS_TABLE / name)
-    io.failpoint("partition")
+    parquet.write_parquet(orders_table(results), building / SCRATCH / ORDERS_TABLE / name)
+    store.failpoint("partition")
     rows_out = {table: frame.height for table, frame in tables.items()}
     if sliced:  # counted once for the shop, by `finish_sliced_shop`
         rows_out |= dict.fromkeys(SHOP_SUMMED, 0)
@@ -309,7 +310,7 @@ SHOP_SUMMED = ("statements", "recon_breaks", "recon_statements")  # a sliced sho
 
 
 @task(cache_policy=NO_CACHE)
-def finish_sliced_shop(building: Path, indices: list[int], params: PartitionParams, batch_rows: int = io.BY_DATE_BATCH_ROWS) -> dict:
+def finish_sliced_shop(building: Path, indices: list[int], params: PartitionParams, batch_rows: int = parquet.BY_DATE_BATCH_ROWS) -> dict:
     """What sums over a sliced shop's orders, from all its slices (partitions `indices`, in order):
 
     - its statements: the slices' shares summed per statement (each share is the sum of that
@@ -332,9 +333,9 @@ def finish_sliced_shop(building: Path, indices: list[int], params: PartitionPara
         .sort("statement_date_utc", maintain_order=True)
     )
     checks = [check("statements", OUTPUT_MODELS["statements"], statements)]
-    io.write_scratch(statements, statement_files[0], sorted_by="statement_date_utc")
+    parquet.write_scratch(statements, statement_files[0], sorted_by="statement_date_utc")
     for extra in statement_files[1:]:
-        io.write_scratch(statements.head(0), extra)
+        parquet.write_scratch(statements.head(0), extra)
 
     shares = [(_pieces_dir(building, i) / "csv.bin", pl.read_parquet(_pieces_dir(building, i) / "csv-index.parquet")) for i in indices]
     details = [dated_scratch(building, "order_details") / name for name in names]
@@ -343,7 +344,7 @@ def finish_sliced_shop(building: Path, indices: list[int], params: PartitionPara
         """From the rows, a quarter of a batch of statement dates at a time (each batch's files
         are written two at once: jetxl releases the GIL)."""
         counts = pl.scan_parquet(details).group_by("statement_date_utc").len().sort("statement_date_utc").collect()
-        for low, high in io.date_batches(counts, "statement_date_utc", batch_rows // 4):
+        for low, high in parquet.date_batches(counts, "statement_date_utc", batch_rows // 4):
             dates = pl.col("statement_date_utc").is_between(pl.lit(low), pl.lit(high))
             rows = pl.concat([pl.scan_parquet(path).filter(dates).collect() for path in details])
             exports.write_xlsx_exports(rows, statements.filter(dates), building / "exports")
@@ -355,7 +356,7 @@ def finish_sliced_shop(building: Path, indices: list[int], params: PartitionPara
     recon = beside(_exporting(xlsx), csv_and_reconcile) if params.xlsx else csv_and_reconcile()
     for table, frame in recon.items():
         checks.append(check(table, OUTPUT_MODELS[table], frame))
-        io.write_scratch(frame, dated_scratch(building, table) / names[0], sorted_by="statement_date_utc")
+        parquet.write_scratch(frame, dated_scratch(building, table) / names[0], sorted_by="statement_date_utc")
     return {
         "rows_out": {"statements": statements.height, **{table: frame.height for table, frame in recon.items()}},
         "statements_by_shop": dict(zip(*statements.group_by("shop_id").len().get_columns(), strict=True)),

@@ -1,7 +1,7 @@
 """The input contract of SPEC §2: every table, its columns, their logical kinds and value rules.
 
 Declared once here; staging (`transforms/staging.py`) reads it to cast and reject, the loader
-(`flows/io.py`) reads it to name missing files and columns, and the generator writes it.
+(`ingest/input_tables.py`) reads it to name missing files and columns, and the generator writes it.
 """
 
 from dataclasses import dataclass

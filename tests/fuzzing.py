@@ -71,7 +71,7 @@ class Case:
 @cache
 def _base(index: int) -> dict[str, pl.DataFrame]:
     """One of 16 valid input sets; promotions sampled so that a case stages in milliseconds."""
-    from flows.generate import generate_inputs
+    from synthetic.generate import generate_inputs
 
     rng = random.Random(index)
     tables = generate_inputs(rng.randint(5, 40), index, rng.randint(1, 3))

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows import exports
+from publish import exports
 from schemas.layout import ORDER_DETAILS_LABELS, snake
 
 MONEY = pl.Decimal(18, 2)

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.io import (
+from publish.store import (
     CURRENT,
     DATABASE_NAME,
     FAILPOINT_VARIABLE,

@@ -15,10 +15,11 @@ import pytest
 from prefect import get_client
 from prefect.testing.utilities import prefect_test_harness
 
-from flows import io, steps, warehouse
-from flows.generate import generate_to_dir
+from flows import steps
 from flows.settle import RunFailed, settle_flow
+from publish import store, warehouse
 from schemas.layout import ORDER_DETAILS_LABELS, ORDER_DETAILS_MONEY
+from synthetic.generate import generate_to_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data_samples"
@@ -218,12 +219,12 @@ def test_shops_cut_into_slices_give_the_outputs_of_whole_shops(prefect_server, t
 
 def test_a_second_run_on_the_same_output_is_refused_with_who_holds_it(prefect_server, tmp_path):
     out = tmp_path / "out"
-    with io.run_lock(out, "20261101T020000Z"):
+    with store.run_lock(out, "20261101T020000Z"):
         with pytest.raises(RunFailed, match=r"in use by run 20261101T020000Z \(pid \d+"):
             settle_flow(input_dir=str(SAMPLES), out_dir=str(out), as_of=AS_OF)
     assert not (out / "settlement.duckdb").exists()
-    with io.run_lock(out, "next"):  # released when its holder is done: the next run goes ahead
-        assert "run next" in (out / io.LOCK_NAME).read_text()
+    with store.run_lock(out, "next"):  # released when its holder is done: the next run goes ahead
+        assert "run next" in (out / store.LOCK_NAME).read_text()
 
 
 def test_dask_runs_the_partitions_with_identical_outputs(prefect_server, tmp_path):

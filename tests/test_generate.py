@@ -1,9 +1,8 @@
-"""The synthetic generator (flows/generate.py): deterministic by seed, in the input contract, clean."""
+"""The synthetic generator (synthetic/generate.py): deterministic by seed, in the input contract, clean."""
 
 import polars as pl
 import pytest
 
-from flows.generate import GENERATED_TABLES, PERIOD_END, generate_inputs, generate_to_dir, write_inputs
 from schemas.inputs import (
     ALLOWED_KINDS,
     ALLOWS_MIN_QUANTITY,
@@ -13,6 +12,13 @@ from schemas.inputs import (
     PROMOTION_TYPES,
     SELLER_TYPES,
     TABLE_KEYS,
+)
+from synthetic.generate import (
+    GENERATED_TABLES,
+    PERIOD_END,
+    generate_inputs,
+    generate_to_dir,
+    write_inputs,
 )
 
 N_ORDERS = 2_000  # small enough for a fast test, large enough for every promotion type and refund kind

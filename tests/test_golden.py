@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from flows.io import read_inputs
+from ingest.input_tables import read_inputs
 from schemas.layout import ORDER_DETAILS_LABELS, STATEMENTS_LABELS, snake
 from transforms.pipeline import compute
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows.generate import generate_inputs
 from schemas.checks import run_values
+from synthetic.generate import generate_inputs
 from transforms import partition
 from transforms.pipeline import compute, compute_staged, cut_at_as_of, known_orders
 from transforms.staging import stage

@@ -4,40 +4,41 @@ import duckdb
 import polars as pl
 import pytest
 
-from flows import io, warehouse
 from flows.steps import RunFailed, beside, orders_table
+from ingest.input_tables import InputError, read_inputs
+from publish import parquet, store, warehouse
 from schemas.layout import ORDER_DETAILS_CONSTANTS, snake
 from tests.conftest import duckdb_file, run
 
 
 def _run(out, run_id, value):
-    building = io.new_run_dir(out, run_id)
+    building = store.new_run_dir(out, run_id)
     frame = pl.DataFrame({"x": [value]})
-    io.write_parquet(frame, building / "t.parquet")
-    duckdb_file(building / io.DATABASE_NAME, f"CREATE TABLE t AS SELECT {value} AS x")
-    return io.publish(out, building, run_id)
+    parquet.write_parquet(frame, building / "t.parquet")
+    duckdb_file(building / store.DATABASE_NAME, f"CREATE TABLE t AS SELECT {value} AS x")
+    return store.publish(out, building, run_id)
 
 
 def test_an_open_reader_keeps_the_old_database_while_the_next_run_is_published(tmp_path):
     out = tmp_path / "out"
     _run(out, "20260101T000000Z", 1)
-    with duckdb.connect(str(out / io.DATABASE_NAME), read_only=True) as reader:
+    with duckdb.connect(str(out / store.DATABASE_NAME), read_only=True) as reader:
         _run(out, "20260102T000000Z", 2)
         # The analyst's open connection still reads the file it opened...
         assert reader.execute("SELECT x FROM t").fetchone() == (1,)
     # ...and the next connection sees the new run, as does `current/`.
-    with duckdb.connect(str(out / io.DATABASE_NAME), read_only=True) as fresh:
+    with duckdb.connect(str(out / store.DATABASE_NAME), read_only=True) as fresh:
         assert fresh.execute("SELECT x FROM t").fetchone() == (2,)
-    assert pl.read_parquet(out / io.CURRENT / "t.parquet")["x"].to_list() == [2]
+    assert pl.read_parquet(out / store.CURRENT / "t.parquet")["x"].to_list() == [2]
 
 
 def test_old_runs_are_pruned_and_current_is_kept(tmp_path):
     out = tmp_path / "out"
     for day in range(1, 6):
         _run(out, f"202601{day:02d}T000000Z", day)
-    runs = sorted(p.name for p in (out / io.RUNS).iterdir())
+    runs = sorted(p.name for p in (out / store.RUNS).iterdir())
     assert runs == [f"202601{day:02d}T000000Z" for day in (3, 4, 5)]
-    assert (out / io.CURRENT).resolve().name == "20260105T000000Z"
+    assert (out / store.CURRENT).resolve().name == "20260105T000000Z"
 
 
 def test_the_next_run_clears_what_a_killed_run_left_half_made(tmp_path):
@@ -45,19 +46,19 @@ def test_the_next_run_clears_what_a_killed_run_left_half_made(tmp_path):
     before the swap) stays. The next run, holding the lock, is sure no one owns it, and removes it."""
     out = tmp_path / "out"
     _run(out, "20260101T000000Z", 1)
-    killed = io.new_run_dir(out, "20260102T000000Z")
+    killed = store.new_run_dir(out, "20260102T000000Z")
     (killed / "order_details").mkdir()
     (killed / "order_details" / "part-00000.parquet").write_bytes(b"half")
     (out / ".current.dead0000").symlink_to("runs/20260102T000000Z")
     _run(out, "20260103T000000Z", 3)
-    assert sorted(p.name for p in (out / io.RUNS).iterdir()) == ["20260101T000000Z", "20260103T000000Z"]
-    assert sorted(p.name for p in out.iterdir()) == sorted([io.CURRENT, io.DATABASE_NAME, io.RUNS])
-    assert pl.read_parquet(out / io.CURRENT / "t.parquet")["x"].to_list() == [3]
+    assert sorted(p.name for p in (out / store.RUNS).iterdir()) == ["20260101T000000Z", "20260103T000000Z"]
+    assert sorted(p.name for p in out.iterdir()) == sorted([store.CURRENT, store.DATABASE_NAME, store.RUNS])
+    assert pl.read_parquet(out / store.CURRENT / "t.parquet")["x"].to_list() == [3]
 
 
 def test_a_missing_input_file_names_it(tmp_path):
-    with pytest.raises(io.InputError, match=r"orders\.parquet: required input file is missing"):
-        io.read_inputs(tmp_path)
+    with pytest.raises(InputError, match=r"orders\.parquet: required input file is missing"):
+        read_inputs(tmp_path)
 
 
 @pytest.mark.parametrize("batch_rows", [1, 3, 1_000])
@@ -67,10 +68,10 @@ def test_statement_dated_tables_are_written_one_file_per_date_for_the_whole_run(
     for index, (dates, shop) in enumerate([(["2026-01-02", "2026-01-01", "2026-01-02"], "A"), (["2026-01-03", "2026-01-01"], "B")]):
         frame = pl.DataFrame({"statement_date_utc": dates, "shop_id": shop, "row": range(len(dates))})
         parts.append(tmp_path / "scratch" / f"part-{index:05d}.parquet")
-        io.write_scratch(frame, parts[-1], sorted_by="statement_date_utc")
+        parquet.write_scratch(frame, parts[-1], sorted_by="statement_date_utc")
     table = tmp_path / "order_details"
     (table / "stale").mkdir(parents=True)  # left by an earlier try: cleared
-    assert io.write_by_date(parts, table, "statement_date_utc", batch_rows=batch_rows) == 3
+    assert parquet.write_by_date(parts, table, "statement_date_utc", batch_rows=batch_rows) == 3
     written = {p.parent.name: pl.read_parquet(p) for p in sorted(table.rglob("*.parquet"))}
     assert sorted(p.relative_to(table).as_posix() for p in table.rglob("*")) == [
         "statement_date_utc=2026-01-01", "statement_date_utc=2026-01-01/data.parquet",
@@ -82,14 +83,14 @@ def test_statement_dated_tables_are_written_one_file_per_date_for_the_whole_run(
     assert written["statement_date_utc=2026-01-02"].select("shop_id", "row").rows() == [("A", 0), ("A", 2)]
     assert written["statement_date_utc=2026-01-03"].select("shop_id", "row").rows() == [("B", 0)]
     before = {p: p.read_bytes() for p in table.rglob("*.parquet")}
-    io.write_by_date(parts, table, "statement_date_utc", batch_rows=2)
+    parquet.write_by_date(parts, table, "statement_date_utc", batch_rows=2)
     assert {p: p.read_bytes() for p in table.rglob("*.parquet")} == before  # any batch size: the same bytes
 
 
 def test_a_statement_dated_table_without_rows_is_one_empty_file_with_its_columns(tmp_path):
     part = tmp_path / "part-00000.parquet"
-    io.write_scratch(pl.DataFrame(schema={"statement_date_utc": pl.String, "x": pl.Int64}), part, sorted_by="statement_date_utc")
-    assert io.write_by_date([part], tmp_path / "t", "statement_date_utc") == 1
+    parquet.write_scratch(pl.DataFrame(schema={"statement_date_utc": pl.String, "x": pl.Int64}), part, sorted_by="statement_date_utc")
+    assert parquet.write_by_date([part], tmp_path / "t", "statement_date_utc") == 1
     empty = pl.read_parquet(tmp_path / "t" / "empty.parquet")
     assert empty.height == 0 and empty.columns == ["statement_date_utc", "x"]
 
@@ -121,7 +122,7 @@ def _run_files(directory) -> dict[str, list]:
     tables = results.published() | {"orders": orders_table(results)}
     files = {}
     for name, frame in tables.items():
-        io.write_parquet(frame, directory / f"{name}.parquet")
+        parquet.write_parquet(frame, directory / f"{name}.parquet")
         files[name] = [directory / f"{name}.parquet"]
     return files, tables["order_details"]
 

@@ -19,8 +19,8 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flows.generate import generate_inputs
 from schemas.layout import ORDER_DETAILS_LABELS, ORDER_DETAILS_MONEY, cents_name, snake
+from synthetic.generate import generate_inputs
 from tests.conftest import inputs, table
 from transforms.pipeline import Results, compute
 from transforms.reconcile import ReconParams

@@ -2,7 +2,7 @@
 reconciled with the sample run, every planted discrepancy found and classified exactly as
 `data_samples/README.md` ("Reported exports and planted discrepancies") documents.
 
-The exports are built by `data_samples/build_reported.py` from the computed statements, so every
+The exports are built by `synthetic/reported.py` from the computed statements, so every
 row that was not planted must reconcile to the cent: a break anywhere else is a bug in reading
 the exports (BOM, `$1,249.00`, `(4.50)`, MM/DD/YYYY, XLSX number cells, Parquet decimals) or in
 the comparison.
@@ -17,8 +17,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from flows.io import read_inputs
-from flows.reported_io import read_reported
+from ingest.input_tables import read_inputs
+from ingest.reported import read_reported
 from tests.conftest import table
 from transforms.pipeline import compute
 
@@ -275,7 +275,7 @@ def test_every_export_format_is_read(reconciled):
 
 def test_the_builder_reproduces_the_committed_exports(tmp_path):
     # The exports are generated, never hand-edited: rebuilding gives the same bytes (XLSX included).
-    subprocess.run([sys.executable, str(SAMPLES / "build_reported.py"), str(tmp_path)], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "synthetic.reported", str(tmp_path)], check=True, capture_output=True)
     built = {p.relative_to(tmp_path): p.read_bytes() for p in sorted((tmp_path / "reported").rglob("*")) if p.is_file()}
     committed = {p.relative_to(SAMPLES): p.read_bytes() for p in sorted((SAMPLES / "reported").rglob("*")) if p.is_file()}
     assert built.keys() == committed.keys()

@@ -1,4 +1,4 @@
-"""Reading reported exports as downloaded (transforms/reported.py, flows/reported_io.py), SPEC §5.
+"""Reading reported exports as downloaded (transforms/reported.py, ingest/reported.py), SPEC §5.
 
 "Header labels matched case-insensitively after trimming spaces and a byte-order mark; numbers
 may be strings, with `$`, thousands separators or parentheses for negatives; dates as
@@ -19,9 +19,14 @@ import polars as pl
 import pytest
 import xlsxwriter
 
-from flows.reported_io import read_reported
+from ingest.reported import read_reported
 from tests.conftest import table
-from transforms.reported import REQUIRED_DETAIL_LABELS, ReportedFileError, order_detail_rows, statement_rows
+from transforms.reported import (
+    REQUIRED_DETAIL_LABELS,
+    ReportedFileError,
+    order_detail_rows,
+    statement_rows,
+)
 
 SOURCE = "reported/S1/june.csv"
 

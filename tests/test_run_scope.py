@@ -4,8 +4,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from flows import io
 from flows.settle import RunFailed, statement_window
+from publish import store
 
 
 def test_days_back_counts_complete_utc_days_before_as_of():
@@ -39,9 +39,9 @@ def test_a_backwards_range_or_no_day_is_an_error():
 
 
 def test_the_lock_names_its_holder_and_is_released(tmp_path):
-    with io.run_lock(tmp_path, "first"):
-        with pytest.raises(io.RunLocked, match=rf"{tmp_path} is in use by run first \(pid \d+ on .+, since .+ UTC\)"):
-            with io.run_lock(tmp_path, "second"):
+    with store.run_lock(tmp_path, "first"):
+        with pytest.raises(store.RunLocked, match=rf"{tmp_path} is in use by run first \(pid \d+ on .+, since .+ UTC\)"):
+            with store.run_lock(tmp_path, "second"):
                 pass
-    with io.run_lock(tmp_path, "third"):
-        assert (tmp_path / io.LOCK_NAME).read_text().startswith("run third")
+    with store.run_lock(tmp_path, "third"):
+        assert (tmp_path / store.LOCK_NAME).read_text().startswith("run third")

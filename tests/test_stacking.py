@@ -16,7 +16,15 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemas.inputs import ALLOWED_KINDS, BMSM_TYPES, COUPON_TYPES, PLATFORM_TYPES, PROMOTION_TYPES, SELLER_TYPES, SHIPPING_TYPES
+from schemas.inputs import (
+    ALLOWED_KINDS,
+    BMSM_TYPES,
+    COUPON_TYPES,
+    PLATFORM_TYPES,
+    PROMOTION_TYPES,
+    SELLER_TYPES,
+    SHIPPING_TYPES,
+)
 from tests.conftest import run
 from tests.test_allocate import largest_remainder
 from transforms.pipeline import Results

@@ -6,7 +6,6 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from pandera import errors as pa_errors
 
 from schemas.inputs import INPUT_TABLES, REASONS

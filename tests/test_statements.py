@@ -18,7 +18,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemas.layout import FEES_PARTS, NET_SALES_PARTS, ORDER_DETAILS_MONEY, SHIPPING_PARTS, cents_name
+from schemas.layout import (
+    FEES_PARTS,
+    NET_SALES_PARTS,
+    ORDER_DETAILS_MONEY,
+    SHIPPING_PARTS,
+    cents_name,
+)
 from tests.conftest import inputs, run
 from transforms.pipeline import Results, compute
 

@@ -12,7 +12,7 @@ every kind it allows, overlapping windows, BMSM tiers, campaigns, conditions and
 coupon claims (a few deliberately wrong or unknown); opt-out toggles; partial and full refunds.
 The generator writes clean data only: invalid rows are planted elsewhere.
 
-Measured on the 2-core dev machine (`/usr/bin/time -v python -m flows.generate 400000 7 /tmp/gen`):
+Measured on the 2-core dev machine (`/usr/bin/time -v python -m synthetic.generate 400000 7 /tmp/gen`):
 400,000 orders → 1,028,591 order lines (1.51M rows over the six tables) generated in 1.8-2.3 s
 and written in 0.4 s; 3.6-4.1 s wall clock for the whole process including ~1.3 s of imports;
 peak RSS 0.46-0.52 GB. Same bytes with POLARS_MAX_THREADS=1.
@@ -645,7 +645,7 @@ def generate_to_dir(n_orders: int, seed: int, out_dir: Path, n_shops: int | None
     return {name: frame.height for name, frame in tables.items()}
 
 
-if __name__ == "__main__":  # python -m flows.generate N_ORDERS SEED OUT_DIR: prints counts and timings
+if __name__ == "__main__":  # python -m synthetic.generate N_ORDERS SEED OUT_DIR: prints counts and timings
     n_arg, seed_arg, dir_arg = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
     t0 = time.perf_counter()
     generated = generate_inputs(n_arg, seed_arg)

@@ -4,8 +4,8 @@ The database accumulates runs. A run replaces exactly what it covers, in one tra
 its shops, the rows of its statement dates (every date when the run has no date window), and
 the per-order and per-shop tables; so a re-run or a backfill never duplicates and never loses
 a date. The live file is never written in place: the run copies it, applies the transaction to
-the copy, checkpoints, and `flows.io.publish` renames the copy onto the live name (open readers
-keep the version they opened). The run lock (`flows.io.run_lock`) keeps two runs from doing
+the copy, checkpoints, and `publish.store.publish` renames the copy onto the live name (open readers
+keep the version they opened). The run lock (`publish.store.run_lock`) keeps two runs from doing
 this at once.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from flows.io import failpoint
+from publish.store import failpoint
 from schemas.layout import ORDER_DETAILS_CONSTANTS, snake
 
 # How each table is replaced: per (shop, statement date), per order of the run's shops, per

@@ -101,9 +101,13 @@ td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 
 def publish_artifacts(statements: pl.DataFrame, breaks: pl.DataFrame, shops: pl.DataFrame, out_dir: Path) -> None:
     """Prefect artifacts: the bridge as a table, a Markdown summary, a link to the outputs."""
-    from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+    from prefect.artifacts import (
+        create_link_artifact,
+        create_markdown_artifact,
+        create_table_artifact,
+    )
 
-    from flows.report import money
+    from publish.summary import money
 
     rows = statements.select(
         "shop_id", "statement_date_utc",

@@ -1,7 +1,7 @@
 """Build the sample input set in `data_samples/`: seeded background orders plus hand-planted cases.
 
-Run `python data_samples/build_samples.py` from anywhere; it rewrites the six Parquet files next to
-this script, byte-identical on every run (fixed seed, no clock, no network). README.md beside it
+Run `.venv/bin/python -m synthetic.samples`; it rewrites the six Parquet files in `data_samples/`,
+byte-identical on every run (fixed seed, no clock, no network). data_samples/README.md
 says which planted row exercises which rule of SPEC §2-§4 and what the expected outcome is.
 
 Money is written from strings or integer cents, never floats. `order_lines.unit_price` is a String
@@ -10,13 +10,14 @@ other money column is Decimal(18,2). No fee_schedule is written: SPEC §2's defa
 """
 
 import random
-import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 
-OUT_DIR = Path(__file__).resolve().parent
+from schemas.inputs import INPUT_TABLES
+
+OUT_DIR = Path(__file__).resolve().parents[1] / "data_samples"
 SEED = 20_261_101
 AS_OF = datetime(2026, 11, 1, tzinfo=UTC)  # the recommended sample as_of (README)
 
@@ -759,14 +760,6 @@ def frame(rows: list[dict], schema: dict[str, pl.DataType]) -> pl.DataFrame:
 
 def check_against_contract() -> None:
     """The columns written must be the ones schemas/inputs.py declares, in the same order."""
-    sys.dont_write_bytecode = True  # leave no __pycache__ outside data_samples/
-    sys.path.insert(0, str(OUT_DIR.parent))
-    try:
-        from schemas.inputs import INPUT_TABLES
-    except ImportError:  # the builder stays usable on its own
-        return
-    finally:
-        sys.path.pop(0)
     for table, schema in SCHEMAS.items():
         declared = [c.name for c in INPUT_TABLES[table]]
         if list(schema) != declared:

@@ -9,8 +9,8 @@ files look like Seller Center downloads: mostly XLSX with the sheets "Statements
 details", three CSV files (one with a UTF-8 byte-order mark, `$1,249.00` and `($4.50)` money and
 MM/DD/YYYY dates) and one Parquet file, all with the exact labels, a Payment ID and Status "Paid".
 
-    .venv/bin/python data_samples/build_reported.py            # rewrites data_samples/reported/
-    .venv/bin/python data_samples/build_reported.py OUT_DIR    # writes OUT_DIR/reported/ instead
+    .venv/bin/python -m synthetic.reported            # rewrites data_samples/reported/
+    .venv/bin/python -m synthetic.reported OUT_DIR    # writes OUT_DIR/reported/ instead
 
 Byte-identical on every run (no clock, no randomness; XLSX metadata dates fixed). Money is
 perturbed in integer cents and every row keeps the SPEC §4 identities (Net sales, Shipping, Fees,
@@ -26,11 +26,10 @@ from pathlib import Path
 import polars as pl
 import xlsxwriter
 
-SAMPLES = Path(__file__).resolve().parent
-sys.path.insert(0, str(SAMPLES.parent))
+SAMPLES = Path(__file__).resolve().parents[1] / "data_samples"
 
-from flows.io import read_inputs  # noqa: E402
-from schemas.layout import (  # noqa: E402
+from ingest.input_tables import read_inputs
+from schemas.layout import (
     FEES_PARTS,
     NET_SALES_PARTS,
     ORDER_DETAILS_LABELS,
@@ -39,8 +38,8 @@ from schemas.layout import (  # noqa: E402
     STATEMENTS_LABELS,
     snake,
 )
-from transforms.money import cents_to_decimal, mul_div_half_up  # noqa: E402
-from transforms.pipeline import Results, compute  # noqa: E402
+from transforms.money import cents_to_decimal, mul_div_half_up
+from transforms.pipeline import Results, compute
 
 AS_OF = datetime(2026, 11, 1, tzinfo=UTC)  # the recommended sample as_of (README)
 WINDOW = (date(2026, 9, 12), date(2026, 10, 10))  # statement dates exported for both shops

@@ -1,0 +1,1 @@
+"""Everything that reads: the input tables and TikTok's reported exports."""
