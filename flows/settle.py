@@ -8,7 +8,7 @@ paths and small summaries, never frames (`flows/steps.py`); I/O tasks alone retr
 import os
 import platform
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
@@ -28,7 +28,6 @@ from flows.steps import (
     SCRATCH,
     PartitionParams,
     RunFailed,
-    Window,
     beside,
     dated_scratch,
     finish_sliced_shop,
@@ -37,9 +36,9 @@ from flows.steps import (
 )
 from ingest.input_tables import InputError, contract_error_message, fingerprints
 from publish import parquet, recon_report, store, warehouse
-from schemas.layout import ORDER_DETAILS_MONEY
 from transforms.partition import Part
 from transforms.reconcile import ReconParams
+from transforms.run_scope import ScopeError, Window, statement_window, tolerance_cents
 from transforms.staging import InputContractError
 
 __all__ = ["RunFailed", "run", "settle_flow"]
@@ -51,33 +50,6 @@ PARTITION_ORDERS = 500_000
 # of 2 cores busy (parts of each step are single-threaded); two at once fill the gaps: at 10M order
 # lines the partitions take 99 s instead of 109 s, at 5.9 instead of 4.3 GiB (two partitions held).
 PARTITIONS_AT_ONCE = 2
-
-
-def tolerance_cents(tolerances: dict[str, Decimal] | None) -> dict[str, int]:
-    """Per-column tolerances (label → dollars) as exact cents; an unknown label or sub-cent value is an error."""
-    cents = {}
-    for label, amount in (tolerances or {}).items():
-        if label not in ORDER_DETAILS_MONEY:
-            raise RunFailed(f"tolerance for unknown column {label!r}; use an Order details money label")
-        value = Decimal(str(amount)) * 100
-        if value != value.to_integral_value() or value < 0:
-            raise RunFailed(f"tolerance for {label!r} must be a non-negative amount in whole cents, got {amount}")
-        cents[label] = int(value)
-    return cents
-
-
-
-def statement_window(days_back: int | None, statement_from: date | None, statement_to: date | None, as_of: datetime) -> tuple[date | None, date | None]:
-    """The statement dates a run covers: the last `days_back` complete UTC days before `as_of`, or the range given."""
-    if days_back is None:
-        if statement_from and statement_to and statement_from > statement_to:
-            raise RunFailed(f"statement_from {statement_from} is after statement_to {statement_to}")
-        return statement_from, statement_to
-    if days_back < 1:
-        raise RunFailed(f"days_back must be at least 1 (1 = yesterday), got {days_back}")
-    today = as_of.astimezone(UTC).date()
-    # More days than the calendar holds before `as_of` (days_back=10**11, say) means from its first day.
-    return today - timedelta(days=min(days_back, (today - date.min).days)), today - timedelta(days=1)
 
 
 @flow(name="settle", log_prints=True)
@@ -120,13 +92,17 @@ def settle_flow(
         dask_address: Run the partitions on the Dask scheduler at this address (e.g. tcp://10.0.0.5:8786); implies dask.
     """
     as_of_utc = (as_of or _scheduled_start()).astimezone(UTC)
-    first, last = statement_window(days_back, statement_from, statement_to, as_of_utc)
+    try:
+        first, last = statement_window(days_back, statement_from, statement_to, as_of_utc)
+        recon = ReconParams(recon_from, recon_to, tolerance_cents(tolerances))
+    except ScopeError as exc:
+        raise RunFailed(str(exc)) from None
     return run(
         Path(input_dir),
         Path(out_dir),
         as_of_utc,
         hold_days,
-        ReconParams(recon_from, recon_to, tolerance_cents(tolerances)),
+        recon,
         xlsx=xlsx,
         window=Window(shops=shops or None, statement_from=first, statement_to=last),
         partition_orders=partition_orders,

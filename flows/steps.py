@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -25,7 +25,6 @@ from ingest.input_tables import InputError, read_inputs
 from ingest.reported import read_reported
 from publish import exports, parquet, store
 from schemas import outputs
-from schemas.layout import cents_name
 from schemas.staged import STAGED_MODELS
 from transforms import partition
 from transforms.pipeline import (
@@ -38,7 +37,9 @@ from transforms.pipeline import (
 )
 from transforms.reconcile import ReconParams
 from transforms.reported import ReportedFileError
+from transforms.run_scope import Window
 from transforms.staging import InputContractError, Staged, stage
+from transforms.summaries import orders_table, shop_summary
 
 # Output table → its Pandera schema (validated on the full data before publishing).
 OUTPUT_MODELS: dict[str, type[pa.DataFrameModel] | pa.DataFrameSchema] = {
@@ -65,27 +66,6 @@ ORDERS_TABLE = "orders"  # the database's per-order table (status, dates): not a
 
 class RunFailed(RuntimeError):
     """The run stopped; the message is one line a person can act on."""
-
-
-@dataclass(frozen=True)
-class Window:
-    """What a run covers: the shops (None: every shop of the input) and statement dates (None: open)."""
-
-    shops: list[str] | None = None
-    statement_from: date | None = None
-    statement_to: date | None = None
-
-    def covers(self, day: pl.Expr, as_text: bool = True) -> pl.Expr:
-        """True for rows whose statement date (`YYYY-MM-DD` text, or a Date) is inside the window."""
-        def value(bound: date) -> str | date:
-            return bound.isoformat() if as_text else bound
-
-        keep = pl.lit(True)
-        if self.statement_from is not None:
-            keep &= day >= value(self.statement_from)
-        if self.statement_to is not None:
-            keep &= day <= value(self.statement_to)
-        return keep
 
 
 @dataclass(frozen=True)
@@ -373,37 +353,3 @@ def _reconcile_sliced_shop(building: Path, indices: list[int], params: Partition
     known = pl.read_parquet(building / SCRATCH / "known_orders.parquet")
     tables = reconcile_pieces(pieces, reported_details, reported_statements, known, params.recon)
     return {table: frame.filter(params.window.covers(pl.col("statement_date_utc"))) for table, frame in zip(("recon_breaks", "recon_statements"), tables, strict=True)}
-
-
-def orders_table(results: Results) -> pl.DataFrame:
-    """The database's per-order table: each order's dates and settlement status."""
-    return results.statements.timing.select(
-        "order_id", "shop_id", pl.col("created_at").dt.date().alias("created_date"), "delivered_at", "settles_at", "status"
-    )
-
-
-def shop_summary(results: Results, window: Window) -> pl.DataFrame:
-    """Per shop, what a finance analyst asks first: settled (in the window), who funded the discounts, refunds, fees."""
-    c = cents_name
-    computed = results.statements.order_details.filter(window.covers(pl.col("statement_date"), as_text=False))
-    settled = computed.group_by("shop_id").agg(
-        pl.len().alias("order_detail_rows"),
-        pl.col("statement_date").n_unique().alias("statements"),
-        pl.col(c("Total settlement amount")).sum().alias("settlement_cents"),
-        pl.col(c("Gross sales refund")).sum().alias("gross_refunds_cents"),
-        pl.col(c("Fees")).sum().alias("fees_cents"),
-    )
-    orders = results.staged.tables["orders"].select("order_id", "shop_id")
-    discounts = results.priced.discount_lines.join(orders, on="order_id").group_by("shop_id").agg(
-        pl.col("amount_cents").filter(pl.col("funded_by") == "seller").sum().alias("seller_funded_cents"),
-        pl.col("amount_cents").filter(pl.col("funded_by") == "platform").sum().alias("tiktok_funded_cents"),
-    )
-    unsettled = results.statements.unsettled_orders.group_by("shop_id").agg(pl.len().alias("unsettled_orders"))
-    return (
-        orders.select("shop_id").unique()
-        .join(settled, on="shop_id", how="left")
-        .join(discounts, on="shop_id", how="left")
-        .join(unsettled, on="shop_id", how="left")
-        .fill_null(0)
-        .sort("shop_id")
-    )

@@ -346,9 +346,9 @@ def check(seed: int, compute_every: int = 1) -> dict:
 
 def _compute(staged) -> None:
     """Price, write statements and validate every output contract, as a partition of a run does."""
-    from flows.settle import Window
     from flows.steps import published_tables, validate
     from transforms.pipeline import compute_staged, cut_at_as_of, known_orders
+    from transforms.run_scope import Window
 
     staged = cut_at_as_of(staged, AS_OF)
     results = compute_staged(staged, known_orders(staged), AS_OF, 8)

@@ -4,11 +4,12 @@ import duckdb
 import polars as pl
 import pytest
 
-from flows.steps import RunFailed, beside, orders_table
+from flows.steps import RunFailed, beside
 from ingest.input_tables import InputError, read_inputs
 from publish import parquet, store, warehouse
 from schemas.layout import ORDER_DETAILS_CONSTANTS, snake
 from tests.conftest import duckdb_file, run
+from transforms.summaries import orders_table
 
 
 def _run(out, run_id, value):

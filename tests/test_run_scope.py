@@ -4,8 +4,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from flows.settle import RunFailed, statement_window
 from publish import store
+from transforms.run_scope import ScopeError, statement_window
 
 
 def test_days_back_counts_complete_utc_days_before_as_of():
@@ -32,9 +32,9 @@ def test_days_back_overrides_a_range_and_a_range_passes_through():
 
 def test_a_backwards_range_or_no_day_is_an_error():
     as_of = datetime(2026, 10, 2, tzinfo=UTC)
-    with pytest.raises(RunFailed, match="statement_from 2026-02-01 is after statement_to 2026-01-01"):
+    with pytest.raises(ScopeError, match="statement_from 2026-02-01 is after statement_to 2026-01-01"):
         statement_window(None, date(2026, 2, 1), date(2026, 1, 1), as_of)
-    with pytest.raises(RunFailed, match="days_back must be at least 1"):
+    with pytest.raises(ScopeError, match="days_back must be at least 1"):
         statement_window(0, None, None, as_of)
 
 

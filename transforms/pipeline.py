@@ -12,10 +12,16 @@ import polars as pl
 
 from transforms.applicability import promotion_headers
 from transforms.money import cents_to_decimal, decimalise
-from transforms.reconcile import Evidence, ReconParams, evidence, reconcile, reconciled_window
+from transforms.reconcile import (
+    Evidence,
+    ReconParams,
+    evidence,
+    reconcile,
+    reconciled_window,
+)
 from transforms.refunds import coupon_restorations, line_sales_tax, refund_amounts
-from transforms.stacking import Priced, price_orders
 from transforms.reported import empty_reported_details, empty_reported_statements
+from transforms.stacking import Priced, price_orders
 from transforms.staging import REJECTED_SCHEMA, Staged, stage
 from transforms.statements import (
     StatementParams,

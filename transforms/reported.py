@@ -8,7 +8,14 @@ A value that cannot be read is an error naming the file, the row and the column.
 
 import polars as pl
 
-from schemas.layout import ORDER_DETAILS_LABELS, ORDER_DETAILS_MONEY, STATEMENTS_LABELS, STATEMENTS_MONEY, cents_name, snake
+from schemas.layout import (
+    ORDER_DETAILS_LABELS,
+    ORDER_DETAILS_MONEY,
+    STATEMENTS_LABELS,
+    STATEMENTS_MONEY,
+    cents_name,
+    snake,
+)
 from transforms.money import parse_fixed, parse_fixed_typed
 
 # "the statement date, the ID, the type, the total": of Order details rows both IDs are needed,

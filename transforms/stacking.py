@@ -10,7 +10,14 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from schemas.inputs import BMSM_TYPES, COUPON_TYPES, FUNDED_BY, PROMOTION_TYPES, SHIPPING_TYPES, UNIT_PRICE_TYPES
+from schemas.inputs import (
+    BMSM_TYPES,
+    COUPON_TYPES,
+    FUNDED_BY,
+    PROMOTION_TYPES,
+    SHIPPING_TYPES,
+    UNIT_PRICE_TYPES,
+)
 from transforms.allocate import allocate
 from transforms.applicability import applicable, opted_out, promotion_headers
 from transforms.money import mul_div_half_up
