@@ -158,6 +158,10 @@ def run(
         _fail(str(exc))
     except OSError as exc:  # a full disk, a read-only or vanished output directory: the run was discarded
         _fail(_cannot_write(exc, out))
+    except Exception as exc:
+        if type(exc).__name__ == "InterruptException":  # DuckDB took Ctrl-C inside a query (staging, pricing)
+            raise KeyboardInterrupt from None
+        raise
     from publish.summary import print_summary
 
     print_summary(summary)

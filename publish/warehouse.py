@@ -149,6 +149,8 @@ def update(
         con.execute("COMMIT")
         con.execute("CHECKPOINT")
         failpoint("database-after-commit")
+    except duckdb.InterruptException:  # DuckDB takes Ctrl-C itself while a query runs: it is still Ctrl-C
+        raise KeyboardInterrupt from None
     except duckdb.IOException as exc:  # a full disk, say: the live database is untouched
         raise WarehouseError(f"cannot write {target}: {str(exc).splitlines()[0]}") from exc
     except duckdb.Error as exc:

@@ -115,3 +115,21 @@ def duckdb_file(path, sql: str) -> None:
 
     with duckdb.connect(str(path)) as con:
         con.execute(sql)
+
+
+@pytest.fixture(scope="session")
+def prefect_api():
+    """A Prefect server for the command-line runs whose subject is not Prefect's temporary server:
+    given as `PREFECT_API_URL`, each such run skips starting its own (about 5 s of the suite's time
+    a run). The runs that test the temporary server (signals, `kill -9`) start theirs."""
+    import socket
+
+    from prefect.server.api.server import SubprocessASGIServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = SubprocessASGIServer(port=port)
+    server.start(timeout=180)
+    yield {**os.environ, "PREFECT_API_URL": server.api_url}
+    server.stop()

@@ -17,8 +17,8 @@ SETTLE = Path(sys.executable).with_name("settle")
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _settle(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(SETTLE), *args], capture_output=True, text=True, timeout=300)
+def _settle(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(SETTLE), *args], capture_output=True, text=True, timeout=300, env=env)
 
 
 def test_query_prints_a_table_read_only(tmp_path):
@@ -103,7 +103,7 @@ def test_a_signal_stops_the_run_cleanly_with_no_orphan_and_no_debris(tmp_path, s
     assert children, "the temporary Prefect server should be running"
     run.send_signal(sent)
     _, stderr = run.communicate(timeout=120)
-    assert run.returncode == code
+    assert run.returncode == code, stderr
     if said:  # Ctrl-C is handled by the command-line library, which exits 130 on its own
         assert stderr.strip().splitlines()[-1] == f"settle: {said}; the outputs are those of the last run published"
     deadline = time.monotonic() + 10
@@ -171,18 +171,18 @@ BAD_FILES = (
 )  # fmt: skip
 
 
-def test_a_bad_input_file_stops_the_run_with_one_line_and_the_last_outputs_stay(tmp_path):
+def test_a_bad_input_file_stops_the_run_with_one_line_and_the_last_outputs_stay(tmp_path, prefect_api):
     """Each damage in turn on a copy of the samples, against one output directory: every run
     exits 1 with one line naming the file, and what a reader sees stays byte for byte."""
     out = tmp_path / "out"
-    good = _settle("run", "--input", str(ROOT / "data_samples"), "--out", str(out), "--as-of", "2026-11-01T00:00:00Z")
+    good = _settle("run", "--input", str(ROOT / "data_samples"), "--out", str(out), "--as-of", "2026-11-01T00:00:00Z", env=prefect_api)
     assert good.returncode == 0, good.stderr
     before = _published(out)
     for case in BAD_FILES:
         inputs = tmp_path / case
         shutil.copytree(ROOT / "data_samples", inputs, ignore=shutil.ignore_patterns("*.py", "*.md"))
         damaged = _break(inputs, case)
-        failed = _settle("run", "--input", str(inputs), "--out", str(out), "--as-of", "2026-11-01T00:00:00Z")
+        failed = _settle("run", "--input", str(inputs), "--out", str(out), "--as-of", "2026-11-01T00:00:00Z", env=prefect_api)
         assert failed.returncode == 1, case
         assert len(failed.stderr.strip().splitlines()) == 1, (case, failed.stderr)
         assert failed.stderr.startswith(f"settle: error: {damaged}: "), (case, failed.stderr)
@@ -194,12 +194,12 @@ def test_a_bad_input_file_stops_the_run_with_one_line_and_the_last_outputs_stay(
         assert [p.name for p in (out / "runs").iterdir() if p.name.startswith(".building")] == [], case
 
 
-def test_two_runs_on_one_output_at_once_one_runs_and_the_other_stops_naming_it(tmp_path):
+def test_two_runs_on_one_output_at_once_one_runs_and_the_other_stops_naming_it(tmp_path, prefect_api):
     inputs, out = tmp_path / "inputs", tmp_path / "out"
     done = _settle("generate", "--orders", "30000", "--seed", "5", "--out", str(inputs))
     assert done.returncode == 0, done.stderr
     command = [str(SETTLE), "run", "--input", str(inputs), "--out", str(out), "--as-of", "2026-11-01T00:00:00Z"]
-    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=prefect_api)
     lock = out / ".settle.lock"
     deadline = time.monotonic() + 120
     while not (lock.exists() and lock.read_text().startswith("run ")) and first.poll() is None and time.monotonic() < deadline:

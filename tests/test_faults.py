@@ -27,8 +27,9 @@ from tests.test_cli import ROOT, SETTLE, _published
 MARK = "SETTLE_FAULT_TEST"  # set on the run, inherited by every process it starts
 
 
-def _run(out: Path, mark: str, failpoint: str | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, MARK: mark, FAILPOINT_VARIABLE: failpoint or ""}
+def _run(out: Path, mark: str, failpoint: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """A run as users start it, marked; with `env` (`prefect_api`), on a running Prefect server."""
+    env = {**(env or os.environ), MARK: mark, FAILPOINT_VARIABLE: failpoint or ""}
     command = [str(SETTLE), "run", "--input", str(ROOT / "data_samples"), "--out", str(out), "--as-of", "2026-11-01T00:00:00Z"]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
 
@@ -72,17 +73,21 @@ def _killed_run(out: Path) -> str:
 # every killed run is the "next run" of the one before it, and a last run ends each chain.
 CHAINS = (FAILPOINTS[:5], FAILPOINTS[5:])
 assert CHAINS[1][0] == "swap-run" and sum(CHAINS, ()) == FAILPOINTS
+# Killed there, the run has started Prefect's temporary server (as users' runs do), which must not
+# outlive it: early, inside the database write, after the commit, at the end. The other steps run
+# on the suite's server, to keep the suite within its time (the server's tie does not depend on the step).
+ON_A_TEMPORARY_SERVER = ("staging", "database-before-commit", "swap-database", "prune")
 
 
 @pytest.mark.parametrize("chain", CHAINS, ids=lambda chain: f"{chain[0]}..{chain[-1]}")
-def test_kill_9_at_every_step_leaves_a_whole_published_run_and_the_next_run_finishes_the_work(tmp_path, chain):
+def test_kill_9_at_every_step_leaves_a_whole_published_run_and_the_next_run_finishes_the_work(tmp_path, chain, prefect_api):
     out = tmp_path / "out"
-    first = _run(out, uuid.uuid4().hex)
+    first = _run(out, uuid.uuid4().hex, env=prefect_api)  # the killed runs start Prefect's temporary server: it must not outlive them
     assert first.returncode == 0, first.stderr
     before = _published(out)
     for point in chain:
         mark = uuid.uuid4().hex
-        killed = _run(out, mark, point)
+        killed = _run(out, mark, point, env=None if point in ON_A_TEMPORARY_SERVER else prefect_api)
         assert killed.returncode == -signal.SIGKILL, (point, killed.stderr)
         assert _no_orphans(mark), point  # Prefect's temporary server stopped with its run
         debris = [p.name for p in (out / RUNS).iterdir() if p.name.startswith(".")]
@@ -108,7 +113,7 @@ def test_kill_9_at_every_step_leaves_a_whole_published_run_and_the_next_run_fini
         if point == "swap-current":  # this run first pointed `current` at the run killed after its commit
             assert any(f"pointed current at run {rolled}" in line for line in manifest["recovered"])
         before = _published(out)
-    last = _run(out, uuid.uuid4().hex)
+    last = _run(out, uuid.uuid4().hex, env=prefect_api)
     assert last.returncode == 0, last.stderr
     run_id, manifest = _current(out)
     assert _database_run(out) == run_id
@@ -129,27 +134,27 @@ def small_disk(tmp_path):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small file system needs root (CI runs as root)")
-def test_a_full_disk_or_a_read_only_output_stops_the_run_with_one_line_and_loses_nothing(small_disk):
+def test_a_full_disk_or_a_read_only_output_stops_the_run_with_one_line_and_loses_nothing(small_disk, prefect_api):
     out = small_disk / "out"
-    first = _run(out, uuid.uuid4().hex)
+    first = _run(out, uuid.uuid4().hex, env=prefect_api)
     assert first.returncode == 0, first.stderr
     before = _published(out)
     free = os.statvfs(small_disk)
     with (small_disk / "filler").open("wb") as filler:  # all but 256 KiB of what is left
         os.posix_fallocate(filler.fileno(), 0, free.f_bavail * free.f_frsize - 256 * 1024)
-    full = _run(out, uuid.uuid4().hex)
+    full = _run(out, uuid.uuid4().hex, env=prefect_api)
     assert full.returncode == 1
     assert re.fullmatch(r"settle: error: cannot write \S+: .*No space left on device.*; the outputs are those of the last run published\n", full.stderr)
     assert _published(out) == before
     assert not [p for p in (out / RUNS).iterdir() if p.name.startswith(".")]  # what it built is gone, and its space with it
     (small_disk / "filler").unlink()
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
-    read_only = _run(out, uuid.uuid4().hex)
+    read_only = _run(out, uuid.uuid4().hex, env=prefect_api)
     assert read_only.returncode == 1
     assert read_only.stderr == f"settle: error: cannot write {out / '.settle.lock'}: Read-only file system; the outputs are those of the last run published\n"
     assert _published(out) == before
     subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
-    again = _run(out, uuid.uuid4().hex)
+    again = _run(out, uuid.uuid4().hex, env=prefect_api)
     assert again.returncode == 0, again.stderr
 
 
@@ -169,16 +174,16 @@ print(len(seen), *sorted(run for run, *_ in seen), flush=True)
 """
 
 
-def test_an_analyst_holding_the_database_open_sees_one_run_whole_and_the_run_publishes(tmp_path):
+def test_an_analyst_holding_the_database_open_sees_one_run_whole_and_the_run_publishes(tmp_path, prefect_api):
     out = tmp_path / "out"
-    first = _run(out, uuid.uuid4().hex)
+    first = _run(out, uuid.uuid4().hex, env=prefect_api)
     assert first.returncode == 0, first.stderr
     old_run = _database_run(out)
     stop = tmp_path / "stop"
     analyst = subprocess.Popen([sys.executable, "-c", ANALYST, str(out / DATABASE_NAME), str(stop)], stdout=subprocess.PIPE, text=True)
     assert analyst.stdout.readline().strip() == "1"  # connected, and reading
     command = [str(SETTLE), "run", "--input", str(ROOT / "data_samples"), "--out", str(out), "--as-of", "2026-10-01T00:00:00Z"]
-    second = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    second = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False, env=prefect_api)
     stop.touch()
     seen = analyst.communicate(timeout=60)[0].strip().splitlines()[-1]
     assert second.returncode == 0, second.stderr  # the open connection did not stop the run
@@ -188,11 +193,12 @@ def test_an_analyst_holding_the_database_open_sees_one_run_whole_and_the_run_pub
     assert _database_run(out) == new_run  # a new connection sees the new run
 
 
-def test_a_dask_worker_killed_in_every_try_stops_the_run_with_one_line_and_leaves_nothing(tmp_path):
+def test_a_dask_worker_killed_while_settling_stops_the_run_with_one_line_and_leaves_nothing(tmp_path):
     """The out-of-memory killer takes a worker (here the failpoint, in the worker's process): Dask
     retries the partition on new workers, then gives up, and so does the run, in one line."""
     out, mark = tmp_path / "out", uuid.uuid4().hex
-    env = {**os.environ, MARK: mark, FAILPOINT_VARIABLE: "partition"}
+    # One try (Dask's default is 4), as a worker that is killed for memory would be killed again.
+    env = {**os.environ, MARK: mark, FAILPOINT_VARIABLE: "partition", "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
     command = [str(SETTLE), "run", "--input", str(ROOT / "data_samples"), "--out", str(out), "--as-of", "2026-11-01T00:00:00Z", "--dask"]
     killed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert killed.returncode == 1
