@@ -2,7 +2,7 @@
 conversion of cents to `Decimal(18,2)`.
 
 Inside the job money is integer cents (`*_cents`), rates integer millionths (`*_ppm`) and
-percent values integer hundredths of a percent (`*_bp`). Nothing here goes through a float:
+discount values integer hundredths (`*_x100`: hundredths of a percent point, or cents, by the discount kind). Nothing here goes through a float:
 raw values are read from their exact (or, for floats, shortest round-trip) decimal text.
 """
 

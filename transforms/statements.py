@@ -3,7 +3,7 @@ statement totals and the orders not yet settled.
 
 An order settles at `delivered_at + hold_days`; refunds at or before that instant fold into
 its rows, later ones are their own rows in the statement of their date. Everything here is
-integer cents under `schemas.layout.cents_name(label)`; `publish_*` turn them into the layout.
+integer cents under `schemas.layout.cents_name(label)`; `*_layout` turn them into the layout.
 """
 
 from dataclasses import dataclass
