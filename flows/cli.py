@@ -158,7 +158,9 @@ def run(
         _fail(str(exc))
     except OSError as exc:  # a full disk, a read-only or vanished output directory: the run was discarded
         _fail(_cannot_write(exc, out))
-    except Exception as exc:
+    except BaseException as exc:
+        if _during_sigterm(exc):  # Prefect takes SIGTERM itself in a flow, and can fail on it with another error
+            raise Terminated from None
         if type(exc).__name__ == "InterruptException":  # DuckDB took Ctrl-C inside a query (staging, pricing)
             raise KeyboardInterrupt from None
         raise
@@ -287,6 +289,19 @@ class Terminated(BaseException):
 
 def _terminate(signum: int, frame: object) -> None:
     raise Terminated
+
+
+def _during_sigterm(exc: BaseException | None) -> bool:
+    """Whether `exc` is, or arose while handling, Prefect's TerminationSignal: while a flow runs,
+    Prefect's own SIGTERM handler replaces ours, and a SIGTERM that lands while a task run is being
+    created ends in `ValueError: Task run is not set` raised during its handling."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if type(exc).__name__ == "TerminationSignal":
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def main() -> None:

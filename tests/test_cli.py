@@ -213,3 +213,20 @@ def test_two_runs_on_one_output_at_once_one_runs_and_the_other_stops_naming_it(t
     manifest = json.loads((out / "current" / "manifest.json").read_text())
     assert holder.startswith(f"run {manifest['run_id']} ")
     assert [p.name for p in (out / "runs").iterdir()] == [manifest["run_id"]]
+
+
+def test_an_error_raised_while_prefect_handles_sigterm_is_still_a_sigterm():
+    """Prefect's own SIGTERM handler, mid-task, can end in `ValueError: Task run is not set`: the
+    command line must still say "terminated" and exit 143, not print a traceback (seen in CI)."""
+    from prefect.exceptions import TerminationSignal
+
+    from flows.cli import _during_sigterm
+
+    try:
+        try:
+            raise TerminationSignal(signal.SIGTERM)
+        except TerminationSignal:
+            raise ValueError("Task run is not set")  # raised while handling it, as Prefect does
+    except ValueError as exc:
+        assert _during_sigterm(exc)
+    assert not _during_sigterm(ValueError("an error of its own"))
