@@ -69,8 +69,6 @@ FORMATS = {
     ("SHOP-B", date(2026, 10, 8)): "parquet",
 }
 
-L = pl.col  # rows are addressed by their export labels
-
 
 def _tiktok_id(*parts: object) -> str:
     """A 19-digit id that looks like TikTok's, the same on every run."""
@@ -88,18 +86,18 @@ def _cents_rows(results: Results) -> pl.DataFrame:
             for l in ORDER_DETAILS_LABELS
         ],
         "refund_id",
-    ).with_columns(L("Statement date (UTC)").str.to_date("%Y-%m-%d"))
+    ).with_columns(pl.col("Statement date (UTC)").str.to_date("%Y-%m-%d"))
 
 
 def _at(shop: str, day: date, order: str) -> pl.Expr:
-    return (L("shop_id") == shop) & (L("Statement date (UTC)") == day) & (L("Order/adjustment ID") == order)
+    return (pl.col("shop_id") == shop) & (pl.col("Statement date (UTC)") == day) & (pl.col("Order/adjustment ID") == order)
 
 
 def _add(rows: pl.DataFrame, where: pl.Expr, deltas: dict[str, pl.Expr | int]) -> pl.DataFrame:
     """Add `deltas` (cents, label → amount) to the rows `where` selects; it must select some."""
     assert rows.filter(where).height, f"nothing selected by {where}"
     return rows.with_columns(
-        pl.when(where).then(L(label) + delta).otherwise(L(label)).alias(label) for label, delta in deltas.items()
+        pl.when(where).then(pl.col(label) + delta).otherwise(pl.col(label)).alias(label) for label, delta in deltas.items()
     )
 
 
@@ -116,20 +114,20 @@ def _referral_fee(rate_ppm: int, base: pl.Expr) -> pl.Expr:
 
 
 def _base(net_sales: pl.Expr) -> pl.Expr:
-    return net_sales + L("Customer-paid shipping fee") + L("Customer-paid shipping fee refund")
+    return net_sales + pl.col("Customer-paid shipping fee") + pl.col("Customer-paid shipping fee refund")
 
 
 def plant(results: Results, paid_early: Results) -> pl.DataFrame:
     """The reported Order details rows (cents): the window's computed rows with the plants."""
     low, high = WINDOW
-    rows = _cents_rows(results).filter(L("Statement date (UTC)").is_between(low, high))
+    rows = _cents_rows(results).filter(pl.col("Statement date (UTC)").is_between(low, high))
 
     # amount_mismatch / opt_out_timing: SHOP-B toggled its platform types on 09-15 09:55 and O-4003
     # was created at 15:00 the same day, still opted out. TikTok applied PI-08 ($4.00 a unit, via
     # campaign FALL-SALE-2026) anyway: platform discounts up, the customer paid less. TikTok funds
     # it, so Net sales, referral fee and Total stay (O-4003 has no affiliate commission).
     shop, day, order = OPT_OUT_ORDER
-    pi08 = 400 * L("Quantity")
+    pi08 = 400 * pl.col("Quantity")
     rows = _platform_funded(rows, _at(shop, day, order), pi08)
 
     # amount_mismatch / flash_deal_priority: FD-01 priced O-1001's scarf, so PI-01 was blocked; TikTok
@@ -146,7 +144,7 @@ def plant(results: Results, paid_early: Results) -> pl.DataFrame:
     at = _at(shop, day, order)
     rate = results.statements.referral_rates.filter(pl.col("order_id") == order)["referral_fee_rate_ppm"].item()
     d = SC01_DISCOUNT_CENTS
-    fee_delta = _referral_fee(rate, _base(L("Net sales") - d)) - L("Referral fee")
+    fee_delta = _referral_fee(rate, _base(pl.col("Net sales") - d)) - pl.col("Referral fee")
     rows = _add(rows, at, {  # every delta reads the computed row (one `with_columns`)
         "Seller discount": -d, "Net sales": -d, "Referral fee": fee_delta, "Fees": fee_delta,
         "Total settlement amount": fee_delta - d, "Customer payment": -d,
@@ -158,14 +156,14 @@ def plant(results: Results, paid_early: Results) -> pl.DataFrame:
     rate = results.statements.referral_rates.filter(pl.col("order_id") == order)["referral_fee_rate_ppm"].item()
     others = results.staged.tables["fee_schedule"].filter(pl.col("referral_fee_rate_ppm") != rate)["referral_fee_rate_ppm"].unique()
     assert others.len() == 1, others
-    fee_delta = _referral_fee(others.item(), _base(L("Net sales"))) - L("Referral fee")
+    fee_delta = _referral_fee(others.item(), _base(pl.col("Net sales"))) - pl.col("Referral fee")
     rows = _add(rows, _at(shop, day, order), {"Referral fee": fee_delta, "Fees": fee_delta, "Total settlement amount": fee_delta})
 
     # timing: TikTok paid RF-6001-2 (computed 09-20) in its 09-23 statement.
     shop, day, order, refund, paid_on = MOVED_REFUND
-    moved = _at(shop, day, order) & (L("refund_id") == refund)
+    moved = _at(shop, day, order) & (pl.col("refund_id") == refund)
     assert rows.filter(moved).height == 1
-    rows = rows.with_columns(pl.when(moved).then(pl.lit(paid_on)).otherwise(L("Statement date (UTC)")).alias("Statement date (UTC)"))
+    rows = rows.with_columns(pl.when(moved).then(pl.lit(paid_on)).otherwise(pl.col("Statement date (UTC)")).alias("Statement date (UTC)"))
 
     # missing_in_reported: TikTok's 09-22 statement has no row of O-5006.
     shop, day, order = MISSING_ORDER
@@ -200,8 +198,8 @@ def plant(results: Results, paid_early: Results) -> pl.DataFrame:
     rows = pl.concat([rows, early])
 
     return rows.with_columns(
-        pl.when(L("Type") == "Order").then(pl.when(L("refund_id").is_null()).then(pl.lit("Order")).otherwise(pl.lit("Refund")))
-        .otherwise(L("Type")).alias("Type"),
+        pl.when(pl.col("Type") == "Order").then(pl.when(pl.col("refund_id").is_null()).then(pl.lit("Order")).otherwise(pl.lit("Refund")))
+        .otherwise(pl.col("Type")).alias("Type"),
         pl.lit("Paid").alias("Status"),
     ).sort("shop_id", "Statement date (UTC)", "Order/adjustment ID", "refund_id", "SKU ID", nulls_last=False)
 
@@ -231,7 +229,7 @@ def _unknown_order(order: str) -> dict[str, object]:
 
 def _check_identities(rows: pl.DataFrame) -> None:
     """SPEC §4 per row: a planted change must not break the layout's own arithmetic."""
-    total = L("Net sales") + L("Shipping") + L("Fees") + L("Adjustment amount")
+    total = pl.col("Net sales") + pl.col("Shipping") + pl.col("Fees") + pl.col("Adjustment amount")
     checks = {
         "Net sales": pl.sum_horizontal(*NET_SALES_PARTS),
         "Shipping": pl.sum_horizontal(*SHIPPING_PARTS),
@@ -239,7 +237,7 @@ def _check_identities(rows: pl.DataFrame) -> None:
         "Total settlement amount": total,
     }
     for label, expr in checks.items():
-        bad = rows.filter(L(label) != expr)
+        bad = rows.filter(pl.col(label) != expr)
         assert bad.height == 0, f"{label} identity broken: {bad.select('Order/adjustment ID', label)}"
 
 
@@ -247,17 +245,17 @@ def statement_sheets(rows: pl.DataFrame) -> pl.DataFrame:
     """One Statements row per exported statement: each total the sum of its rows (cents),
     except the planted residual."""
     sums = rows.group_by("shop_id", "Statement date (UTC)").agg(
-        *[L(l).sum() for l in ("Total settlement amount", "Net sales", "Shipping", "Fees")],
-        L("Adjustment amount").sum().alias("Adjustments"),
+        *[pl.col(l).sum() for l in ("Total settlement amount", "Net sales", "Shipping", "Fees")],
+        pl.col("Adjustment amount").sum().alias("Adjustments"),
     )
     shop, day = RESIDUAL_STATEMENT
-    residual = (L("shop_id") == shop) & (L("Statement date (UTC)") == day)
+    residual = (pl.col("shop_id") == shop) & (pl.col("Statement date (UTC)") == day)
     sheets = sums.with_columns(
-        pl.when(residual).then(L(l) + RESIDUAL_CENTS).otherwise(L(l)).alias(l) for l in ("Total settlement amount", "Fees")
+        pl.when(residual).then(pl.col(l) + RESIDUAL_CENTS).otherwise(pl.col(l)).alias(l) for l in ("Total settlement amount", "Fees")
     ).with_columns(
         pl.lit(0, pl.Int64).alias("Reserve amount"),
     ).with_columns(
-        (L("Total settlement amount") + L("Reserve amount")).alias("Payable amount"),
+        (pl.col("Total settlement amount") + pl.col("Reserve amount")).alias("Payable amount"),
     )
     assert sheets.filter(residual).height == 1
     return sheets.sort("shop_id", "Statement date (UTC)")
@@ -281,7 +279,7 @@ def _money_csv_text(cents: pl.Expr) -> pl.Expr:
 
 
 def _us_date(label: str) -> pl.Expr:
-    text = L(label)
+    text = pl.col(label)
     return pl.when(text == "").then(text).otherwise(text.str.to_date("%Y-%m-%d", strict=False).dt.strftime("%m/%d/%Y")).alias(label)
 
 
@@ -291,31 +289,31 @@ def write_statement(directory: Path, fmt: str, sid: str, day: date, details: pl.
     money = list(ORDER_DETAILS_MONEY)
     if fmt == "xlsx":
         path = stem.with_suffix(".xlsx")
-        as_float = [(L(l) / 100).alias(l) for l in money]
+        as_float = [(pl.col(l) / 100).alias(l) for l in money]
         with xlsxwriter.Workbook(path) as workbook:
             workbook.set_properties({"created": XLSX_CREATED})
             sheet.select(
-                L("Statement date (UTC)").dt.strftime("%Y-%m-%d"), *[L(l) if l not in STATEMENTS_LABELS[4:] else (L(l) / 100).alias(l) for l in STATEMENTS_LABELS[1:]]
+                pl.col("Statement date (UTC)").dt.strftime("%Y-%m-%d"), *[pl.col(l) if l not in STATEMENTS_LABELS[4:] else (pl.col(l) / 100).alias(l) for l in STATEMENTS_LABELS[1:]]
             ).write_excel(workbook, worksheet="Statements", autofit=True, float_precision=2)
-            details.with_columns(L("Statement date (UTC)").dt.strftime("%Y-%m-%d"), *as_float).select(ORDER_DETAILS_LABELS).write_excel(
+            details.with_columns(pl.col("Statement date (UTC)").dt.strftime("%Y-%m-%d"), *as_float).select(ORDER_DETAILS_LABELS).write_excel(
                 workbook, worksheet="Order details", autofit=True, float_precision=2
             )
         return path
     if fmt == "parquet":
         path = stem.with_suffix(".parquet")
-        details.with_columns(cents_to_decimal(L(l)).alias(l) for l in money).select(ORDER_DETAILS_LABELS).write_parquet(path, compression="zstd", statistics=True)
+        details.with_columns(cents_to_decimal(pl.col(l)).alias(l) for l in money).select(ORDER_DETAILS_LABELS).write_parquet(path, compression="zstd", statistics=True)
         return path
     path = stem.with_suffix(".csv")
     if fmt == "csv":
-        details.with_columns(L("Statement date (UTC)").dt.strftime("%Y-%m-%d"), *[cents_to_decimal(L(l)).alias(l) for l in money]).select(
+        details.with_columns(pl.col("Statement date (UTC)").dt.strftime("%Y-%m-%d"), *[cents_to_decimal(pl.col(l)).alias(l) for l in money]).select(
             ORDER_DETAILS_LABELS
         ).write_csv(path)
         return path
     text = details.with_columns(
-        L("Statement date (UTC)").dt.strftime("%m/%d/%Y"),
+        pl.col("Statement date (UTC)").dt.strftime("%m/%d/%Y"),
         _us_date("Order created date"),
         _us_date("Order delivery date"),
-        *[_money_csv_text(L(l)).alias(l) for l in money],
+        *[_money_csv_text(pl.col(l)).alias(l) for l in money],
     ).select(ORDER_DETAILS_LABELS).write_csv()
     path.write_bytes("\ufeff".encode() + text.encode())
     return path
@@ -344,7 +342,7 @@ def build(out_dir: Path) -> list[Path]:
     for (shop, day), sheet in sheets.partition_by("shop_id", "Statement date (UTC)", as_dict=True, maintain_order=True).items():
         directory = target / shop
         directory.mkdir(parents=True, exist_ok=True)
-        details = rows.filter((L("shop_id") == shop) & (L("Statement date (UTC)") == day))
+        details = rows.filter((pl.col("shop_id") == shop) & (pl.col("Statement date (UTC)") == day))
         fmt = FORMATS.get((shop, day), "xlsx")
         written.append(write_statement(directory, fmt, sheet["Statement ID"].item(), day, details, sheet))
     return written

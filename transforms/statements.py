@@ -28,7 +28,6 @@ from transforms.money import cents_to_decimal, mul_div_half_up
 
 LINE_KEY = ["order_id", "sku_id"]
 PPM = 1_000_000
-C = cents_name  # shorthand: label → its cents column
 
 
 @dataclass(frozen=True)
@@ -120,23 +119,23 @@ def _refund_events(refunds: pl.DataFrame, timing: pl.DataFrame, order_rates: pl.
 def _money_columns(frame: pl.DataFrame, values: dict[str, pl.Expr]) -> pl.DataFrame:
     """Fill every money label: the given ones, 0 for the rest; then the derived totals."""
     frame = frame.with_columns(
-        *[values[label].cast(pl.Int64).alias(C(label)) for label in values],
-        *[pl.lit(0, pl.Int64).alias(C(label)) for label in NOT_MODELLED if label not in values],
+        *[values[label].cast(pl.Int64).alias(cents_name(label)) for label in values],
+        *[pl.lit(0, pl.Int64).alias(cents_name(label)) for label in NOT_MODELLED if label not in values],
     )
-    net = pl.sum_horizontal([pl.col(C(l)) for l in NET_SALES_PARTS])
-    frame = frame.with_columns(net.alias(C("Net sales")))
-    b = pl.col(C("Net sales")) + pl.col(C("Customer-paid shipping fee")) + pl.col(C("Customer-paid shipping fee refund"))
+    net = pl.sum_horizontal([pl.col(cents_name(l)) for l in NET_SALES_PARTS])
+    frame = frame.with_columns(net.alias(cents_name("Net sales")))
+    b = pl.col(cents_name("Net sales")) + pl.col(cents_name("Customer-paid shipping fee")) + pl.col(cents_name("Customer-paid shipping fee refund"))
     frame = frame.with_columns(
-        (-mul_div_half_up(pl.col("referral_fee_rate_ppm"), b, PPM)).alias(C("Referral fee")),
-        (-mul_div_half_up(pl.col("affiliate_commission_rate_ppm").fill_null(0), pl.col("_product_after_all"), PPM)).alias(C("Affiliate commission")),
+        (-mul_div_half_up(pl.col("referral_fee_rate_ppm"), b, PPM)).alias(cents_name("Referral fee")),
+        (-mul_div_half_up(pl.col("affiliate_commission_rate_ppm").fill_null(0), pl.col("_product_after_all"), PPM)).alias(cents_name("Affiliate commission")),
     )
     frame = frame.with_columns(
-        pl.sum_horizontal([pl.col(C(l)) for l in SHIPPING_PARTS]).alias(C("Shipping")),
-        pl.sum_horizontal([pl.col(C(l)) for l in FEES_PARTS]).alias(C("Fees")),
-        pl.lit(0, pl.Int64).alias(C("Adjustment amount")),
+        pl.sum_horizontal([pl.col(cents_name(l)) for l in SHIPPING_PARTS]).alias(cents_name("Shipping")),
+        pl.sum_horizontal([pl.col(cents_name(l)) for l in FEES_PARTS]).alias(cents_name("Fees")),
+        pl.lit(0, pl.Int64).alias(cents_name("Adjustment amount")),
     )
     return frame.with_columns(
-        (pl.col(C("Net sales")) + pl.col(C("Shipping")) + pl.col(C("Fees")) + pl.col(C("Adjustment amount"))).alias(C("Total settlement amount"))
+        (pl.col(cents_name("Net sales")) + pl.col(cents_name("Shipping")) + pl.col(cents_name("Fees")) + pl.col(cents_name("Adjustment amount"))).alias(cents_name("Total settlement amount"))
     )
 
 
@@ -276,7 +275,7 @@ def build_statements(
     order_rates, refund_rates = _fee_rates(timing, refunds, fee_schedule)
     events = _refund_events(refunds, timing, order_rates, refund_rates)
     order_rows = _order_rows(timing, line_amounts, line_tax, shipping, orders, events, order_rates)
-    money = [C(l) for l in ORDER_DETAILS_MONEY]
+    money = [cents_name(l) for l in ORDER_DETAILS_MONEY]
     # Only the columns kept are filtered (the order rows carry many more).
     settled_rows = order_rows.select(*_KEEP, *money).filter(order_rows["status"] == "settled")
     refund_rows = _refund_rows(events.filter(pl.col("status") == "settled"), timing, line_amounts)
@@ -288,15 +287,15 @@ def build_statements(
     # shop and date) are still one run, in order, refund and SKU order.
     ).sort("statement_date", "shop_id", "order_id", "refund_id", "sku_id", nulls_last=False)
     statements = details.group_by("shop_id", "currency", "statement_date").agg(
-        pl.col(C("Total settlement amount")).sum(),
-        pl.col(C("Net sales")).sum(),
-        pl.col(C("Shipping")).sum(),
-        pl.col(C("Fees")).sum(),
-        pl.col(C("Adjustment amount")).sum().alias(C("Adjustments")),
+        pl.col(cents_name("Total settlement amount")).sum(),
+        pl.col(cents_name("Net sales")).sum(),
+        pl.col(cents_name("Shipping")).sum(),
+        pl.col(cents_name("Fees")).sum(),
+        pl.col(cents_name("Adjustment amount")).sum().alias(cents_name("Adjustments")),
     ).with_columns(
-        pl.lit(0, pl.Int64).alias(C("Reserve amount")),
+        pl.lit(0, pl.Int64).alias(cents_name("Reserve amount")),
     ).with_columns(
-        (pl.col(C("Total settlement amount")) + pl.col(C("Reserve amount"))).alias(C("Payable amount"))
+        (pl.col(cents_name("Total settlement amount")) + pl.col(cents_name("Reserve amount"))).alias(cents_name("Payable amount"))
     ).sort("shop_id", "statement_date")
     unsettled = _unsettled(order_rows, timing)
     return Statements(order_details=details, statements=statements, unsettled_orders=unsettled, timing=timing, referral_rates=order_rates)
@@ -306,7 +305,7 @@ def _unsettled(order_rows: pl.DataFrame, timing: pl.DataFrame) -> pl.DataFrame:
     """Every order not settled at `as_of`, with its order rows summed as if settled now."""
     expected = ("Total settlement amount", "Net sales", "Shipping", "Fees")
     sums = order_rows.filter(pl.col("status").is_in(["in_hold", "awaiting_delivery"])).group_by("order_id").agg(
-        pl.col(C(l)).sum().alias(f"expected_{C(l)}") for l in expected
+        pl.col(cents_name(l)).sum().alias(f"expected_{cents_name(l)}") for l in expected
     )
     return (
         timing.filter(pl.col("status") != "settled")
@@ -316,7 +315,7 @@ def _unsettled(order_rows: pl.DataFrame, timing: pl.DataFrame) -> pl.DataFrame:
             "shop_id",
             "status",
             pl.when(pl.col("status") == "in_hold").then(pl.col("settles_at").dt.date()).alias("expected_statement_date"),
-            *[pl.col(f"expected_{C(l)}").fill_null(0) for l in expected],
+            *[pl.col(f"expected_{cents_name(l)}").fill_null(0) for l in expected],
         )
         .sort("shop_id", "order_id")
     )
@@ -357,7 +356,7 @@ def order_details_layout(details: pl.DataFrame) -> pl.DataFrame:
         **{label: pl.lit(value) for label, value in ORDER_DETAILS_CONSTANTS.items() if isinstance(value, str)},
     }
     columns = [
-        text[label].alias(label) if label in text else cents_to_decimal(pl.col(C(label))).alias(label)
+        text[label].alias(label) if label in text else cents_to_decimal(pl.col(cents_name(label))).alias(label)
         for label in ORDER_DETAILS_LABELS
     ]
     return details.select(pl.col("shop_id"), *columns, pl.col("refund_id"))
@@ -366,7 +365,7 @@ def order_details_layout(details: pl.DataFrame) -> pl.DataFrame:
 def statements_layout(statements: pl.DataFrame) -> pl.DataFrame:
     text = _statement_text()
     columns = [
-        text[label].alias(label) if label in text else cents_to_decimal(pl.col(C(label))).alias(label)
+        text[label].alias(label) if label in text else cents_to_decimal(pl.col(cents_name(label))).alias(label)
         for label in STATEMENTS_LABELS
     ]
     return statements.select(pl.col("shop_id"), *columns, pl.col("currency"))

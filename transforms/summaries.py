@@ -16,14 +16,13 @@ def orders_table(results: Results) -> pl.DataFrame:
 
 def shop_summary(results: Results, window: Window) -> pl.DataFrame:
     """Per shop, what a finance analyst asks first: settled (in the window), who funded the discounts, refunds, fees."""
-    c = cents_name
     computed = results.statements.order_details.filter(window.covers(pl.col("statement_date"), as_text=False))
     settled = computed.group_by("shop_id").agg(
         pl.len().alias("order_detail_rows"),
         pl.col("statement_date").n_unique().alias("statements"),
-        pl.col(c("Total settlement amount")).sum().alias("settlement_cents"),
-        pl.col(c("Gross sales refund")).sum().alias("gross_refunds_cents"),
-        pl.col(c("Fees")).sum().alias("fees_cents"),
+        pl.col(cents_name("Total settlement amount")).sum().alias("settlement_cents"),
+        pl.col(cents_name("Gross sales refund")).sum().alias("gross_refunds_cents"),
+        pl.col(cents_name("Fees")).sum().alias("fees_cents"),
     )
     orders = results.staged.tables["orders"].select("order_id", "shop_id")
     discounts = results.priced.discount_lines.join(orders, on="order_id").group_by("shop_id").agg(
