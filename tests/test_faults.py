@@ -11,7 +11,6 @@ import time
 import uuid
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from publish.store import (
@@ -22,6 +21,7 @@ from publish.store import (
     KEEP_RUNS,
     RUNS,
 )
+from publish.warehouse import published_run
 from tests.test_cli import ROOT, SETTLE, _published
 
 MARK = "SETTLE_FAULT_TEST"  # set on the run, inherited by every process it starts
@@ -53,9 +53,8 @@ def _no_orphans(mark: str) -> bool:
     return not _running_with(mark)
 
 
-def _database_run(out: Path) -> str:
-    with duckdb.connect(str(out / DATABASE_NAME), read_only=True) as con:
-        return con.execute("SELECT run_id FROM settle_runs ORDER BY published_at DESC LIMIT 1").fetchone()[0]
+def _database_run(out: Path) -> str | None:
+    return published_run(out / DATABASE_NAME)
 
 
 def _current(out: Path) -> tuple[str, dict]:
