@@ -42,20 +42,61 @@ def main() -> None:
         return result
 
     for _ in range(args.repeat):
-        priced = timed("price_orders", stacking.price_orders, t["orders"], t["order_lines"], t["promotions"],
-                       t["promotion_products"], t["opt_out_events"], staged.invalid_promotion_ids)
+        priced = timed(
+            "price_orders",
+            stacking.price_orders,
+            t["orders"],
+            t["order_lines"],
+            t["promotions"],
+            t["promotion_products"],
+            t["opt_out_events"],
+            staged.invalid_promotion_ids,
+        )
         tax = timed("line_sales_tax", refunds.line_sales_tax, priced.line_amounts, t["orders"])
-        amounts = timed("refund_amounts", refunds.refund_amounts, t["refunds"], priced.line_amounts, tax, priced.order_shipping)
-        restored = timed("coupon_restorations", refunds.coupon_restorations, t["refunds"], priced.line_amounts,
-                         priced.coupon_checks, promotion_headers(t["promotions"]))
-        built = timed("build_statements", statements.build_statements, t["orders"], priced.line_amounts, tax,
-                      priced.order_shipping, amounts, t["fee_schedule"], statements.StatementParams(as_of=AS_OF))
+        amounts = timed(
+            "refund_amounts", refunds.refund_amounts, t["refunds"], priced.line_amounts, tax, priced.order_shipping
+        )
+        restored = timed(
+            "coupon_restorations",
+            refunds.coupon_restorations,
+            t["refunds"],
+            priced.line_amounts,
+            priced.coupon_checks,
+            promotion_headers(t["promotions"]),
+        )
+        built = timed(
+            "build_statements",
+            statements.build_statements,
+            t["orders"],
+            priced.line_amounts,
+            tax,
+            priced.order_shipping,
+            amounts,
+            t["fee_schedule"],
+            statements.StatementParams(as_of=AS_OF),
+        )
         layout = timed("order_details_layout", statements.order_details_layout, built.order_details)
-    print(f"{t['order_lines'].height:,} order lines: " + ", ".join(f"{k} {v:.2f} s" for k, v in best.items()) + f"; total {sum(best.values()):.2f} s")
+    print(
+        f"{t['order_lines'].height:,} order lines: "
+        + ", ".join(f"{k} {v:.2f} s" for k, v in best.items())
+        + f"; total {sum(best.values()):.2f} s"
+    )
     if args.hash:
         digest = hashlib.sha256()
-        for frame in (priced.discount_lines, priced.line_amounts, priced.order_shipping, priced.coupon_checks, priced.blocked_incentives,
-                      tax, amounts, restored, built.order_details, built.statements, built.unsettled_orders, layout):
+        for frame in (
+            priced.discount_lines,
+            priced.line_amounts,
+            priced.order_shipping,
+            priced.coupon_checks,
+            priced.blocked_incentives,
+            tax,
+            amounts,
+            restored,
+            built.order_details,
+            built.statements,
+            built.unsettled_orders,
+            layout,
+        ):
             digest.update(frame.write_csv().encode())
         print("sha256 of every result:", digest.hexdigest())
 

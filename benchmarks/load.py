@@ -38,15 +38,7 @@ from pathlib import Path
 
 import duckdb
 
-from benchmarks.run import (
-    LINES_PER_ORDER,
-    ensure_inputs,
-    ensure_reported,
-    job_command,
-    parse_case,
-    sql_str,
-    user_env,
-)
+from benchmarks.run import LINES_PER_ORDER, ensure_inputs, ensure_reported, job_command, parse_case, sql_str, user_env
 
 MARK = "SETTLE_LOAD_MARK"
 SETTLE_S = 10  # how long after a run exits its processes and temporary files must be gone
@@ -126,7 +118,9 @@ def run_once(index: int, cmd: list[str], env: dict[str, str], out: Path, prefect
     sampler.join()
     exit_code = os.waitstatus_to_exitcode(status)
     if exit_code != 0:
-        sys.stderr.write(f"run {index} failed (exit {exit_code}): {shlex.join(cmd)}\n{(log_dir / f'run-{index}.stderr').read_text()}")
+        sys.stderr.write(
+            f"run {index} failed (exit {exit_code}): {shlex.join(cmd)}\n{(log_dir / f'run-{index}.stderr').read_text()}"
+        )
     time.sleep(SETTLE_S)
     orphans = [f"{pid} {command_line(pid)}" for pid in marked(mark)]
     runs = out / "runs"
@@ -139,7 +133,9 @@ def run_once(index: int, cmd: list[str], env: dict[str, str], out: Path, prefect
         tree_rss_gib=round(tree_peak / 2**30, 2),
         out_gib=round(disk_bytes(out) / 2**30, 2),
         prefect_home_mib=round(disk_bytes(prefect_home) / 2**20, 1),
-        published_runs=sum(1 for p in runs.iterdir() if p.is_dir() and not p.name.startswith(".")) if runs.is_dir() else 0,
+        published_runs=sum(1 for p in runs.iterdir() if p.is_dir() and not p.name.startswith("."))
+        if runs.is_dir()
+        else 0,
         leftovers=sorted([*(p.name for p in runs.glob(".building-*")), *(p.name for p in out.glob(".current.*"))]),
         temp_left=sorted(set(os.listdir(tmp)) - temp_before),
         orphans=orphans,
@@ -173,10 +169,20 @@ def verdict(runs: list[Run]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--case", type=parse_case, default=parse_case("1000000:2"), help="LINES:SHOPS, as benchmarks/run.py (default 1000000:2).")
+    parser.add_argument(
+        "--case",
+        type=parse_case,
+        default=parse_case("1000000:2"),
+        help="LINES:SHOPS, as benchmarks/run.py (default 1000000:2).",
+    )
     parser.add_argument("--runs", type=int, default=10, help="Runs in a row on the same output directory.")
     parser.add_argument("--seed", type=int, default=1, help="Seed of the generated inputs.")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/settle-load"), help="Cached inputs under WORK/inputs; outputs, logs, Prefect's home.")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=Path("/tmp/settle-load"),
+        help="Cached inputs under WORK/inputs; outputs, logs, Prefect's home.",
+    )
     parser.add_argument("--json", type=Path, help="Write the runs and the verdict here.")
     args = parser.parse_args()
     lines, shops = args.case
@@ -187,12 +193,17 @@ def main() -> None:
     input_dir = ensure_inputs(args.work / "inputs" / name, orders, shops, args.seed)
     ensure_reported(args.work / "inputs" / name, input_dir, env)
     with duckdb.connect() as con:
-        (order_lines,) = con.execute(f"SELECT count(*) FROM read_parquet({sql_str(input_dir / 'order_lines.parquet')})").fetchone()
+        (order_lines,) = con.execute(
+            f"SELECT count(*) FROM read_parquet({sql_str(input_dir / 'order_lines.parquet')})"
+        ).fetchone()
     out, log_dir = args.work / "out" / name, args.work / "logs" / name
     shutil.rmtree(out, ignore_errors=True)
     log_dir.mkdir(parents=True, exist_ok=True)
     cmd = job_command(input_dir, out, "default")
-    print(f"{order_lines:,} order lines ({orders:,} orders, {shops} shops); {args.runs} runs of: {shlex.join(cmd)}", flush=True)
+    print(
+        f"{order_lines:,} order lines ({orders:,} orders, {shops} shops); {args.runs} runs of: {shlex.join(cmd)}",
+        flush=True,
+    )
     runs = []
     for index in range(1, args.runs + 1):
         runs.append(run_once(index, cmd, env, out, prefect_home, log_dir))
@@ -200,7 +211,11 @@ def main() -> None:
     print("\n" + markdown(runs) + "\n" + verdict(runs), flush=True)
     if args.json:
         shape = {"order_lines": order_lines, "orders": orders, "shops": shops, "seed": args.seed}
-        args.json.write_text(json.dumps({"command": cmd, "shape": shape, "runs": [asdict(r) for r in runs], "verdict": verdict(runs)}, indent=1))
+        args.json.write_text(
+            json.dumps(
+                {"command": cmd, "shape": shape, "runs": [asdict(r) for r in runs], "verdict": verdict(runs)}, indent=1
+            )
+        )
 
 
 if __name__ == "__main__":

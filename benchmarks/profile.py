@@ -18,13 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from flows.settle import PARTITION_ORDERS, PARTITIONS_AT_ONCE, publish_run, sliced_shops
-from flows.steps import (
-    PartitionParams,
-    Window,
-    finish_sliced_shop,
-    settle_partition,
-    stage_inputs,
-)
+from flows.steps import PartitionParams, Window, finish_sliced_shop, settle_partition, stage_inputs
 from publish import store
 from transforms.reconcile import ReconParams
 
@@ -48,7 +42,11 @@ def main() -> None:
         clock = time.perf_counter()
         plan = staged["partitions"]
         with ThreadPoolExecutor(max_workers=args.partitions_at_once) as pool:  # as the flow: N in flight, in plan order
-            list(pool.map(lambda index: settle_partition.fn(building, index, params, plan[index].sliced), range(len(plan))))
+            list(
+                pool.map(
+                    lambda index: settle_partition.fn(building, index, params, plan[index].sliced), range(len(plan))
+                )
+            )
         seconds["partitions"] = time.perf_counter() - clock
         clock = time.perf_counter()
         for indices in sliced_shops(plan):
@@ -60,8 +58,10 @@ def main() -> None:
         seconds["publish"] = time.perf_counter() - clock
     finally:
         shutil.rmtree(out, ignore_errors=True)
-    print(", ".join(f"{phase} {s:.1f} s" for phase, s in seconds.items()),
-          f"({len(staged['partitions'])} partitions); peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
+    print(
+        ", ".join(f"{phase} {s:.1f} s" for phase, s in seconds.items()),
+        f"({len(staged['partitions'])} partitions); peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB",
+    )
 
 
 if __name__ == "__main__":

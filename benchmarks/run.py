@@ -116,7 +116,17 @@ def user_env(home: Path) -> dict[str, str]:
 
 
 def job_command(input_dir: Path, out_dir: Path, mode: str) -> list[str]:
-    return [str(BIN / "settle"), "run", "--input", str(input_dir), "--out", str(out_dir), "--as-of", AS_OF, *MODES[mode]]
+    return [
+        str(BIN / "settle"),
+        "run",
+        "--input",
+        str(input_dir),
+        "--out",
+        str(out_dir),
+        "--as-of",
+        AS_OF,
+        *MODES[mode],
+    ]
 
 
 def ensure_inputs(case: Path, orders: int, shops: int, seed: int) -> Path:
@@ -125,8 +135,22 @@ def ensure_inputs(case: Path, orders: int, shops: int, seed: int) -> Path:
     if not (input_dir / "order_lines.parquet").exists():
         partial = case / "input.tmp"
         shutil.rmtree(partial, ignore_errors=True)
-        subprocess.run([str(BIN / "settle"), "generate", "--orders", str(orders), "--shops", str(shops), "--seed", str(seed), "--out", str(partial)],
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                str(BIN / "settle"),
+                "generate",
+                "--orders",
+                str(orders),
+                "--shops",
+                str(shops),
+                "--seed",
+                str(seed),
+                "--out",
+                str(partial),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         os.replace(partial, input_dir)
     return input_dir
 
@@ -153,7 +177,9 @@ def _in_child(*args: str) -> str:
     a parent's resident memory at fork in the peak RSS `wait4` reports for the child: the job and
     the floor must be forked from a small parent to be measured fairly.
     """
-    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), *args], check=True, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), *args], check=True, capture_output=True, text=True
+    )
     return done.stdout
 
 
@@ -197,7 +223,9 @@ def derive_reported(details_glob: str, reported_dir: Path) -> None:
         for (shop,) in con.execute("SELECT DISTINCT shop_id FROM reported ORDER BY 1").fetchall():
             (reported_dir / shop).mkdir(parents=True)
             target = reported_dir / shop / "statement.parquet"
-            con.execute(f"COPY (SELECT * EXCLUDE (shop_id) FROM reported WHERE shop_id = {sql_str(shop)}) TO {sql_str(target)} (FORMAT parquet, COMPRESSION zstd)")
+            con.execute(
+                f"COPY (SELECT * EXCLUDE (shop_id) FROM reported WHERE shop_id = {sql_str(shop)}) TO {sql_str(target)} (FORMAT parquet, COMPRESSION zstd)"
+            )
 
 
 def output_tables(current: Path) -> list[dict]:
@@ -205,7 +233,9 @@ def output_tables(current: Path) -> list[dict]:
     tables = []
     with duckdb.connect() as con:
         for path in sorted(current.iterdir()):
-            if path.name == "exports" or not (path.suffix == ".parquet" or (path.is_dir() and any(path.rglob("*.parquet")))):
+            if path.name == "exports" or not (
+                path.suffix == ".parquet" or (path.is_dir() and any(path.rglob("*.parquet")))
+            ):
                 continue
             source = f"read_parquet({sql_str(parquet_glob(path))}, hive_partitioning = false, union_by_name = true)"
             (rows,) = con.execute(f"SELECT count(*) FROM {source}").fetchone()
@@ -243,7 +273,9 @@ def run_floor(spec_path: Path) -> None:
             con.execute(f'CREATE TABLE "{table}" AS FROM read_parquet({sql_str(path)})')
         (lines,) = con.execute("SELECT count(*) FROM order_lines").fetchone()
         for table in spec["outputs"]:
-            values = ", ".join(f'{floor_value(i, dtype)} AS "{name}"' for i, (name, dtype) in enumerate(table["columns"]))
+            values = ", ".join(
+                f'{floor_value(i, dtype)} AS "{name}"' for i, (name, dtype) in enumerate(table["columns"])
+            )
             cycles = max(1, math.ceil(table["rows"] / lines))
             target = out / f"{table['name']}.parquet"
             con.execute(
@@ -263,9 +295,14 @@ def benchmark_case(lines: int, shops: int, args: argparse.Namespace, env: dict[s
     input_dir = ensure_inputs(case, orders, shops, args.seed)
     prepare_s = ensure_reported(case, input_dir, env)
     with duckdb.connect() as con:
-        (order_lines,) = con.execute(f"SELECT count(*) FROM read_parquet({sql_str(input_dir / 'order_lines.parquet')})").fetchone()
-    print(f"{order_lines:,} order lines ({orders:,} orders, {shops} shops) in {input_dir}; reported exports: "
-          + ("cached" if prepare_s is None else f"prepare run {prepare_s:.1f} s"), flush=True)
+        (order_lines,) = con.execute(
+            f"SELECT count(*) FROM read_parquet({sql_str(input_dir / 'order_lines.parquet')})"
+        ).fetchone()
+    print(
+        f"{order_lines:,} order lines ({orders:,} orders, {shops} shops) in {input_dir}; reported exports: "
+        + ("cached" if prepare_s is None else f"prepare run {prepare_s:.1f} s"),
+        flush=True,
+    )
     jobs: dict[str, list[Measurement]] = {mode: [] for mode in args.modes}
     floor, loads, statements = [], [], 0
     for _ in range(args.repeat):
@@ -276,10 +313,15 @@ def benchmark_case(lines: int, shops: int, args: argparse.Namespace, env: dict[s
             jobs[mode].append(measure(job_command(input_dir, out, mode), env, case / "logs", f"job-{mode}"))
             rows_out = json.loads((out / "current" / "manifest.json").read_text())["rows_out"]
             if mode != "nightly" and not rows_out.get("recon_statements"):
-                raise SystemExit(f"the job reconciled no statement: are {input_dir / 'reported'} read? rows_out: {rows_out}")
+                raise SystemExit(
+                    f"the job reconciled no statement: are {input_dir / 'reported'} read? rows_out: {rows_out}"
+                )
             xlsx = sum(1 for _ in (out / "current" / "exports").rglob("*.xlsx"))
-            print(f"  {mode}: load {loads[-1]:.1f}, {jobs[mode][-1].wall_s:.1f} s, {jobs[mode][-1].rss_kib / 2**20:.2f} GiB, "
-                  f"{rows_out['statements']:,} statements, {xlsx:,} XLSX files, {rows_out['recon_breaks']:,} recon breaks", flush=True)
+            print(
+                f"  {mode}: load {loads[-1]:.1f}, {jobs[mode][-1].wall_s:.1f} s, {jobs[mode][-1].rss_kib / 2**20:.2f} GiB, "
+                f"{rows_out['statements']:,} statements, {xlsx:,} XLSX files, {rows_out['recon_breaks']:,} recon breaks",
+                flush=True,
+            )
             if mode == args.modes[0]:
                 statements = rows_out["statements"]
         first = case / f"job-{args.modes[0]}"
@@ -293,8 +335,15 @@ def benchmark_case(lines: int, shops: int, args: argparse.Namespace, env: dict[s
         }
         spec_path = case / "floor-spec.json"
         spec_path.write_text(json.dumps(spec, indent=1))
-        floor.append(measure([sys.executable, str(Path(__file__).resolve()), "--floor", str(spec_path)], env, case / "logs", "floor"))
-        print(f"  floor {floor[-1].wall_s:.1f} s, {floor[-1].rss_kib / 2**20:.2f} GiB, {parquet_bytes(floor_out) / 1e6:.0f} MB Parquet", flush=True)
+        floor.append(
+            measure(
+                [sys.executable, str(Path(__file__).resolve()), "--floor", str(spec_path)], env, case / "logs", "floor"
+            )
+        )
+        print(
+            f"  floor {floor[-1].wall_s:.1f} s, {floor[-1].rss_kib / 2**20:.2f} GiB, {parquet_bytes(floor_out) / 1e6:.0f} MB Parquet",
+            flush=True,
+        )
     return [SizeResult(order_lines, jobs[mode], floor, loads, shops, orders, statements, mode) for mode in args.modes]
 
 
@@ -323,10 +372,26 @@ def parse_case(text: str) -> tuple[int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--case", type=parse_case, action="append", help=f"LINES:SHOPS, repeatable (default: {' '.join(DEFAULT_CASES)}).")
-    parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES), help="Commands measured per case (the first one's outputs size the floor).")
+    parser.add_argument(
+        "--case",
+        type=parse_case,
+        action="append",
+        help=f"LINES:SHOPS, repeatable (default: {' '.join(DEFAULT_CASES)}).",
+    )
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        choices=list(MODES),
+        default=list(MODES),
+        help="Commands measured per case (the first one's outputs size the floor).",
+    )
     parser.add_argument("--seed", type=int, default=1, help="Seed of the generated inputs.")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/settle-bench"), help="Cache of inputs and reported exports; run outputs.")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=Path("/tmp/settle-bench"),
+        help="Cache of inputs and reported exports; run outputs.",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="Measurements per size (medians of wall time).")
     parser.add_argument("--markdown", type=Path, help="Append the results, command line and date to this file.")
     parser.add_argument("--floor", type=Path, help=argparse.SUPPRESS)  # internal: the floor's own process
@@ -350,7 +415,9 @@ def main() -> None:
     table = markdown(results)
     if args.markdown:
         command = shlex.join([sys.executable, *sys.argv])
-        machine = f"{os.cpu_count()} CPUs, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM"
+        machine = (
+            f"{os.cpu_count()} CPUs, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM"
+        )
         with args.markdown.open("a") as f:
             f.write(f"\n## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n`{command}` ({machine}).\n\n{table}")
 

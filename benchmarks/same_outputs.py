@@ -29,11 +29,19 @@ def _manifest(path: Path) -> dict:
 
 def _tables(database: Path) -> dict[str, str]:
     with duckdb.connect(str(database), read_only=True) as con:
-        names = [name for (name,) in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' AND table_name <> 'settle_runs' ORDER BY 1"
-        ).fetchall()]
+        names = [
+            name
+            for (name,) in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' AND table_name <> 'settle_runs' ORDER BY 1"
+            ).fetchall()
+        ]
         # Names come from the database's own catalogue, quoted; ORDER BY ALL gives sets one order.
-        return {name: hashlib.sha256(repr(con.execute(f'SELECT * FROM "{name}" ORDER BY ALL').fetchall()).encode()).hexdigest() for name in names}
+        return {
+            name: hashlib.sha256(
+                repr(con.execute(f'SELECT * FROM "{name}" ORDER BY ALL').fetchall()).encode()
+            ).hexdigest()
+            for name in names
+        }
 
 
 def main() -> None:
@@ -49,7 +57,9 @@ def main() -> None:
             differ.append(name)
     tables_before, tables_after = _tables(before / "settlement.duckdb"), _tables(after / "settlement.duckdb")
     tables = sorted(n for n in set(tables_before) | set(tables_after) if tables_before.get(n) != tables_after.get(n))
-    print(f"{len(files_before)} files and {len(tables_before)} tables compared; differing files: {differ[:20]}; differing tables: {tables}")
+    print(
+        f"{len(files_before)} files and {len(tables_before)} tables compared; differing files: {differ[:20]}; differing tables: {tables}"
+    )
     sys.exit(1 if differ or tables else 0)
 
 

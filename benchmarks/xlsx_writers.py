@@ -41,7 +41,9 @@ def statement(rows: int) -> pl.DataFrame:
             columns[label] = pl.Series(rng.integers(1, 5, rows))
         else:
             columns[label] = pl.Series([f"{label[:3]}-{i:08d}" for i in rng.integers(0, 10**8, rows)])
-    return pl.select(**{label: value if isinstance(value, pl.Expr) else pl.lit(value) for label, value in columns.items()})
+    return pl.select(
+        **{label: value if isinstance(value, pl.Expr) else pl.lit(value) for label, value in columns.items()}
+    )
 
 
 def writers(frame: pl.DataFrame) -> dict[str, Callable[[Path], None]]:
@@ -53,15 +55,26 @@ def writers(frame: pl.DataFrame) -> dict[str, Callable[[Path], None]]:
             frame.write_excel(workbook, worksheet="Order details", autofit=True, float_precision=2)
 
     def xlsxwriter_rows(path: Path) -> None:
-        workbook = xlsxwriter.Workbook(path, {"constant_memory": True, "strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False})
+        workbook = xlsxwriter.Workbook(
+            path,
+            {
+                "constant_memory": True,
+                "strings_to_formulas": False,
+                "strings_to_numbers": False,
+                "strings_to_urls": False,
+            },
+        )
         sheet = workbook.add_worksheet("Order details")
         sheet.write_row(0, 0, floats.columns)
         for i, row in enumerate(floats.iter_rows(), 1):  # the per-cell path measured, not the job's
             sheet.write_row(i, 0, row)
         workbook.close()
 
-    found = {"jetxl (exports.write_xlsx)": lambda path: exports.write_xlsx(path, header, frame),
-             "xlsxwriter via Polars write_excel": polars_xlsxwriter, "xlsxwriter constant_memory, write_row": xlsxwriter_rows}
+    found = {
+        "jetxl (exports.write_xlsx)": lambda path: exports.write_xlsx(path, header, frame),
+        "xlsxwriter via Polars write_excel": polars_xlsxwriter,
+        "xlsxwriter constant_memory, write_row": xlsxwriter_rows,
+    }
     if importlib.util.find_spec("rvgsrust_xlsxwriter"):
         import rvgsrust_xlsxwriter
 
@@ -74,7 +87,9 @@ def writers(frame: pl.DataFrame) -> dict[str, Callable[[Path], None]]:
     if importlib.util.find_spec("rustpy_xlsxwriter"):
         import rustpy_xlsxwriter
 
-        found["rustpy_xlsxwriter write_worksheet"] = lambda path: rustpy_xlsxwriter.write_worksheet(floats.to_dicts(), str(path), sheet_name="Order details")
+        found["rustpy_xlsxwriter write_worksheet"] = lambda path: rustpy_xlsxwriter.write_worksheet(
+            floats.to_dicts(), str(path), sheet_name="Order details"
+        )
     return found
 
 
@@ -92,7 +107,9 @@ def main() -> None:
                 write(Path(tmp) / f"{i}.xlsx")
                 best = min(best, time.perf_counter() - started)
             size = (Path(tmp) / "0.xlsx").stat().st_size
-            print(f"{name:42s} {best:7.2f} s  {args.rows * len(ORDER_DETAILS_LABELS) / best / 1e6:6.2f} M cells/s  {size / 1e6:5.1f} MB")
+            print(
+                f"{name:42s} {best:7.2f} s  {args.rows * len(ORDER_DETAILS_LABELS) / best / 1e6:6.2f} M cells/s  {size / 1e6:5.1f} MB"
+            )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ Exit code 0 on success; on failure one line on stderr saying why, and exit code 
 """
 
 import atexit
+import contextlib
 import os
 import signal
 import sys
@@ -81,10 +82,8 @@ def _start_temporary_server() -> threading.Thread | None:
     server = tied_server()  # made here, so the flow finds this one: it stops when the run ends, even by `kill -9`
 
     def start() -> None:
-        try:
+        with contextlib.suppress(Exception):
             server.start()
-        except Exception:  # noqa: BLE001, S110 - raised again, with Prefect's message, when the flow starts it
-            pass
 
     thread = threading.Thread(target=start, name="prefect-server-start", daemon=True)
     thread.start()
@@ -97,23 +96,52 @@ def run(
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("out"),
     as_of: Annotated[str | None, typer.Option("--as-of", help="ISO 8601 instant with zone; default now.")] = None,
     hold_days: Annotated[int, typer.Option("--hold-days", min=0, help="Days from delivery to settlement.")] = 8,
-    days_back: Annotated[int | None, typer.Option("--days-back", min=1, help="Cover the last N complete UTC days before --as-of (1 = yesterday).")] = None,
-    statement_from: Annotated[str | None, typer.Option("--from", help="First statement date to cover (YYYY-MM-DD).")] = None,
+    days_back: Annotated[
+        int | None,
+        typer.Option("--days-back", min=1, help="Cover the last N complete UTC days before --as-of (1 = yesterday)."),
+    ] = None,
+    statement_from: Annotated[
+        str | None, typer.Option("--from", help="First statement date to cover (YYYY-MM-DD).")
+    ] = None,
     statement_to: Annotated[str | None, typer.Option("--to", help="Last statement date to cover (YYYY-MM-DD).")] = None,
-    shop: Annotated[list[str] | None, typer.Option("--shop", help="A shop ID to settle (repeatable); default every shop.")] = None,
-    recon_from: Annotated[str | None, typer.Option("--recon-from", help="First statement date to reconcile (YYYY-MM-DD).")] = None,
-    recon_to: Annotated[str | None, typer.Option("--recon-to", help="Last statement date to reconcile (YYYY-MM-DD).")] = None,
-    tolerance: Annotated[list[str] | None, typer.Option("--tolerance", help="LABEL=AMOUNT, e.g. 'Referral fee=0.01' (repeatable).")] = None,
+    shop: Annotated[
+        list[str] | None, typer.Option("--shop", help="A shop ID to settle (repeatable); default every shop.")
+    ] = None,
+    recon_from: Annotated[
+        str | None, typer.Option("--recon-from", help="First statement date to reconcile (YYYY-MM-DD).")
+    ] = None,
+    recon_to: Annotated[
+        str | None, typer.Option("--recon-to", help="Last statement date to reconcile (YYYY-MM-DD).")
+    ] = None,
+    tolerance: Annotated[
+        list[str] | None, typer.Option("--tolerance", help="LABEL=AMOUNT, e.g. 'Referral fee=0.01' (repeatable).")
+    ] = None,
     xlsx: Annotated[bool, typer.Option("--xlsx/--no-xlsx", help="Also write each statement as XLSX.")] = True,
-    partition_orders: Annotated[int | None, typer.Option("--partition-orders", min=1, help="Orders per partition of whole shops (default: the flow's, 500,000).")] = None,
-    partitions_at_once: Annotated[int | None, typer.Option("--partitions-at-once", min=1, help="Partitions settled at the same time, without Dask (default: the flow's, 2; memory holds this many).")] = None,
+    partition_orders: Annotated[
+        int | None,
+        typer.Option(
+            "--partition-orders", min=1, help="Orders per partition of whole shops (default: the flow's, 500,000)."
+        ),
+    ] = None,
+    partitions_at_once: Annotated[
+        int | None,
+        typer.Option(
+            "--partitions-at-once",
+            min=1,
+            help="Partitions settled at the same time, without Dask (default: the flow's, 2; memory holds this many).",
+        ),
+    ] = None,
     dask: Annotated[bool, typer.Option("--dask", help="Run the partitions on a local Dask cluster.")] = False,
-    dask_address: Annotated[str | None, typer.Option("--dask-address", help="Run the partitions on this Dask scheduler.")] = None,
+    dask_address: Annotated[
+        str | None, typer.Option("--dask-address", help="Run the partitions on this Dask scheduler.")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's own logs.")] = False,
 ) -> None:
     """Run the settlement flow on INPUT (reconciling INPUT/reported/ if present) and publish to OUT."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
-    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "info" if verbose else "critical")  # a local cluster's own log lines
+    os.environ.setdefault(
+        "DASK_LOGGING__DISTRIBUTED", "info" if verbose else "critical"
+    )  # a local cluster's own log lines
     instant = _parse_as_of(as_of)
     from ingest.input_tables import InputError, check_inputs
     from publish.store import RunLocked, run_lock
@@ -171,9 +199,15 @@ def run(
 
 @app.command()
 def serve(
-    input: Annotated[Path, typer.Option("--input", help="Input directory the deployment's runs read by default.")] = Path("data_samples"),
-    out: Annotated[Path, typer.Option("--out", help="Output directory the deployment's runs publish to by default.")] = Path("out"),
-    cron: Annotated[str | None, typer.Option("--cron", help="Nightly schedule, cron syntax, UTC (default 30 2 * * *).")] = None,
+    input: Annotated[
+        Path, typer.Option("--input", help="Input directory the deployment's runs read by default.")
+    ] = Path("data_samples"),
+    out: Annotated[
+        Path, typer.Option("--out", help="Output directory the deployment's runs publish to by default.")
+    ] = Path("out"),
+    cron: Annotated[
+        str | None, typer.Option("--cron", help="Nightly schedule, cron syntax, UTC (default 30 2 * * *).")
+    ] = None,
     name: Annotated[str, typer.Option("--name", help="Deployment name (the flow is 'settle').")] = "settlement",
 ) -> None:
     """Create the deployment settle/NAME (nightly cron, UTC) and serve its runs until Ctrl-C.
@@ -187,8 +221,10 @@ def serve(
 
     api_url = PREFECT_API_URL.value()
     if not api_url:
-        _fail("PREFECT_API_URL is not set: start a server with 'prefect server start' and "
-              "run 'prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api'")
+        _fail(
+            "PREFECT_API_URL is not set: start a server with 'prefect server start' and "
+            "run 'prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api'"
+        )
     import httpx
 
     from flows.deploy import NIGHTLY_CRON
@@ -197,7 +233,9 @@ def serve(
     try:
         serve_deployment(input, out, cron or NIGHTLY_CRON, name)
     except httpx.HTTPError as exc:
-        _fail(f"cannot reach the Prefect server at {api_url} ({type(exc).__name__}); is 'prefect server start' running?")
+        _fail(
+            f"cannot reach the Prefect server at {api_url} ({type(exc).__name__}); is 'prefect server start' running?"
+        )
 
 
 @app.command()
@@ -257,10 +295,17 @@ def _say_if_published_apart(database: Path) -> None:
 def generate(
     orders: Annotated[int, typer.Option("--orders", min=1, help="Number of orders.")] = 10_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed; same seed, same files.")] = 0,
-    out: Annotated[Path, typer.Option("--out", help="Directory to write the input Parquet files to.")] = Path("generated"),
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the input Parquet files to.")] = Path(
+        "generated"
+    ),
     shops: Annotated[
         int | None,
-        typer.Option("--shops", min=1, max=99, help="Number of shops (1 puts every order in one shop). Default: one per 50,000 orders, 2 to 20."),
+        typer.Option(
+            "--shops",
+            min=1,
+            max=99,
+            help="Number of shops (1 puts every order in one shop). Default: one per 50,000 orders, 2 to 20.",
+        ),
     ] = None,
 ) -> None:
     """Generate realistic input tables of any size."""

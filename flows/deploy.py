@@ -9,10 +9,7 @@ writer, e.g. a `settle run` by hand).
 
 from pathlib import Path
 
-from prefect.client.schemas.objects import (
-    ConcurrencyLimitConfig,
-    ConcurrencyLimitStrategy,
-)
+from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.deployments.runner import EntrypointType
 from prefect.schedules import Cron
 

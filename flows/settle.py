@@ -143,7 +143,19 @@ def run(
                 logger.warning("a run killed while publishing: %s", repaired)
             building = store.new_run_dir(out_dir, run_id)
             try:
-                return _run_locked(input_dir, out_dir, building, run_id, started, params, partition_orders, partitions_at_once, dask_address, logger, recovered)
+                return _run_locked(
+                    input_dir,
+                    out_dir,
+                    building,
+                    run_id,
+                    started,
+                    params,
+                    partition_orders,
+                    partitions_at_once,
+                    dask_address,
+                    logger,
+                    recovered,
+                )
             except BaseException:
                 store.discard(building)
                 raise
@@ -151,7 +163,19 @@ def run(
         raise RunFailed(str(exc)) from None
 
 
-def _run_locked(input_dir, out_dir, building, run_id, started, params: PartitionParams, partition_orders, partitions_at_once, dask_address, logger, recovered: list[str]) -> dict:
+def _run_locked(
+    input_dir,
+    out_dir,
+    building,
+    run_id,
+    started,
+    params: PartitionParams,
+    partition_orders,
+    partitions_at_once,
+    dask_address,
+    logger,
+    recovered: list[str],
+) -> dict:
     timings = {}
     clock = time.perf_counter()
     try:
@@ -162,7 +186,12 @@ def _run_locked(input_dir, out_dir, building, run_id, started, params: Partition
         raise RunFailed(contract_error_message(input_dir, exc)) from None
     timings["stage"] = time.perf_counter() - clock
     plan: list[Part] = staged["partitions"]
-    logger.info("staged %s orders (%s rows rejected) into %s partition(s)", f"{staged['orders_accepted']:,}", f"{staged['rows_rejected']:,}", len(plan))
+    logger.info(
+        "staged %s orders (%s rows rejected) into %s partition(s)",
+        f"{staged['orders_accepted']:,}",
+        f"{staged['rows_rejected']:,}",
+        len(plan),
+    )
     clock = time.perf_counter()
     parts = _settle_partitions(building, plan, params, partitions_at_once, dask_address, logger)
     timings["partitions"] = time.perf_counter() - clock
@@ -173,7 +202,10 @@ def _run_locked(input_dir, out_dir, building, run_id, started, params: Partition
     clock = time.perf_counter()
     groups = [part.shops for part in plan]
     shops = _shop_summaries(parts, finished)
-    rows_out = {table: sum(part["rows_out"][table] for part in parts + finished if table in part["rows_out"]) for table in parts[0]["rows_out"]}  # always one partition or more
+    rows_out = {
+        table: sum(part["rows_out"][table] for part in parts + finished if table in part["rows_out"])
+        for table in parts[0]["rows_out"]
+    }  # always one partition or more
     rows_out["rejected_rows"] = staged["rows_rejected"]
     recon_statements, recon_breaks = (_read_table(building, name) for name in ("recon_statements", "recon_breaks"))
     (building / recon_report.FILE_NAME).write_text(recon_report.render(recon_statements, recon_breaks, params.as_of))
@@ -202,7 +234,13 @@ def _run_locked(input_dir, out_dir, building, run_id, started, params: Partition
         "rows_in": staged["rows_in"],
         "rows_out": rows_out,
         "partitions": [
-            {"shops": part.shops, **({"slice": part.slice + 1, "of": part.slices} if part.sliced else {}), "orders": p["orders"], "order_lines": p["order_lines"], "seconds": p["seconds"]}
+            {
+                "shops": part.shops,
+                **({"slice": part.slice + 1, "of": part.slices} if part.sliced else {}),
+                "orders": p["orders"],
+                "order_lines": p["order_lines"],
+                "seconds": p["seconds"],
+            }
             for part, p in zip(plan, parts, strict=True)
         ],
         "checks_passed": sorted(set(staged["checks_passed"]).union(*(p["checks_passed"] for p in parts + finished))),
@@ -243,22 +281,32 @@ def sliced_shops(plan: list[Part]) -> list[list[int]]:
 
 def _shop_summaries(parts: list[dict], finished: list[dict]) -> pl.DataFrame:
     """One summary row per shop: a sliced shop's slices summed, its statements counted once."""
-    shops = pl.DataFrame([shop for part in parts for shop in part["shops"]])  # every partition's shops (none if no orders)
+    shops = pl.DataFrame(
+        [shop for part in parts for shop in part["shops"]]
+    )  # every partition's shops (none if no orders)
     if not shops.height:
         return shops
     shops = shops.group_by("shop_id", maintain_order=True).agg(pl.exclude("shop_id").sum()).sort("shop_id")
     counted = {shop: n for done in finished for shop, n in done["statements_by_shop"].items()}
     if counted:
-        shops = shops.with_columns(pl.col("shop_id").replace_strict(counted, default=pl.col("statements"), return_dtype=shops.schema["statements"]).alias("statements"))
+        shops = shops.with_columns(
+            pl.col("shop_id")
+            .replace_strict(counted, default=pl.col("statements"), return_dtype=shops.schema["statements"])
+            .alias("statements")
+        )
     return shops
 
 
 def _read_table(building: Path, name: str) -> pl.DataFrame:
     """A statement-dated table of the run, from the partitions' files (date, then shop order)."""
-    return pl.read_parquet(sorted(dated_scratch(building, name).glob("*.parquet"))).sort("statement_date_utc", "shop_id", maintain_order=True)
+    return pl.read_parquet(sorted(dated_scratch(building, name).glob("*.parquet"))).sort(
+        "statement_date_utc", "shop_id", maintain_order=True
+    )
 
 
-def _settle_partitions(building: Path, groups: list[Part], params: PartitionParams, at_once: int, dask_address: str | None, logger) -> list[dict]:
+def _settle_partitions(
+    building: Path, groups: list[Part], params: PartitionParams, at_once: int, dask_address: str | None, logger
+) -> list[dict]:
     """Every partition's summary, in partition order; progress as a Prefect artifact and in the log.
     Without Dask, `at_once` partitions are in flight at a time, so memory holds at most that many."""
     progress = create_progress_artifact(progress=0.0, key="settle-progress", description="Partitions settled")
@@ -266,7 +314,9 @@ def _settle_partitions(building: Path, groups: list[Part], params: PartitionPara
         from distributed import KilledWorker
 
         try:
-            return settle_on_dask.with_options(task_runner=_dask_runner(dask_address))(building, groups, params, progress)
+            return settle_on_dask.with_options(task_runner=_dask_runner(dask_address))(
+                building, groups, params, progress
+            )
         except KilledWorker:  # killed from outside, most often by the out-of-memory killer
             raise RunFailed(
                 "the Dask workers settling a partition died, each time it was tried (killed from outside, often for "
@@ -275,7 +325,9 @@ def _settle_partitions(building: Path, groups: list[Part], params: PartitionPara
     return _settle_in_flight(building, groups, params, at_once, progress, logger)
 
 
-def _settle_in_flight(building: Path, groups: list[Part], params: PartitionParams, at_once: int, progress: UUID, logger) -> list[dict]:
+def _settle_in_flight(
+    building: Path, groups: list[Part], params: PartitionParams, at_once: int, progress: UUID, logger
+) -> list[dict]:
     """Submit the partitions to the current task runner, `at_once` in flight (largest first, as
     planned); their summaries in partition order. If one fails, the others in flight finish
     before the error goes on (the run directory they write into is then discarded whole)."""
@@ -298,8 +350,19 @@ def _report_progress(progress, groups: list[Part], parts: list[dict], logger) ->
     update_progress_artifact(artifact_id=progress, progress=100.0 * len(parts) / len(groups))
     last = parts[-1]
     part = groups[last["index"]]
-    what = f"slice {part.slice + 1}/{part.slices} of shop {part.shops[0]!r}" if part.sliced else f"{len(part.shops)} shop(s)"
-    logger.info("partition %s/%s settled: %s orders of %s in %.1f s", len(parts), len(groups), f"{last['orders']:,}", what, last["seconds"])
+    what = (
+        f"slice {part.slice + 1}/{part.slices} of shop {part.shops[0]!r}"
+        if part.sliced
+        else f"{len(part.shops)} shop(s)"
+    )
+    logger.info(
+        "partition %s/%s settled: %s orders of %s in %.1f s",
+        len(parts),
+        len(groups),
+        f"{last['orders']:,}",
+        what,
+        last["seconds"],
+    )
 
 
 def _dask_runner(address: str):
@@ -312,7 +375,15 @@ def _dask_runner(address: str):
         api_url = str(client.api_url)
     workers = os.cpu_count() or 1
     env = {"PREFECT_API_URL": api_url, "POLARS_MAX_THREADS": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True, "env": env, "dashboard_address": None})
+    return DaskTaskRunner(
+        cluster_kwargs={
+            "n_workers": workers,
+            "threads_per_worker": 1,
+            "processes": True,
+            "env": env,
+            "dashboard_address": None,
+        }
+    )
 
 
 @flow(name="settle-partitions-on-dask", validate_parameters=False)
@@ -322,19 +393,29 @@ def settle_on_dask(building: Path, groups: list[Part], params: PartitionParams, 
 
 
 @task(retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
-def publish_run(out_dir: Path, building: Path, run_id: str, manifest: dict, shops: list[str], params: PartitionParams) -> Path:
+def publish_run(
+    out_dir: Path, building: Path, run_id: str, manifest: dict, shops: list[str], params: PartitionParams
+) -> Path:
     """Write the statement-dated tables by date, apply the run to a copy of the database, write
     the manifest, drop scratch, and swap the run in. A retry picks up where the last try stopped."""
     if (building / SCRATCH).exists():  # gone only once the manifest is written: then only the swap is left
         files = {name: sorted(dated_scratch(building, name).glob("*.parquet")) for name in PARTITIONED}
-        files |= {name: sorted((building / name).glob("*.parquet")) for name in (*warehouse.BY_ORDER, "unsettled_orders")}
+        files |= {
+            name: sorted((building / name).glob("*.parquet")) for name in (*warehouse.BY_ORDER, "unsettled_orders")
+        }
         files[ORDERS_TABLE] = sorted((building / SCRATCH / ORDERS_TABLE).glob("*.parquet"))
         files["rejected_rows"] = [building / "rejected_rows.parquet"]
+
         def load_database() -> dict[str, int]:
             try:
                 return warehouse.update(
-                    out_dir / store.DATABASE_NAME, building / store.DATABASE_NAME, files, shops,
-                    params.window.statement_from, params.window.statement_to, manifest,
+                    out_dir / store.DATABASE_NAME,
+                    building / store.DATABASE_NAME,
+                    files,
+                    shops,
+                    params.window.statement_from,
+                    params.window.statement_to,
+                    manifest,
                 )
             except warehouse.WarehouseError as exc:
                 raise RunFailed(str(exc)) from None
@@ -342,7 +423,9 @@ def publish_run(out_dir: Path, building: Path, run_id: str, manifest: dict, shop
         # Both read the partitions' files and neither needs the other: the Parquet by date is
         # written beside the database load.
         manifest["database_rows_inserted"] = beside(
-            lambda: [parquet.write_by_date(files[name], building / name, column) for name, column in PARTITIONED.items()],
+            lambda: [
+                parquet.write_by_date(files[name], building / name, column) for name, column in PARTITIONED.items()
+            ],
             load_database,
         )
         store.write_manifest(manifest, building / "manifest.json")

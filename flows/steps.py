@@ -27,14 +27,7 @@ from publish import exports, parquet, store
 from schemas import outputs
 from schemas.staged import STAGED_MODELS
 from transforms import partition
-from transforms.pipeline import (
-    ReconPieces,
-    Results,
-    compute_staged,
-    cut_at_as_of,
-    known_orders,
-    reconcile_pieces,
-)
+from transforms.pipeline import ReconPieces, Results, compute_staged, cut_at_as_of, known_orders, reconcile_pieces
 from transforms.reconcile import ReconParams
 from transforms.reported import ReportedFileError
 from transforms.run_scope import Window
@@ -105,7 +98,9 @@ def check_nothing_lost(staged: Staged) -> None:
     by_table = dict(zip(rejected["table"], rejected["len"], strict=True))
     for table, count in staged.counts.items():
         if count["rows_in"] != count["accepted"] + by_table.get(table, 0):
-            raise RunFailed(f"{table}: {count['rows_in']} rows in but {count['accepted']} accepted + {by_table.get(table, 0)} rejected")
+            raise RunFailed(
+                f"{table}: {count['rows_in']} rows in but {count['accepted']} accepted + {by_table.get(table, 0)} rejected"
+            )
 
 
 T = TypeVar("T")
@@ -136,7 +131,9 @@ def _part(directory: Path, index: int) -> Path:
 
 
 @task(retries=2, retry_delay_seconds=2, retry_condition_fn=_is_transient, cache_policy=NO_CACHE)
-def stage_inputs(input_dir: Path, building: Path, as_of: datetime, shops: list[str] | None, partition_orders: int) -> dict:
+def stage_inputs(
+    input_dir: Path, building: Path, as_of: datetime, shops: list[str] | None, partition_orders: int
+) -> dict:
     """Read and stage every input row once; write `rejected_rows`, and each partition's tables to scratch.
 
     Returns the partitions (lists of shop IDs) and the counts for the manifest.
@@ -153,7 +150,9 @@ def stage_inputs(input_dir: Path, building: Path, as_of: datetime, shops: list[s
     checks.append("rows_in_equals_accepted_plus_rejected")
     shop_orders = staged.tables["orders"].group_by("shop_id").len()
     if details is not None:  # a shop known only from its reports still gets its statements reconciled
-        shop_orders = pl.concat([shop_orders, details.select("shop_id").unique().with_columns(pl.lit(0, pl.UInt32).alias("len"))])
+        shop_orders = pl.concat(
+            [shop_orders, details.select("shop_id").unique().with_columns(pl.lit(0, pl.UInt32).alias("len"))]
+        )
         shop_orders = shop_orders.group_by("shop_id").agg(pl.col("len").sum())
     try:
         parts = partition.plan_parts(shop_orders, partition_orders, shops)
@@ -170,7 +169,9 @@ def stage_inputs(input_dir: Path, building: Path, as_of: datetime, shops: list[s
         # A slice gets its shop's reported rows: they set the reconciled window of its rows.
         for name, frame in (("reported_details", details), ("reported_statements", statements)):
             if frame is not None:
-                parquet.write_scratch(frame.filter(pl.col("shop_id").is_in(part.shops)), _part(building, index) / f"{name}.parquet")
+                parquet.write_scratch(
+                    frame.filter(pl.col("shop_id").is_in(part.shops)), _part(building, index) / f"{name}.parquet"
+                )
     return {
         "partitions": parts,
         "rows_in": staged.counts,
@@ -185,7 +186,10 @@ def stage_inputs(input_dir: Path, building: Path, as_of: datetime, shops: list[s
 def _read_partition(building: Path, index: int) -> tuple[Staged, pl.DataFrame | None, pl.DataFrame | None]:
     part = _part(building, index)
     tables = {name: pl.read_parquet(part / f"{name}.parquet") for name in STAGED_MODELS}
-    reported = [pl.read_parquet(p) if (p := part / f"{name}.parquet").exists() else None for name in ("reported_details", "reported_statements")]
+    reported = [
+        pl.read_parquet(p) if (p := part / f"{name}.parquet").exists() else None
+        for name in ("reported_details", "reported_statements")
+    ]
     staged = Staged(
         tables=tables,
         rejected_rows=pl.DataFrame(),
@@ -198,7 +202,10 @@ def published_tables(results: Results, window: Window) -> dict[str, pl.DataFrame
     """The output tables of a partition, statement-dated ones cut to the window's dates."""
     tables = results.published()
     del tables["rejected_rows"]  # written once, for the whole input, by `stage_inputs`
-    return {name: frame.filter(window.covers(pl.col("statement_date_utc"))) if name in PARTITIONED else frame for name, frame in tables.items()}
+    return {
+        name: frame.filter(window.covers(pl.col("statement_date_utc"))) if name in PARTITIONED else frame
+        for name, frame in tables.items()
+    }
 
 
 def validate(results: Results, tables: dict[str, pl.DataFrame]) -> list[str]:
@@ -218,6 +225,7 @@ def validate(results: Results, tables: dict[str, pl.DataFrame]) -> list[str]:
 
 def _exporting(write: Callable[[], object]) -> Callable[[], None]:
     """`write` (of exports), with a statement that cannot be exported stopping the run in one line."""
+
     def run() -> None:
         try:
             write()
@@ -241,7 +249,16 @@ def settle_partition(building: Path, index: int, params: PartitionParams, sliced
     started = time.perf_counter()
     staged, reported_details, reported_statements = _read_partition(building, index)
     known = pl.read_parquet(building / SCRATCH / "known_orders.parquet")
-    results = compute_staged(staged, known, params.as_of, params.hold_days, reported_details, reported_statements, params.recon, sliced=sliced)
+    results = compute_staged(
+        staged,
+        known,
+        params.as_of,
+        params.hold_days,
+        reported_details,
+        reported_statements,
+        params.recon,
+        sliced=sliced,
+    )
     tables = published_tables(results, params.window)
     name = f"part-{index:05d}.parquet"
 
@@ -258,8 +275,11 @@ def settle_partition(building: Path, index: int, params: PartitionParams, sliced
     # leaves part of a core idle. All of it goes into the run being built, which a failed run
     # discards whole.
     if sliced:  # its share of the CSV exports, put together with the other slices' by `finish_sliced_shop`
+
         def fragments() -> None:
-            shares = exports.write_csv_fragments(tables["order_details"], tables["statements"], _pieces_dir(building, index) / "csv.bin")
+            shares = exports.write_csv_fragments(
+                tables["order_details"], tables["statements"], _pieces_dir(building, index) / "csv.bin"
+            )
             parquet.write_scratch(shares, _pieces_dir(building, index) / "csv-index.parquet")
 
         checks = beside(fragments, validate_and_write)
@@ -267,7 +287,11 @@ def settle_partition(building: Path, index: int, params: PartitionParams, sliced
             parquet.write_scratch(frame, _pieces_dir(building, index) / f"{piece}.parquet")
     else:
         checks = beside(
-            _exporting(lambda: exports.write_exports(tables["order_details"], tables["statements"], building / "exports", xlsx=params.xlsx)),
+            _exporting(
+                lambda: exports.write_exports(
+                    tables["order_details"], tables["statements"], building / "exports", xlsx=params.xlsx
+                )
+            ),
             validate_and_write,
         )
     parquet.write_parquet(orders_table(results), building / SCRATCH / ORDERS_TABLE / name)
@@ -290,7 +314,9 @@ SHOP_SUMMED = ("statements", "recon_breaks", "recon_statements")  # a sliced sho
 
 
 @task(cache_policy=NO_CACHE)
-def finish_sliced_shop(building: Path, indices: list[int], params: PartitionParams, batch_rows: int = parquet.BY_DATE_BATCH_ROWS) -> dict:
+def finish_sliced_shop(
+    building: Path, indices: list[int], params: PartitionParams, batch_rows: int = parquet.BY_DATE_BATCH_ROWS
+) -> dict:
     """What sums over a sliced shop's orders, from all its slices (partitions `indices`, in order):
 
     - its statements: the slices' shares summed per statement (each share is the sum of that
@@ -307,7 +333,8 @@ def finish_sliced_shop(building: Path, indices: list[int], params: PartitionPara
     money = [column for column, dtype in partial.schema.items() if isinstance(dtype, pl.Decimal)]
     keys = [column for column in partial.columns if column not in money]
     statements = (
-        partial.group_by(keys, maintain_order=True).agg(pl.col(money).sum())
+        partial.group_by(keys, maintain_order=True)
+        .agg(pl.col(money).sum())
         .with_columns(pl.col(money).cast(partial.schema[money[0]]) if money else [])
         .select(partial.columns)
         .sort("statement_date_utc", maintain_order=True)
@@ -317,7 +344,10 @@ def finish_sliced_shop(building: Path, indices: list[int], params: PartitionPara
     for extra in statement_files[1:]:
         parquet.write_scratch(statements.head(0), extra)
 
-    shares = [(_pieces_dir(building, i) / "csv.bin", pl.read_parquet(_pieces_dir(building, i) / "csv-index.parquet")) for i in indices]
+    shares = [
+        (_pieces_dir(building, i) / "csv.bin", pl.read_parquet(_pieces_dir(building, i) / "csv-index.parquet"))
+        for i in indices
+    ]
     details = [dated_scratch(building, "order_details") / name for name in names]
 
     def xlsx() -> None:
@@ -346,10 +376,16 @@ def finish_sliced_shop(building: Path, indices: list[int], params: PartitionPara
 
 def _reconcile_sliced_shop(building: Path, indices: list[int], params: PartitionParams) -> dict[str, pl.DataFrame]:
     """`recon_breaks` and `recon_statements` of a sliced shop, in the window, from every slice's pieces."""
-    pieces = ReconPieces.together([
-        {piece: pl.read_parquet(_pieces_dir(building, index) / f"{piece}.parquet") for piece in ReconPieces.FRAMES} for index in indices
-    ])
+    pieces = ReconPieces.together(
+        [
+            {piece: pl.read_parquet(_pieces_dir(building, index) / f"{piece}.parquet") for piece in ReconPieces.FRAMES}
+            for index in indices
+        ]
+    )
     _, reported_details, reported_statements = _read_partition(building, indices[0])
     known = pl.read_parquet(building / SCRATCH / "known_orders.parquet")
     tables = reconcile_pieces(pieces, reported_details, reported_statements, known, params.recon)
-    return {table: frame.filter(params.window.covers(pl.col("statement_date_utc"))) for table, frame in zip(("recon_breaks", "recon_statements"), tables, strict=True)}
+    return {
+        table: frame.filter(params.window.covers(pl.col("statement_date_utc")))
+        for table, frame in zip(("recon_breaks", "recon_statements"), tables, strict=True)
+    }

@@ -53,7 +53,7 @@ def read_inputs(input_dir: Path) -> dict[str, pl.DataFrame]:
 def _naming(path: Path) -> Iterator[None]:
     try:
         yield
-    except Exception as exc:  # noqa: BLE001 - any reader failure is the file's fault, named here
+    except Exception as exc:
         raise InputError(f"{path}: cannot be read as Parquet ({type(exc).__name__}: {exc})") from exc
 
 
@@ -63,7 +63,4 @@ def contract_error_message(input_dir: Path, error: InputContractError) -> str:
 
 def fingerprints(input_dir: Path) -> dict[str, str]:
     """sha256 of every input file, by name (the manifest's record of what was read)."""
-    return {
-        path.name: hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(input_dir.glob("*.parquet"))
-    }
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(input_dir.glob("*.parquet"))}

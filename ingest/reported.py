@@ -19,7 +19,7 @@ def _read_text(path: Path, sheet: str | None = None) -> pl.DataFrame:
         return pl.read_excel(path, sheet_name=sheet, infer_schema_length=0)
     except ReportedFileError:
         raise
-    except Exception as exc:  # noqa: BLE001 - whatever the reader says, it is this file's fault
+    except Exception as exc:
         where = f" sheet '{sheet}'" if sheet else ""
         raise ReportedFileError(f"{path}{where}: cannot be read ({type(exc).__name__}: {exc})") from None
 
@@ -34,14 +34,16 @@ def _utf8(path: Path) -> bytes:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
         row = data.count(b"\n", 0, exc.start) + 1
-        raise ReportedFileError(f"{path}: row {row}: not UTF-8 text (byte {data[exc.start]:#04x}); export it again as CSV (UTF-8)") from None
+        raise ReportedFileError(
+            f"{path}: row {row}: not UTF-8 text (byte {data[exc.start]:#04x}); export it again as CSV (UTF-8)"
+        ) from None
     return data
 
 
 def _sheets(path: Path) -> list[str]:
     try:
         return list(pl.read_excel(path, sheet_id=0, infer_schema_length=0).keys())
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise ReportedFileError(f"{path}: cannot be read as XLSX ({type(exc).__name__}: {exc})") from None
 
 
@@ -73,10 +75,20 @@ def read_reported(input_dir: Path) -> tuple[pl.DataFrame, pl.DataFrame, list[str
 
 def _one_file_per_statement(details: pl.DataFrame | None, statements: pl.DataFrame | None) -> None:
     # A blank Statement ID names no statement, so it cannot clash.
-    ids = [f.select("statement_id", "source").filter(pl.col("statement_id").fill_null("") != "") for f in (details, statements) if f is not None]
+    ids = [
+        f.select("statement_id", "source").filter(pl.col("statement_id").fill_null("") != "")
+        for f in (details, statements)
+        if f is not None
+    ]
     if not ids:
         return
-    clash = pl.concat(ids).unique().group_by("statement_id").agg(pl.col("source").sort()).filter(pl.col("source").list.len() > 1)
+    clash = (
+        pl.concat(ids)
+        .unique()
+        .group_by("statement_id")
+        .agg(pl.col("source").sort())
+        .filter(pl.col("source").list.len() > 1)
+    )
     if clash.height:
         sid, sources = clash.sort("statement_id").row(0)
         raise ReportedFileError(f"Statement ID {sid} is in two files: {sources[0]} and {sources[1]}")

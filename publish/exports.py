@@ -14,6 +14,7 @@ call per cell, and it releases the GIL); see `write_xlsx` and BENCHMARKS.md for 
 
 import hashlib
 import io
+import itertools
 import mmap
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -66,9 +67,14 @@ def neutralise_formulas(frame: pl.DataFrame) -> pl.DataFrame:
         return frame
     needs = frame.select(pl.col(c).str.contains(_FORMULA_START).any() for c in text).row(0)
     risky = [c for c, need in zip(text, needs, strict=True) if need]
-    return frame.with_columns(
-        pl.when(pl.col(c).str.contains(_FORMULA_START)).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c) for c in risky
-    ) if risky else frame
+    return (
+        frame.with_columns(
+            pl.when(pl.col(c).str.contains(_FORMULA_START)).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
+            for c in risky
+        )
+        if risky
+        else frame
+    )
 
 
 def _csv_bytes(frame: pl.DataFrame, header: bool, quote_style: str = "necessary") -> memoryview:
@@ -90,7 +96,11 @@ def _compact(rows: pl.DataFrame) -> pl.DataFrame:
     `necessary` would quote them (a value with a separator, quote or line end, or empty).
     """
     columns = rows.columns
-    constant = rows.select(pl.col(c).eq_missing(pl.col(c).first()).all() for c in columns).row(0) if rows.height else (False,) * len(columns)
+    constant = (
+        rows.select(pl.col(c).eq_missing(pl.col(c).first()).all() for c in columns).row(0)
+        if rows.height
+        else (False,) * len(columns)
+    )
     fields: list[pl.Expr] = []
     alone: dict[str, int] = {}  # columns kept as they are, and their field's position
     i = 0
@@ -107,12 +117,21 @@ def _compact(rows: pl.DataFrame) -> pl.DataFrame:
             fields.append(pl.col(columns[i]))
             i += 1
     text = [c for c in alone if rows.schema[c] == pl.String]
-    needs = rows.select((pl.col(c).str.contains_any(_NEEDS_QUOTES) | (pl.col(c) == "")).any() for c in text).row(0) if text else ()
+    needs = (
+        rows.select((pl.col(c).str.contains_any(_NEEDS_QUOTES) | (pl.col(c) == "")).any() for c in text).row(0)
+        if text
+        else ()
+    )
     for column, need in zip(text, needs, strict=True):
         if need:
             value = pl.col(column)
             escaped = pl.concat_str(pl.lit('"'), value.str.replace_all('"', '""', literal=True), pl.lit('"'))
-            fields[alone[column]] = pl.when(value.str.contains_any(_NEEDS_QUOTES) | (value == "")).then(escaped).otherwise(value).alias(column)
+            fields[alone[column]] = (
+                pl.when(value.str.contains_any(_NEEDS_QUOTES) | (value == ""))
+                .then(escaped)
+                .otherwise(value)
+                .alias(column)
+            )
     return rows.select(fields)
 
 
@@ -128,10 +147,12 @@ def _chunks(counts: np.ndarray, rows: int) -> list[tuple[int, int]]:
     bounds = [0, *cuts.tolist()]
     if bounds[-1] != len(counts):
         bounds.append(len(counts))
-    return list(zip(bounds[:-1], bounds[1:], strict=True))
+    return list(itertools.pairwise(bounds))
 
 
-def csv_bodies(labelled: pl.DataFrame, counts: np.ndarray, chunk_rows: int = CHUNK_ROWS) -> Iterator[tuple[int, bytes | memoryview]]:
+def csv_bodies(
+    labelled: pl.DataFrame, counts: np.ndarray, chunk_rows: int = CHUNK_ROWS
+) -> Iterator[tuple[int, bytes | memoryview]]:
     """Each statement's rows (consecutive in `labelled`, `counts[i]` rows) as CSV text without the
     header: `(i, text)`, in statement order."""
     starts = _starts(counts)
@@ -170,19 +191,32 @@ def _by_statement(order_details: pl.DataFrame, statements: pl.DataFrame) -> tupl
     runs = order_details.select(pl.col("statement_id").rle_id().max() + 1 == pl.col("statement_id").n_unique()).item()
     ordered = order_details if runs in (True, None) else order_details.sort("statement_id", maintain_order=True)
     counts = ordered.group_by("statement_id", maintain_order=True).len()
-    files = counts.join(statements.select("statement_id", "shop_id"), on="statement_id", how="left", maintain_order="left")
+    files = counts.join(
+        statements.select("statement_id", "shop_id"), on="statement_id", how="left", maintain_order="left"
+    )
     if files["shop_id"].null_count():
-        raise ValueError(f"Order details of statements with no header: {files.filter(pl.col('shop_id').is_null())['statement_id'].head(5).to_list()}")
+        raise ValueError(
+            f"Order details of statements with no header: {files.filter(pl.col('shop_id').is_null())['statement_id'].head(5).to_list()}"
+        )
     return _labelled(ordered, ORDER_DETAILS_LABELS), files
 
 
 def _paths(directory: Path, files: pl.DataFrame) -> list[Path]:
     for shop_id in files["shop_id"].unique().to_list():
         (directory / file_name(shop_id)).mkdir(parents=True, exist_ok=True)
-    return [directory / file_name(shop_id) / f"{file_name(sid)}.csv" for shop_id, sid in zip(files["shop_id"].to_list(), files["statement_id"].to_list(), strict=True)]
+    return [
+        directory / file_name(shop_id) / f"{file_name(sid)}.csv"
+        for shop_id, sid in zip(files["shop_id"].to_list(), files["statement_id"].to_list(), strict=True)
+    ]
 
 
-def write_exports(order_details: pl.DataFrame, statements: pl.DataFrame, directory: Path, xlsx: bool = True, chunk_rows: int = CHUNK_ROWS) -> int:
+def write_exports(
+    order_details: pl.DataFrame,
+    statements: pl.DataFrame,
+    directory: Path,
+    xlsx: bool = True,
+    chunk_rows: int = CHUNK_ROWS,
+) -> int:
     """Write `<dir>/<shop_id>/<Statement ID>.csv` (and `.xlsx`), each ID as a `file_name`; returns the number of statements.
 
     CSV text that a spreadsheet would run as a formula is neutralised (`neutralise_formulas`);
@@ -208,17 +242,23 @@ XLSX_WRITERS = 2  # files written at once: jetxl releases the GIL, and one write
 
 
 def _write_xlsx_files(labelled: pl.DataFrame, files: pl.DataFrame, paths: list[Path], statements: pl.DataFrame) -> None:
-    headers = _labelled(statements, STATEMENTS_LABELS, "statement_id").partition_by("statement_id", as_dict=True, include_key=False)
+    headers = _labelled(statements, STATEMENTS_LABELS, "statement_id").partition_by(
+        "statement_id", as_dict=True, include_key=False
+    )
     starts = _starts(files["len"].to_numpy())
 
     def write(i: int, sid: str, path: Path) -> None:
-        write_xlsx(path.with_suffix(".xlsx"), headers[(sid,)], labelled.slice(int(starts[i]), int(starts[i + 1] - starts[i])))
+        write_xlsx(
+            path.with_suffix(".xlsx"), headers[(sid,)], labelled.slice(int(starts[i]), int(starts[i + 1] - starts[i]))
+        )
 
     with ThreadPoolExecutor(max_workers=XLSX_WRITERS) as pool:
         list(pool.map(write, range(files.height), files["statement_id"].to_list(), paths))
 
 
-def write_csv_fragments(order_details: pl.DataFrame, statements: pl.DataFrame, blob: Path, chunk_rows: int = CHUNK_ROWS) -> pl.DataFrame:
+def write_csv_fragments(
+    order_details: pl.DataFrame, statements: pl.DataFrame, blob: Path, chunk_rows: int = CHUNK_ROWS
+) -> pl.DataFrame:
     """A slice's share of its statements' CSV files: every statement's rows as CSV text without
     the header, one after another in `blob`; returns where each is (`statement_id`, `offset`,
     `length`). `assemble_csvs` puts the shares of all slices together."""
@@ -229,7 +269,9 @@ def write_csv_fragments(order_details: pl.DataFrame, statements: pl.DataFrame, b
         for statement, body in csv_bodies(neutralise_formulas(labelled), files["len"].to_numpy(), chunk_rows):
             lengths[statement] = handle.write(body)
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(lengths) else lengths
-    return files.select("statement_id").with_columns(pl.Series("offset", offsets, pl.Int64), pl.Series("length", lengths, pl.Int64))
+    return files.select("statement_id").with_columns(
+        pl.Series("offset", offsets, pl.Int64), pl.Series("length", lengths, pl.Int64)
+    )
 
 
 def assemble_csvs(statements: pl.DataFrame, shares: list[tuple[Path, pl.DataFrame]], directory: Path) -> None:
@@ -244,7 +286,9 @@ def assemble_csvs(statements: pl.DataFrame, shares: list[tuple[Path, pl.DataFram
         if not index.height:
             continue
         with blob.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            for sid, offset, length in zip(index["statement_id"].to_list(), index["offset"].to_list(), index["length"].to_list(), strict=True):
+            for sid, offset, length in zip(
+                index["statement_id"].to_list(), index["offset"].to_list(), index["length"].to_list(), strict=True
+            ):
                 with paths[sid].open("ab") as out:
                     out.write(data[offset : offset + length])
 
@@ -274,10 +318,17 @@ def _sheet(frame: pl.DataFrame, name: str) -> dict:
     if money and frame.height:
         largest = frame.select(pl.max_horizontal(pl.col(money).abs().max())).item()
         if largest is not None and largest > XLSX_EXACT_LIMIT:
-            raise ExportError(f"sheet {name!r}: an amount of {largest} has more digits than an XLSX number holds exactly (at most {XLSX_EXACT_LIMIT})")
+            raise ExportError(
+                f"sheet {name!r}: an amount of {largest} has more digits than an XLSX number holds exactly (at most {XLSX_EXACT_LIMIT})"
+            )
     data = frame.with_columns(pl.col(money).cast(pl.Float64))
     widths = {column: _WIDE_TEXT.get(column, float(max(len(column), 10) + 2)) for column in frame.columns}
-    return {"data": data.to_arrow(), "name": name, "column_formats": dict.fromkeys(money, "decimal2"), "column_widths": widths}
+    return {
+        "data": data.to_arrow(),
+        "name": name,
+        "column_formats": dict.fromkeys(money, "decimal2"),
+        "column_widths": widths,
+    }
 
 
 def write_xlsx(path: Path, header: pl.DataFrame, details: pl.DataFrame, sheet_rows: int = XLSX_SHEET_ROWS) -> None:
@@ -292,5 +343,7 @@ def write_xlsx(path: Path, header: pl.DataFrame, details: pl.DataFrame, sheet_ro
     header, details = neutralise_formulas(header), neutralise_formulas(details)
     sheets = [_sheet(header, "Statements")]
     for k, first in enumerate(range(0, max(details.height, 1), sheet_rows)):
-        sheets.append(_sheet(details.slice(first, sheet_rows), "Order details" if k == 0 else f"Order details ({k + 1})"))
+        sheets.append(
+            _sheet(details.slice(first, sheet_rows), "Order details" if k == 0 else f"Order details ({k + 1})")
+        )
     jetxl.write_sheets_arrow(sheets, str(path), num_threads=1)

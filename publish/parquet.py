@@ -58,7 +58,9 @@ def date_batches(counts: pl.DataFrame, column: str, batch_rows: int) -> list[tup
     """Consecutive ranges `(first, last)` of the values of `column` (`counts`: each value and its
     rows, `len`, sorted by value) holding about `batch_rows` rows each: a whole date never splits."""
     batches = counts.with_columns(((pl.col("len").cum_sum() - pl.col("len")) // max(batch_rows, 1)).alias("_batch"))
-    ranges = batches.group_by("_batch", maintain_order=True).agg(pl.col(column).min().alias("first"), pl.col(column).max().alias("last"))
+    ranges = batches.group_by("_batch", maintain_order=True).agg(
+        pl.col(column).min().alias("first"), pl.col(column).max().alias("last")
+    )
     return list(zip(ranges["first"].to_list(), ranges["last"].to_list(), strict=True))
 
 
@@ -91,5 +93,12 @@ def write_by_date(parts: list[Path], directory: Path, column: str, batch_rows: i
         # Files of a few rows are all fixed cost (a Polars write is a whole streaming query), and
         # that part does not use both cores: several files are written at once.
         with ThreadPoolExecutor(max_workers=BY_DATE_WRITERS) as pool:
-            list(pool.map(lambda value: write_parquet(pl.concat(runs[value], rechunk=False), directory / f"{column}={value}" / "data.parquet"), runs))
+            list(
+                pool.map(
+                    lambda value, runs=runs: write_parquet(
+                        pl.concat(runs[value], rechunk=False), directory / f"{column}={value}" / "data.parquet"
+                    ),
+                    runs,
+                )
+            )
     return counts.height

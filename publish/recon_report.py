@@ -45,7 +45,9 @@ def _bridge_chart(statements: pl.DataFrame) -> str:
         colour = "#2e7d32" if d >= 0 else "#c62828"
         x = pad + i * step
         title = html.escape(f"{shop} {day}: {d:+,.2f}")
-        bars.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{max(step - 1, 1):.1f}" height="{max(h, 0.5):.1f}" fill="{colour}"><title>{title}</title></rect>')
+        bars.append(
+            f'<rect x="{x:.1f}" y="{y:.1f}" width="{max(step - 1, 1):.1f}" height="{max(h, 0.5):.1f}" fill="{colour}"><title>{title}</title></rect>'
+        )
     axis = f'<line x1="{pad}" y1="{zero}" x2="{width - pad}" y2="{zero}" stroke="#555"/>'
     labels = (
         f'<text x="{pad}" y="{pad / 2}" font-size="12">+{peak:,.2f}</text>'
@@ -57,17 +59,37 @@ def _bridge_chart(statements: pl.DataFrame) -> str:
 def render(statements: pl.DataFrame, breaks: pl.DataFrame, as_of: datetime) -> str:
     """The whole report as one HTML string."""
     bridge = statements.select(
-        "shop_id", "statement_date_utc", "reported_statement_id",
+        "shop_id",
+        "statement_date_utc",
+        "reported_statement_id",
         pl.col("expected_total_settlement_amount").alias("expected"),
         pl.col("reported_total_settlement_amount").alias("reported"),
         pl.col("difference_total_settlement_amount").alias("difference"),
         "count_breaks",
     )
-    by_type = breaks.group_by("break_type", "probable_cause").agg(
-        pl.len().alias("breaks"), pl.col("difference").filter(pl.col("column") == "Total settlement amount").sum().alias("total_difference")
-    ).sort("breaks", "break_type", "probable_cause", descending=[True, False, False], nulls_last=True)
-    largest = breaks.sort(pl.col("difference").abs(), "shop_id", "order_id", descending=[True, False, False], nulls_last=True).head(_TOP).select(
-        "shop_id", "statement_date_utc", "order_id", "column", "expected", "reported", "difference", "break_type", "probable_cause", "within_tolerance"
+    by_type = (
+        breaks.group_by("break_type", "probable_cause")
+        .agg(
+            pl.len().alias("breaks"),
+            pl.col("difference").filter(pl.col("column") == "Total settlement amount").sum().alias("total_difference"),
+        )
+        .sort("breaks", "break_type", "probable_cause", descending=[True, False, False], nulls_last=True)
+    )
+    largest = (
+        breaks.sort(pl.col("difference").abs(), "shop_id", "order_id", descending=[True, False, False], nulls_last=True)
+        .head(_TOP)
+        .select(
+            "shop_id",
+            "statement_date_utc",
+            "order_id",
+            "column",
+            "expected",
+            "reported",
+            "difference",
+            "break_type",
+            "probable_cause",
+            "within_tolerance",
+        )
     )
     total_expected = statements["expected_total_settlement_amount"].sum() if statements.height else 0
     total_reported = statements["reported_total_settlement_amount"].sum() if statements.height else 0
@@ -101,27 +123,42 @@ td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 
 def publish_artifacts(statements: pl.DataFrame, breaks: pl.DataFrame, shops: pl.DataFrame, out_dir: Path) -> None:
     """Prefect artifacts: the bridge as a table, a Markdown summary, a link to the outputs."""
-    from prefect.artifacts import (
-        create_link_artifact,
-        create_markdown_artifact,
-        create_table_artifact,
-    )
+    from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 
     from publish.summary import money
 
     rows = statements.select(
-        "shop_id", "statement_date_utc",
-        *[pl.col(c).cast(pl.String) for c in ("expected_total_settlement_amount", "reported_total_settlement_amount", "difference_total_settlement_amount")],
+        "shop_id",
+        "statement_date_utc",
+        *[
+            pl.col(c).cast(pl.String)
+            for c in (
+                "expected_total_settlement_amount",
+                "reported_total_settlement_amount",
+                "difference_total_settlement_amount",
+            )
+        ],
         "count_breaks",
     ).to_dicts()
     create_table_artifact(key="recon-bridge", table=rows, description="Reported − expected per statement")
     by_type = breaks.group_by("break_type").len().sort("break_type")
-    lines = ["# Settlement run", "", "| shop | statements | settlement total | seller-funded | TikTok-funded |", "|---|---:|---:|---:|---:|"]
+    lines = [
+        "# Settlement run",
+        "",
+        "| shop | statements | settlement total | seller-funded | TikTok-funded |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for shop in shops.to_dicts():
         lines.append(
             f"| {shop['shop_id']} | {shop['statements']} | {money(shop['settlement_cents'])} | "
             f"{money(shop['seller_funded_cents'])} | {money(shop['tiktok_funded_cents'])} |"
         )
     lines += ["", "## Breaks by type", ""] + [f"- {t}: {n}" for t, n in by_type.rows()]
-    create_markdown_artifact(key="settlement-summary", markdown="\n".join(lines), description="Per-shop summary and breaks")
-    create_link_artifact(key="settlement-outputs", link=(out_dir / "current" / FILE_NAME).resolve().as_uri(), description="Reconciliation report")
+    create_markdown_artifact(
+        key="settlement-summary", markdown="\n".join(lines), description="Per-shop summary and breaks"
+    )
+    create_link_artifact(
+        key="settlement-outputs",
+        link=(out_dir / "current" / FILE_NAME).resolve().as_uri(),
+        description="Reconciliation report",
+    )

@@ -60,11 +60,15 @@ def run_lock(out_dir: Path, run_id: str) -> Iterator[None]:
         handle.seek(0)
         holder = handle.read().strip() or "another run"
         handle.close()
-        raise RunLocked(f"{out_dir} is in use by {holder}; wait for that run to finish, or publish to another output directory") from None
+        raise RunLocked(
+            f"{out_dir} is in use by {holder}; wait for that run to finish, or publish to another output directory"
+        ) from None
     try:
         handle.seek(0)
         handle.truncate()
-        handle.write(f"run {run_id} (pid {os.getpid()} on {socket.gethostname()}, since {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC)\n")
+        handle.write(
+            f"run {run_id} (pid {os.getpid()} on {socket.gethostname()}, since {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC)\n"
+        )
         handle.flush()
         yield
     finally:

@@ -12,8 +12,16 @@ def money(cents: int) -> str:
 def print_summary(summary: dict) -> None:
     console = Console(width=max(Console().width, 140))
     table = Table(title=f"Settlement as of {summary['as_of']}")
-    for header in ("Shop", "Statements", "Settlement total", "Seller-funded discounts", "TikTok-funded discounts",
-                   "Refunds (gross)", "Fees", "Unsettled orders"):
+    for header in (
+        "Shop",
+        "Statements",
+        "Settlement total",
+        "Seller-funded discounts",
+        "TikTok-funded discounts",
+        "Refunds (gross)",
+        "Fees",
+        "Unsettled orders",
+    ):
         table.add_column(header, justify="right" if header != "Shop" else "left")
     for shop in summary["shops"]:
         table.add_row(
@@ -27,9 +35,13 @@ def print_summary(summary: dict) -> None:
             f"{shop['unsettled_orders']:,}",
         )
     console.print(table)
-    console.print(f"Orders accepted: {summary['orders_accepted']:,}   Rows rejected: {summary['rows_rejected']:,} (see rejected_rows)")
+    console.print(
+        f"Orders accepted: {summary['orders_accepted']:,}   Rows rejected: {summary['rows_rejected']:,} (see rejected_rows)"
+    )
     if summary.get("recon_statements"):
-        console.print(f"Reconciled statements: {summary['recon_statements']:,}   Breaks: {summary['recon_breaks']:,}   Report: {summary['report']}")
+        console.print(
+            f"Reconciled statements: {summary['recon_statements']:,}   Breaks: {summary['recon_breaks']:,}   Report: {summary['report']}"
+        )
     else:
         console.print("No reported exports found under reported/: nothing reconciled.")
     console.print(f"Outputs: {summary['published']}   Database: {summary['database']}")

@@ -35,6 +35,7 @@ GENERATED = {"order_details": {snake(label): value for label, value in ORDER_DET
 class WarehouseError(RuntimeError):
     """The database cannot take this run's rows (e.g. it was built by an older layout)."""
 
+
 # Views an analyst would want first; plain SQL over the tables of the same database.
 VIEWS = {
     "discounts_daily": """
@@ -77,7 +78,12 @@ def _create(con: duckdb.DuckDBPyConnection, name: str, paths: list[Path]) -> Non
     """The table, if new: the source's columns and types, its constant columns generated."""
     generated = GENERATED.get(name, {})
     columns = [
-        f'"{column}" {kind}' + (f" GENERATED ALWAYS AS (CAST({_literal(generated[column])} AS {kind})) VIRTUAL" if column in generated else "")
+        f'"{column}" {kind}'
+        + (
+            f" GENERATED ALWAYS AS (CAST({_literal(generated[column])} AS {kind})) VIRTUAL"
+            if column in generated
+            else ""
+        )
         for column, kind, *_ in con.execute(f"DESCRIBE SELECT * FROM {SOURCE}", _files(paths)).fetchall()
     ]
     con.execute(f'CREATE TABLE IF NOT EXISTS "{name}" ({", ".join(columns)})')
@@ -118,10 +124,15 @@ def update(
         con.execute("BEGIN TRANSACTION")
         for name, paths in files.items():
             _create(con, name, paths)
-        window = {"shops": shops, "from": (statement_from or date.min).isoformat(), "to": (statement_to or date.max).isoformat()}
+        window = {
+            "shops": shops,
+            "from": (statement_from or date.min).isoformat(),
+            "to": (statement_to or date.max).isoformat(),
+        }
         for name in BY_STATEMENT_DATE:
             con.execute(
-                f'DELETE FROM "{name}" WHERE list_contains($shops, shop_id) AND statement_date_utc BETWEEN $from AND $to', window
+                f'DELETE FROM "{name}" WHERE list_contains($shops, shop_id) AND statement_date_utc BETWEEN $from AND $to',
+                window,
             )
         for name in BY_ORDER:
             con.execute(
@@ -134,7 +145,9 @@ def update(
         for name in WHOLE:
             con.execute(f'DELETE FROM "{name}"')
         for name, paths in files.items():
-            inserted[name] = con.execute(f'INSERT INTO "{name}" BY NAME SELECT {_stored(con, name)} FROM {SOURCE}', _files(paths)).fetchone()[0]
+            inserted[name] = con.execute(
+                f'INSERT INTO "{name}" BY NAME SELECT {_stored(con, name)} FROM {SOURCE}', _files(paths)
+            ).fetchone()[0]
         con.execute(
             f"""CREATE TABLE IF NOT EXISTS {RUNS_TABLE} (run_id VARCHAR PRIMARY KEY, as_of TIMESTAMPTZ, shops VARCHAR[],
                 statement_from DATE, statement_to DATE, published_at TIMESTAMPTZ, rows_inserted JSON)"""
@@ -170,7 +183,9 @@ def published_run(path: Path) -> str | None:
         return None
     try:
         with duckdb.connect(str(path), read_only=True) as con:
-            row = con.execute(f"SELECT run_id FROM {RUNS_TABLE} ORDER BY published_at DESC, run_id DESC LIMIT 1").fetchone()
+            row = con.execute(
+                f"SELECT run_id FROM {RUNS_TABLE} ORDER BY published_at DESC, run_id DESC LIMIT 1"
+            ).fetchone()
     except duckdb.Error:
         return None
     return row[0] if row else None

@@ -8,7 +8,9 @@ def _greater(column: str, nulls_last: bool) -> tuple[pl.Expr, pl.Expr]:
     """(this row's value > the previous row's, the two are equal), with null the largest value
     (`nulls_last`) or the smallest: a strict total order, whatever the column holds."""
     this, previous = pl.col(column), pl.col(column).shift()
-    null_greater = (this.is_null() & previous.is_not_null()) if nulls_last else (this.is_not_null() & previous.is_null())
+    null_greater = (
+        (this.is_null() & previous.is_not_null()) if nulls_last else (this.is_not_null() & previous.is_null())
+    )
     greater = pl.when(this.is_null() | previous.is_null()).then(null_greater).otherwise(this > previous)
     return greater, this.eq_missing(previous)
 

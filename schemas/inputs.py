@@ -103,10 +103,7 @@ INPUT_TABLES: dict[str, tuple[Col, ...]] = {
         Col("condition", "enum", required=False, nullable=True, enum=CONDITIONS),
         Col("campaign_id", "id", required=False, nullable=True),
     ),
-    "promotion_products": (
-        Col("promotion_id", "id"),
-        Col("product_id", "id"),
-    ),
+    "promotion_products": (Col("promotion_id", "id"), Col("product_id", "id")),
     "opt_out_events": (
         Col("shop_id", "id"),
         Col("promotion_type", "enum", enum=PLATFORM_TYPES),

@@ -71,7 +71,9 @@ class DiscountLines(pa.DataFrameModel):
 
     @pa.dataframe_check(name="funded_by_follows_type")
     def funded_by_follows_type(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(pl.col("promotion_type").replace_strict(FUNDED_BY, return_dtype=pl.String) == pl.col("funded_by"))
+        return data.lazyframe.select(
+            pl.col("promotion_type").replace_strict(FUNDED_BY, return_dtype=pl.String) == pl.col("funded_by")
+        )
 
     @pa.dataframe_check(name="step_follows_type")
     def step_follows_type(cls, data: pa.PolarsData) -> pl.LazyFrame:
@@ -169,7 +171,8 @@ class PricedLines(pa.DataFrameModel):
     @pa.dataframe_check(name="list_less_discounts_is_final")
     def identity(cls, data: pa.PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(
-            pl.col("list_amount_cents") - pl.col("seller_discount_cents") - pl.col("platform_discount_cents") == pl.col("final_amount_cents")
+            pl.col("list_amount_cents") - pl.col("seller_discount_cents") - pl.col("platform_discount_cents")
+            == pl.col("final_amount_cents")
         )
 
     @pa.dataframe_check(name="list_is_price_times_quantity")
@@ -194,7 +197,9 @@ class OrderShipping(pa.DataFrameModel):
     def identity(cls, data: pa.PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(
             pl.col("shipping_fee_cents")
-            == pl.col("platform_shipping_discount_cents") + pl.col("seller_shipping_discount_cents") + pl.col("customer_shipping_cents")
+            == pl.col("platform_shipping_discount_cents")
+            + pl.col("seller_shipping_discount_cents")
+            + pl.col("customer_shipping_cents")
         )
 
 
@@ -224,20 +229,29 @@ def _order_details_schema() -> pa.DataFrameSchema:
     columns["refund_id"] = pa.Column(pl.String, nullable=True)
     # The database keeps these as generated columns of this value: every row must hold it.
     for label, value in ORDER_DETAILS_CONSTANTS.items():
-        columns[snake(label)] = pa.Column(pl.String if isinstance(value, str) else pl.Decimal(18, 2), pa.Check.eq(value))
-    s = [snake(l) for l in SHIPPING_PARTS]
-    f = [snake(l) for l in FEES_PARTS]
+        columns[snake(label)] = pa.Column(
+            pl.String if isinstance(value, str) else pl.Decimal(18, 2), pa.Check.eq(value)
+        )
+    s = [snake(label) for label in SHIPPING_PARTS]
+    f = [snake(label) for label in FEES_PARTS]
     return pa.DataFrameSchema(
         columns,
         strict=True,
         ordered=True,
         checks=[
             # Rows come sorted by date, shop, order, refund (none first), SKU: the fast path of the check.
-            pa.Check(lambda data: unique_rows(data, ["statement_date_utc", "shop_id", "order_adjustment_id", "refund_id", "sku_id"]), name="unique_key"),
-            _identity("net_sales_identity", "net_sales", [snake(l) for l in NET_SALES_PARTS]),
+            pa.Check(
+                lambda data: unique_rows(
+                    data, ["statement_date_utc", "shop_id", "order_adjustment_id", "refund_id", "sku_id"]
+                ),
+                name="unique_key",
+            ),
+            _identity("net_sales_identity", "net_sales", [snake(label) for label in NET_SALES_PARTS]),
             _identity("shipping_identity", "shipping", s),
             _identity("fees_identity", "fees", f),
-            _identity("total_identity", "total_settlement_amount", ["net_sales", "shipping", "fees", "adjustment_amount"]),
+            _identity(
+                "total_identity", "total_settlement_amount", ["net_sales", "shipping", "fees", "adjustment_amount"]
+            ),
         ],
         name="OrderDetails",
         description="One row per order SKU per settlement event (SPEC §4 Order details).",
@@ -268,7 +282,8 @@ def statement_total_mismatches(statements: pl.DataFrame, order_details: pl.DataF
     """Statements whose totals are not the sums of their Order details rows (empty when right)."""
     totals = ["total_settlement_amount", "net_sales", "shipping", "fees"]
     sums = order_details.group_by("shop_id", "statement_date_utc").agg(
-        *[pl.col(c).sum().alias(f"_rows_{c}") for c in totals], pl.col("adjustment_amount").sum().alias("_rows_adjustments")
+        *[pl.col(c).sum().alias(f"_rows_{c}") for c in totals],
+        pl.col("adjustment_amount").sum().alias("_rows_adjustments"),
     )
     joined = statements.join(sums, on=["shop_id", "statement_date_utc"], how="full", coalesce=True)
     differs = pl.any_horizontal(
@@ -304,7 +319,14 @@ class UnsettledOrders(pa.DataFrameModel):
 
 # ------------------------------------------------------------------ reconciliation (SPEC §5)
 
-BREAK_TYPES = ("missing_in_reported", "unexpected_in_reported", "adjustment", "timing", "amount_mismatch", "statement_residual")
+BREAK_TYPES = (
+    "missing_in_reported",
+    "unexpected_in_reported",
+    "adjustment",
+    "timing",
+    "amount_mismatch",
+    "statement_residual",
+)
 PROBABLE_CAUSES = ("not_modelled", "opt_out_timing", "flash_deal_priority", "coupon_rejected", "fee_rate")
 
 
@@ -344,11 +366,21 @@ def _recon_statements_schema() -> pa.DataFrameSchema:
     for m in money:
         for side in ("expected", "reported", "difference"):
             columns[f"{side}_{m}"] = pa.Column(pl.Decimal(18, 2))
-        checks.append(_identity(f"difference_{m}_is_reported_less_expected", f"reported_{m}", [f"expected_{m}", f"difference_{m}"]))
+        checks.append(
+            _identity(
+                f"difference_{m}_is_reported_less_expected", f"reported_{m}", [f"expected_{m}", f"difference_{m}"]
+            )
+        )
     # The exact bridge: a statement's Total settlement amount breaks sum to its total's difference.
     checks.append(_identity("bridge_is_exact", "difference_total_settlement_amount", ["total_breaks"]))
-    return pa.DataFrameSchema(columns, strict=True, unique=["shop_id", "statement_date_utc"], checks=checks, name="ReconStatements",
-                              description="One row per statement in the reconciled window (SPEC §5).")
+    return pa.DataFrameSchema(
+        columns,
+        strict=True,
+        unique=["shop_id", "statement_date_utc"],
+        checks=checks,
+        name="ReconStatements",
+        description="One row per statement in the reconciled window (SPEC §5).",
+    )
 
 
 ReconStatements = _recon_statements_schema()

@@ -11,13 +11,7 @@ import pandera.polars as pa
 import polars as pl
 
 from schemas.checks import unique_rows
-from schemas.inputs import (
-    CHANNELS,
-    CONDITIONS,
-    DISCOUNT_KINDS,
-    PLATFORM_TYPES,
-    PROMOTION_TYPES,
-)
+from schemas.inputs import CHANNELS, CONDITIONS, DISCOUNT_KINDS, PLATFORM_TYPES, PROMOTION_TYPES
 
 UtcTime = Annotated[pl.Datetime, "us", "UTC"]
 PPM = 1_000_000
@@ -50,7 +44,9 @@ class StagedOrders(pa.DataFrameModel):
 
     @pa.dataframe_check(name="delivered_not_before_created")
     def delivered_after_created(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(pl.col("delivered_at").is_null() | (pl.col("delivered_at") >= pl.col("created_at")))
+        return data.lazyframe.select(
+            pl.col("delivered_at").is_null() | (pl.col("delivered_at") >= pl.col("created_at"))
+        )
 
 
 class StagedOrderLines(pa.DataFrameModel):

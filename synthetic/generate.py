@@ -65,11 +65,54 @@ _CAMPAIGNS = (
     ("CMP-2026-FALL", _epoch(2026, 10, 5, 8), _epoch(2026, 10, 19, 8)),
 )
 
-_ADJECTIVES = ("Classic", "Everyday", "Premium", "Cozy", "Ultra", "Mini", "Glow", "Pro", "Soft", "Bold",
-               "Vintage", "Eco", "Silk", "Matte", "Travel", "Smart", "Velvet", "Fresh", "Luxe", "Daily")
-_NOUNS = ("Hoodie", "Lip Gloss", "Serum", "Phone Case", "Tote Bag", "Sneakers", "Water Bottle", "Desk Lamp",
-          "Leggings", "Face Mask", "Hair Clip", "Earbuds", "Candle", "Sunscreen", "Backpack", "Pajama Set",
-          "Wall Art", "Dog Toy", "Yoga Mat", "Perfume", "Wallet", "Blender", "Beanie", "Necklace")
+_ADJECTIVES = (
+    "Classic",
+    "Everyday",
+    "Premium",
+    "Cozy",
+    "Ultra",
+    "Mini",
+    "Glow",
+    "Pro",
+    "Soft",
+    "Bold",
+    "Vintage",
+    "Eco",
+    "Silk",
+    "Matte",
+    "Travel",
+    "Smart",
+    "Velvet",
+    "Fresh",
+    "Luxe",
+    "Daily",
+)
+_NOUNS = (
+    "Hoodie",
+    "Lip Gloss",
+    "Serum",
+    "Phone Case",
+    "Tote Bag",
+    "Sneakers",
+    "Water Bottle",
+    "Desk Lamp",
+    "Leggings",
+    "Face Mask",
+    "Hair Clip",
+    "Earbuds",
+    "Candle",
+    "Sunscreen",
+    "Backpack",
+    "Pajama Set",
+    "Wall Art",
+    "Dog Toy",
+    "Yoga Mat",
+    "Perfume",
+    "Wallet",
+    "Blender",
+    "Beanie",
+    "Necklace",
+)
 _COLORS = ("Black", "White", "Pink", "Blue", "Beige", "Green", "Red", "Grey")
 _SIZES = ("S", "M", "L", "XL", "2XL", "3XL")
 
@@ -170,24 +213,42 @@ def _catalogue(rng: np.random.Generator, n_orders: int, n_shops: int) -> _Catalo
     sku_product = np.repeat(np.arange(n_products), sku_count)
     variant = np.arange(len(sku_product)) - sku_first[sku_product]
     # Larger variants cost up to 30 % more, in whole dollars; the first SKU has the list price.
-    uplift = np.where((variant > 0) & (rng.random(len(sku_product)) < 0.3),
-                      (cents[sku_product] * rng.uniform(0.05, 0.3, len(sku_product)) / 100).astype(np.int64) * 100, 0)
+    uplift = np.where(
+        (variant > 0) & (rng.random(len(sku_product)) < 0.3),
+        (cents[sku_product] * rng.uniform(0.05, 0.3, len(sku_product)) / 100).astype(np.int64) * 100,
+        0,
+    )
     sku_price = np.minimum(cents[sku_product] + uplift, 20_000)
 
     adjective = rng.integers(0, len(_ADJECTIVES), n_products)
     noun = rng.integers(0, len(_NOUNS), n_products)
     color0 = rng.integers(0, len(_COLORS), n_products)
     names = pl.select(
-        name=pl.concat_str(_pick(_ADJECTIVES, pl.lit(pl.Series(adjective))), pl.lit(" "),
-                           _pick(_NOUNS, pl.lit(pl.Series(noun))))
+        name=pl.concat_str(
+            _pick(_ADJECTIVES, pl.lit(pl.Series(adjective))), pl.lit(" "), _pick(_NOUNS, pl.lit(pl.Series(noun)))
+        )
     ).to_series()
     sku_names = pl.select(
         name=pl.concat_str(
-            _pick(_COLORS, pl.lit(pl.Series((color0[sku_product] + variant) % len(_COLORS)))), pl.lit(" / "),
-            _pick(_SIZES, pl.lit(pl.Series(variant % len(_SIZES)))))
+            _pick(_COLORS, pl.lit(pl.Series((color0[sku_product] + variant) % len(_COLORS)))),
+            pl.lit(" / "),
+            _pick(_SIZES, pl.lit(pl.Series(variant % len(_SIZES)))),
+        )
     ).to_series()
-    return _Catalogue(shop_share, shop_first, shop_count, product_shop, cents, np.cumsum(weight),
-                      sku_first, sku_count, sku_product, sku_price, names, sku_names)
+    return _Catalogue(
+        shop_share,
+        shop_first,
+        shop_count,
+        product_shop,
+        cents,
+        np.cumsum(weight),
+        sku_first,
+        sku_count,
+        sku_product,
+        sku_price,
+        names,
+        sku_names,
+    )
 
 
 # ---------------------------------------------------------------- promotions
@@ -267,8 +328,9 @@ def _one_type(rng: np.random.Generator, ptype: str, cat: _Catalogue, activity: n
     scope = pl.DataFrame({"key": key0 + owner, "product": product})
 
     # Reference price for unit-level values: the cheapest scoped product, else the shop's cheapest.
-    ref = np.where(shop < 0, cat.product_price.min(),
-                   np.minimum.reduceat(cat.product_price, cat.shop_first)[np.maximum(shop, 0)])
+    ref = np.where(
+        shop < 0, cat.product_price.min(), np.minimum.reduceat(cat.product_price, cat.shop_first)[np.maximum(shop, 0)]
+    )
     if len(owner):
         firsts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
         ref[owner[firsts]] = np.minimum.reduceat(cat.product_price[product], firsts)
@@ -283,14 +345,14 @@ def _one_type(rng: np.random.Generator, ptype: str, cat: _Catalogue, activity: n
 
     if ptype in ("flash_deal", "product_discount", "product_incentive"):
         value = np.where(is_pct, np.where(rng.random(n) < 0.75, round_pct, odd_pct), value)
-        value = np.where(is_amt, np.maximum(1, (ref * rng.uniform(0.1, 0.35, n)).astype(np.int64) // 100) * 100,
-                         value)
+        value = np.where(is_amt, np.maximum(1, (ref * rng.uniform(0.1, 0.35, n)).astype(np.int64) // 100) * 100, value)
         fixed = np.maximum(99, (ref * rng.uniform(0.55, 0.9, n)).astype(np.int64) // 100 * 100 - 1)
         value = np.where(is_fixed, fixed, value)
         max_discount = np.where(is_pct & (rng.random(n) < 0.25), rng.integers(3, 31, n) * 100, -1)
     elif ptype in ("seller_coupon", "product_coupon"):
-        value = np.where(is_pct, np.minimum(round_pct, 3_000), _choice(rng, [2, 3, 5, 8, 10, 15, 20],
-                                                                       [2, 3, 4, 2, 3, 1, 1], n) * 100)
+        value = np.where(
+            is_pct, np.minimum(round_pct, 3_000), _choice(rng, [2, 3, 5, 8, 10, 15, 20], [2, 3, 4, 2, 3, 1, 1], n) * 100
+        )
         spend = _choice(rng, [10, 15, 20, 25, 30, 35, 50, 75], [2, 3, 3, 3, 2, 2, 2, 1], n) * 100
         spend = np.where(is_amt, np.maximum(spend, -(-2 * value // 500) * 500), spend)  # spend >= 2x the $ off
         min_spend = np.where(rng.random(n) < (0.6 if ptype == "seller_coupon" else 0.7), spend, -1)
@@ -299,8 +361,9 @@ def _one_type(rng: np.random.Generator, ptype: str, cat: _Catalogue, activity: n
         value = np.where(is_pct, _choice(rng, [25, 50, 75, 100], [1, 3, 1, 1], n) * 100, value)
         value = np.where(is_amt, _choice(rng, [1, 2, 3, 4, 5], [2, 3, 3, 1, 1], n) * 100, value)
         value = np.where(is_free, -1, value)
-        min_spend = np.where(rng.random(n) < 0.6, _choice(rng, [15, 19, 25, 29, 35, 49], [2, 2, 3, 1, 2, 1], n)
-                             * 100, -1)
+        min_spend = np.where(
+            rng.random(n) < 0.6, _choice(rng, [15, 19, 25, 29, 35, 49], [2, 2, 3, 1, 2, 1], n) * 100, -1
+        )
         max_discount = np.where(is_pct & (rng.random(n) < 0.3), rng.integers(2, 7, n) * 100, -1)
     else:  # BMSM: 2-3 tiers, each with a quantity and/or a spend threshold
         tiers = rng.integers(2, 4, n)
@@ -316,17 +379,30 @@ def _one_type(rng: np.random.Generator, ptype: str, cat: _Catalogue, activity: n
         min_qty = np.where(mode != 1, q0 + tier - 1, -1)
         min_spend = np.where(mode != 0, s0 * tier, -1)
         pct = (_choice(rng, [5, 10], [1, 1], n)[rows] + 5 * (tier - 1)) * 100
-        per_tier = np.where(mode == 0, _choice(rng, [2, 3, 5], [1, 1, 1], n)[rows] * 100,
-                            (s0 * _choice(rng, [10, 15, 20], [2, 2, 1], n)[rows] // 100) // 100 * 100)
+        per_tier = np.where(
+            mode == 0,
+            _choice(rng, [2, 3, 5], [1, 1, 1], n)[rows] * 100,
+            (s0 * _choice(rng, [10, 15, 20], [2, 2, 1], n)[rows] // 100) // 100 * 100,
+        )
         value = np.where(is_pct[rows], pct, per_tier * tier)
 
-    tiers_df = pl.DataFrame({
-        "key": key[rows], "tier": tier, "type": np.full(len(rows), PROMOTION_TYPES.index(ptype)),
-        "shop": shop[rows], "starts": starts[rows], "ends": ends[rows],
-        "kind": np.asarray([DISCOUNT_KINDS.index(k) for k in kinds])[kind][rows],
-        "value": value, "min_spend": min_spend, "min_qty": min_qty, "max_discount": max_discount[rows],
-        "condition": condition[rows], "campaign": campaign[rows],
-    })
+    tiers_df = pl.DataFrame(
+        {
+            "key": key[rows],
+            "tier": tier,
+            "type": np.full(len(rows), PROMOTION_TYPES.index(ptype)),
+            "shop": shop[rows],
+            "starts": starts[rows],
+            "ends": ends[rows],
+            "kind": np.asarray([DISCOUNT_KINDS.index(k) for k in kinds])[kind][rows],
+            "value": value,
+            "min_spend": min_spend,
+            "min_qty": min_qty,
+            "max_discount": max_discount[rows],
+            "condition": condition[rows],
+            "campaign": campaign[rows],
+        }
+    )
     return tiers_df, scope
 
 
@@ -341,8 +417,11 @@ def _promotions(rng: np.random.Generator, cat: _Catalogue, n_orders: int) -> tup
         tiers.append(t)
         scopes.append(s)
     tiers_df = pl.concat(tiers)
-    order = (tiers_df.filter(pl.col("tier") == 1).sort("starts", "type", "key")
-             .select("key", pnum=pl.int_range(pl.len(), dtype=pl.Int64)))
+    order = (
+        tiers_df.filter(pl.col("tier") == 1)
+        .sort("starts", "type", "key")
+        .select("key", pnum=pl.int_range(pl.len(), dtype=pl.Int64))
+    )
     tiers_df = tiers_df.join(order, on="key").sort("pnum", "tier")
     scope_df = pl.concat(scopes).join(order, on="key").sort("pnum", "product")
     return tiers_df, scope_df
@@ -417,63 +496,99 @@ def _orders(rng: np.random.Generator, cat: _Catalogue, n: int) -> tuple[_Orders,
 
     commission = np.where(
         rng.random(n) < 0.25,
-        np.where(rng.random(n) < 0.8, _choice(rng, [50_000, 80_000, 100_000, 120_000, 150_000, 200_000],
-                                              [2, 2, 3, 2, 2, 1], n), rng.integers(50_000, 200_001, n)),
-        -1)
+        np.where(
+            rng.random(n) < 0.8,
+            _choice(rng, [50_000, 80_000, 100_000, 120_000, 150_000, 200_000], [2, 2, 3, 2, 2, 1], n),
+            rng.integers(50_000, 200_001, n),
+        ),
+        -1,
+    )
 
     o = _Orders(created, shop, channel, is_new, delivered, line_first, line_count, line_order, line_sku, line_qty)
-    frame = pl.DataFrame({
-        "order": np.arange(n), "shop": shop, "created": created, "channel": channel, "is_new": is_new,
-        "shipping_fee": shipping_fee, "label": label, "sales_tax": sales_tax, "delivered": delivered,
-        "commission": commission,
-    })
+    frame = pl.DataFrame(
+        {
+            "order": np.arange(n),
+            "shop": shop,
+            "created": created,
+            "channel": channel,
+            "is_new": is_new,
+            "shipping_fee": shipping_fee,
+            "label": label,
+            "sales_tax": sales_tax,
+            "delivered": delivered,
+            "commission": commission,
+        }
+    )
     return o, frame
 
 
-def _claims(rng: np.random.Generator, o: _Orders, cat: _Catalogue, promos: pl.DataFrame, scope: pl.DataFrame,
-            n_shops: int) -> pl.DataFrame:
+def _claims(
+    rng: np.random.Generator, o: _Orders, cat: _Catalogue, promos: pl.DataFrame, scope: pl.DataFrame, n_shops: int
+) -> pl.DataFrame:
     """seller_coupon / platform_coupon claims, as a buyer would make them: a coupon of the order's shop
     (or all shops), active at `created_at`, whose condition holds, covering a product in the cart whose
     list-price total reaches min_spend; then 3 % swapped for a wrong (other shop/time/type) or unknown id.
     Later discounts can still take a claim below min_spend, and an opt-out can void it: realistic rejects."""
     n = len(o.created)
     n_promos = int(promos["pnum"].max()) + 1
-    orders = pl.DataFrame({"order": np.arange(n), "shop": o.shop, "created": o.created,
-                           "channel": o.channel, "is_new": o.is_new})
-    lines = pl.DataFrame({"order": o.line_order, "product": cat.sku_product[o.line_sku],
-                          "amount": o.line_qty * cat.sku_price[o.line_sku]})
+    orders = pl.DataFrame(
+        {"order": np.arange(n), "shop": o.shop, "created": o.created, "channel": o.channel, "is_new": o.is_new}
+    )
+    lines = pl.DataFrame(
+        {
+            "order": o.line_order,
+            "product": cat.sku_product[o.line_sku],
+            "amount": o.line_qty * cat.sku_price[o.line_sku],
+        }
+    )
     in_scope = scope.select("pnum", "product", hit=pl.lit(True))
     coupon_types = [PROMOTION_TYPES.index(t) for t in ("seller_coupon", "product_coupon")]
-    coupons = (promos.filter(pl.col("type").is_in(coupon_types))
-               .with_columns(scoped=pl.col("pnum").is_in(scope["pnum"].unique().implode())))
+    coupons = promos.filter(pl.col("type").is_in(coupon_types)).with_columns(
+        scoped=pl.col("pnum").is_in(scope["pnum"].unique().implode())
+    )
     every_shop = pl.DataFrame({"each": np.arange(n_shops)})
     out = orders.select("order")
     for column, ptype, rate in (("seller_claim", "seller_coupon", 0.35), ("platform_claim", "product_coupon", 0.35)):
         c = coupons.filter(pl.col("type") == PROMOTION_TYPES.index(ptype))
-        c = pl.concat([c.filter(pl.col("shop") >= 0),
-                       c.filter(pl.col("shop") < 0).join(every_shop, how="cross")
-                        .with_columns(shop=pl.col("each")).drop("each")])
+        c = pl.concat(
+            [
+                c.filter(pl.col("shop") >= 0),
+                c.filter(pl.col("shop") < 0)
+                .join(every_shop, how="cross")
+                .with_columns(shop=pl.col("each"))
+                .drop("each"),
+            ]
+        )
         claimers = orders.filter(pl.Series(rng.random(n) < rate))
-        cand = (claimers.lazy()
-                .join(c.lazy().select("shop", "pnum", "starts", "ends", "condition", "min_spend", "scoped"), on="shop")
-                .filter((pl.col("starts") <= pl.col("created")) & (pl.col("created") < pl.col("ends")),
-                        (pl.col("condition") == 0)
-                        | ((pl.col("condition") == 1) & (pl.col("channel") == CHANNELS.index("live")))
-                        | ((pl.col("condition") == 2) & pl.col("is_new")))
-                .select("order", "pnum", "min_spend", "scoped")
-                .join(lines.lazy(), on="order")
-                .join(in_scope.lazy(), on=["pnum", "product"], how="left")
-                .filter(~pl.col("scoped") | pl.col("hit").fill_null(False))
-                .group_by("order", "pnum").agg(pl.col("min_spend").first(), base=pl.col("amount").sum())
-                .filter(pl.col("base") >= pl.col("min_spend").clip(0))
-                .select("order", "pnum").sort("order", "pnum")
-                .collect(engine="streaming"))  # bounded memory; the sort makes the result deterministic
+        cand = (
+            claimers.lazy()
+            .join(c.lazy().select("shop", "pnum", "starts", "ends", "condition", "min_spend", "scoped"), on="shop")
+            .filter(
+                (pl.col("starts") <= pl.col("created")) & (pl.col("created") < pl.col("ends")),
+                (pl.col("condition") == 0)
+                | ((pl.col("condition") == 1) & (pl.col("channel") == CHANNELS.index("live")))
+                | ((pl.col("condition") == 2) & pl.col("is_new")),
+            )
+            .select("order", "pnum", "min_spend", "scoped")
+            .join(lines.lazy(), on="order")
+            .join(in_scope.lazy(), on=["pnum", "product"], how="left")
+            .filter(~pl.col("scoped") | pl.col("hit").fill_null(False))
+            .group_by("order", "pnum")
+            .agg(pl.col("min_spend").first(), base=pl.col("amount").sum())
+            .filter(pl.col("base") >= pl.col("min_spend").clip(0))
+            .select("order", "pnum")
+            .sort("order", "pnum")
+            .collect(engine="streaming")
+        )  # bounded memory; the sort makes the result deterministic
         cand = cand.with_columns(u=pl.Series(rng.random(cand.height)))
         picked = cand.sort("order", "u").unique("order", keep="first", maintain_order=True).drop("u")
         m = picked.height
         wrong = rng.random(m) < 0.03
-        bad = np.where(rng.random(m) < 0.5, n_promos + rng.integers(0, 9_000, m),  # unknown
-                       coupons["pnum"].to_numpy()[rng.integers(0, coupons.height, m)])  # any coupon
+        bad = np.where(
+            rng.random(m) < 0.5,
+            n_promos + rng.integers(0, 9_000, m),  # unknown
+            coupons["pnum"].to_numpy()[rng.integers(0, coupons.height, m)],
+        )  # any coupon
         picked = picked.with_columns(pnum=pl.Series(np.where(wrong, bad, picked["pnum"].to_numpy())))
         out = out.join(picked.rename({"pnum": column}), on="order", how="left", maintain_order="left")
     return out.fill_null(-1)
@@ -492,8 +607,11 @@ def _refunds(rng: np.random.Generator, o: _Orders) -> pl.DataFrame:
     # One return moment per order: mostly after delivery, sometimes a cancellation before it.
     after_delivery = delivered & ((rng.random(n) < 0.85) | full)
     wait_after = _HOUR + rng.exponential(5 * _DAY, n).astype(np.int64)
-    before = o.created + 600 + (rng.random(n) * np.where(delivered, o.delivered - o.created - 600, 3 * _DAY)
-                                ).astype(np.int64)
+    before = (
+        o.created
+        + 600
+        + (rng.random(n) * np.where(delivered, o.delivered - o.created - 600, 3 * _DAY)).astype(np.int64)
+    )
     moment = np.where(after_delivery, o.delivered + wait_after, before)
 
     anchor = np.zeros(n_lines, dtype=bool)
@@ -509,16 +627,24 @@ def _refunds(rng: np.random.Generator, o: _Orders) -> pl.DataFrame:
     ship_flag = full & (rng.random(n) < np.where(delivered, 0.5, 0.9))
 
     i1, i2 = np.flatnonzero(take), np.flatnonzero(split)
-    df = pl.DataFrame({
-        "order": np.r_[order[i1], order[i2]], "sku": np.r_[o.line_sku[i1], o.line_sku[i2]],
-        "qty": np.r_[first_qty[i1], qty[i2] - first_qty[i2]], "at": np.r_[at[i1], later_at[i2]],
-        "step": np.r_[np.zeros(len(i1), dtype=np.int64), np.ones(len(i2), dtype=np.int64)],
-    }).filter(pl.col("at") < PERIOD_END)
-    df = (df.sort("order", "at", "sku", "step")
-          .with_columns(shipping=pl.col("order").is_last_distinct()  # one shipping refund: the order's last
-                        & pl.lit(pl.Series(ship_flag)).gather(pl.col("order")))
-          .sort("at", "order", "sku", "step")
-          .with_columns(refund=pl.int_range(pl.len(), dtype=pl.Int64)))
+    df = pl.DataFrame(
+        {
+            "order": np.r_[order[i1], order[i2]],
+            "sku": np.r_[o.line_sku[i1], o.line_sku[i2]],
+            "qty": np.r_[first_qty[i1], qty[i2] - first_qty[i2]],
+            "at": np.r_[at[i1], later_at[i2]],
+            "step": np.r_[np.zeros(len(i1), dtype=np.int64), np.ones(len(i2), dtype=np.int64)],
+        }
+    ).filter(pl.col("at") < PERIOD_END)
+    df = (
+        df.sort("order", "at", "sku", "step")
+        .with_columns(
+            shipping=pl.col("order").is_last_distinct()  # one shipping refund: the order's last
+            & pl.lit(pl.Series(ship_flag)).gather(pl.col("order"))
+        )
+        .sort("at", "order", "sku", "step")
+        .with_columns(refund=pl.int_range(pl.len(), dtype=pl.Int64))
+    )
     return df
 
 
@@ -534,18 +660,28 @@ def _opt_outs(rng: np.random.Generator, n_shops: int) -> pl.DataFrame:
     brief = rng.random(m) < 0.4
     length = np.where(brief, rng.integers(600, 6 * _HOUR, m), rng.integers(_DAY, 21 * _DAY, m))
     df = pl.DataFrame({"group": group, "out_at": out_at, "length": length}).sort("group", "out_at")
-    df = (df.with_columns(next_out=pl.col("out_at").shift(-1).over("group"))
-          .filter((pl.col("next_out").is_null()) | (pl.col("next_out") - pl.col("out_at") > 120))
-          .with_columns(next_out=pl.col("out_at").shift(-1).over("group"))
-          .with_columns(in_at=pl.min_horizontal(pl.col("out_at") + pl.col("length"),
-                                               pl.col("next_out").fill_null(PERIOD_END) - 60, PERIOD_END - 1)))
-    events = pl.concat([
-        df.select("group", at="out_at", participating=pl.lit(False)),
-        df.select("group", at="in_at", participating=pl.lit(True)),
-    ])
+    df = (
+        df.with_columns(next_out=pl.col("out_at").shift(-1).over("group"))
+        .filter((pl.col("next_out").is_null()) | (pl.col("next_out") - pl.col("out_at") > 120))
+        .with_columns(next_out=pl.col("out_at").shift(-1).over("group"))
+        .with_columns(
+            in_at=pl.min_horizontal(
+                pl.col("out_at") + pl.col("length"), pl.col("next_out").fill_null(PERIOD_END) - 60, PERIOD_END - 1
+            )
+        )
+    )
+    events = pl.concat(
+        [
+            df.select("group", at="out_at", participating=pl.lit(False)),
+            df.select("group", at="in_at", participating=pl.lit(True)),
+        ]
+    )
     return events.select(
-        shop=pl.col("group") // len(PLATFORM_TYPES), type=pl.col("group") % len(PLATFORM_TYPES),
-        at="at", participating="participating").sort("at", "shop", "type")
+        shop=pl.col("group") // len(PLATFORM_TYPES),
+        type=pl.col("group") % len(PLATFORM_TYPES),
+        at="at",
+        participating="participating",
+    ).sort("at", "shop", "type")
 
 
 # ---------------------------------------------------------------- assembly
@@ -563,7 +699,8 @@ def generate_inputs(n_orders: int, seed: int, n_shops: int | None = None) -> dic
     if not 1 <= n_shops <= 99:
         raise ValueError(f"n_shops must be between 1 and 99, got {n_shops}")
     rng_cat, rng_promo, rng_orders, rng_claims, rng_refunds, rng_opt = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6))
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)
+    )
 
     cat = _catalogue(rng_cat, n_orders, n_shops)
     promos, scope = _promotions(rng_promo, cat, n_orders)
@@ -579,8 +716,12 @@ def generate_inputs(n_orders: int, seed: int, n_shops: int | None = None) -> dic
     product_id = _id("P", pl.col("product") + 1, 6)
 
     orders_out = orders.join(claims, on="order", maintain_order="left").select(
-        order_id=order_id, shop_id=shop_id, created_at=_seconds_to_utc(pl.col("created")),
-        currency=pl.lit(CURRENCY), channel=_pick(CHANNELS, pl.col("channel")), buyer_is_new=pl.col("is_new"),
+        order_id=order_id,
+        shop_id=shop_id,
+        created_at=_seconds_to_utc(pl.col("created")),
+        currency=pl.lit(CURRENCY),
+        channel=_pick(CHANNELS, pl.col("channel")),
+        buyer_is_new=pl.col("is_new"),
         shipping_fee=units_to_decimal(pl.col("shipping_fee")),
         actual_shipping_fee=units_to_decimal(pl.col("label")),
         sales_tax=units_to_decimal(pl.col("sales_tax")),
@@ -591,7 +732,8 @@ def generate_inputs(n_orders: int, seed: int, n_shops: int | None = None) -> dic
     )
     lines = pl.DataFrame({"order": o.line_order, "sku": o.line_sku, "quantity": o.line_qty})
     lines_out = lines.select(
-        order_id=order_id, sku_id=sku_id,
+        order_id=order_id,
+        sku_id=sku_id,
         product_id=_id("P", pl.lit(pl.Series(cat.sku_product)).gather(pl.col("sku")) + 1, 6),
         product_name=pl.lit(cat.product_name).gather(pl.lit(pl.Series(cat.sku_product)).gather(pl.col("sku"))),
         sku_name=pl.lit(cat.sku_name).gather(pl.col("sku")),
@@ -599,10 +741,12 @@ def generate_inputs(n_orders: int, seed: int, n_shops: int | None = None) -> dic
         unit_price=units_to_decimal(pl.lit(pl.Series(cat.sku_price)).gather(pl.col("sku"))),
     )
     promos_out = promos.select(
-        promotion_id=promo_id, tier=pl.col("tier").cast(pl.Int64),
+        promotion_id=promo_id,
+        tier=pl.col("tier").cast(pl.Int64),
         promotion_type=_pick(PROMOTION_TYPES, pl.col("type")),
         shop_id=pl.when(pl.col("shop") >= 0).then(shop_id),
-        starts_at=_seconds_to_utc(pl.col("starts")), ends_at=_seconds_to_utc(pl.col("ends")),
+        starts_at=_seconds_to_utc(pl.col("starts")),
+        ends_at=_seconds_to_utc(pl.col("ends")),
         discount_kind=_pick(DISCOUNT_KINDS, pl.col("kind")),
         discount_value=units_to_decimal(_nullable("value")),
         min_spend=units_to_decimal(_nullable("min_spend")),
@@ -610,18 +754,32 @@ def generate_inputs(n_orders: int, seed: int, n_shops: int | None = None) -> dic
         max_discount=units_to_decimal(_nullable("max_discount")),
         condition=_pick(CONDITIONS, pl.col("condition")),
         campaign_id=pl.when(pl.col("campaign") >= 0).then(
-            _pick(tuple(c[0] for c in _CAMPAIGNS), pl.col("campaign").clip(0))),
+            _pick(tuple(c[0] for c in _CAMPAIGNS), pl.col("campaign").clip(0))
+        ),
     )
     scope_out = scope.select(promotion_id=promo_id, product_id=product_id)
-    opt_out = opt.select(shop_id=shop_id, promotion_type=_pick(PLATFORM_TYPES, pl.col("type")),
-                         changed_at=_seconds_to_utc(pl.col("at")), participating="participating")
+    opt_out = opt.select(
+        shop_id=shop_id,
+        promotion_type=_pick(PLATFORM_TYPES, pl.col("type")),
+        changed_at=_seconds_to_utc(pl.col("at")),
+        participating="participating",
+    )
     refunds_out = refunds.select(
-        refund_id=_id("R", pl.col("refund") + 1, 8), order_id=order_id, sku_id=sku_id,
-        quantity=pl.col("qty").cast(pl.Int64), refunded_at=_seconds_to_utc(pl.col("at")),
+        refund_id=_id("R", pl.col("refund") + 1, 8),
+        order_id=order_id,
+        sku_id=sku_id,
+        quantity=pl.col("qty").cast(pl.Int64),
+        refunded_at=_seconds_to_utc(pl.col("at")),
         refund_shipping=pl.col("shipping"),
     )
-    frames = {"orders": orders_out, "order_lines": lines_out, "promotions": promos_out,
-              "promotion_products": scope_out, "opt_out_events": opt_out, "refunds": refunds_out}
+    frames = {
+        "orders": orders_out,
+        "order_lines": lines_out,
+        "promotions": promos_out,
+        "promotion_products": scope_out,
+        "opt_out_events": opt_out,
+        "refunds": refunds_out,
+    }
     return {name: _contract(name, frames[name]) for name in GENERATED_TABLES}
 
 
@@ -633,8 +791,9 @@ def write_inputs(tables: dict[str, pl.DataFrame], out_dir: Path) -> None:
     for name, frame in tables.items():
         final = out_dir / f"{name}.parquet"
         tmp = out_dir / f".{name}.parquet.tmp"
-        frame.rechunk().write_parquet(tmp, compression="zstd", compression_level=3, statistics=True,
-                                      row_group_size=256 * 1024)
+        frame.rechunk().write_parquet(
+            tmp, compression="zstd", compression_level=3, statistics=True, row_group_size=256 * 1024
+        )
         os.replace(tmp, final)
 
 

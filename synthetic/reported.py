@@ -26,8 +26,6 @@ from pathlib import Path
 import polars as pl
 import xlsxwriter
 
-SAMPLES = Path(__file__).resolve().parents[1] / "data_samples"
-
 from ingest.input_tables import read_inputs
 from schemas.layout import (
     FEES_PARTS,
@@ -40,6 +38,8 @@ from schemas.layout import (
 )
 from transforms.money import cents_to_decimal, mul_div_half_up
 from transforms.pipeline import Results, compute
+
+SAMPLES = Path(__file__).resolve().parents[1] / "data_samples"
 
 AS_OF = datetime(2026, 11, 1, tzinfo=UTC)  # the recommended sample as_of (README)
 WINDOW = (date(2026, 9, 12), date(2026, 10, 10))  # statement dates exported for both shops
@@ -82,22 +82,27 @@ def _cents_rows(results: Results) -> pl.DataFrame:
     return details.select(
         "shop_id",
         *[
-            (pl.col(snake(l)) * 100).cast(pl.Int64).alias(l) if l in ORDER_DETAILS_MONEY else pl.col(snake(l)).alias(l)
-            for l in ORDER_DETAILS_LABELS
+            (pl.col(snake(label)) * 100).cast(pl.Int64).alias(label)
+            if label in ORDER_DETAILS_MONEY
+            else pl.col(snake(label)).alias(label)
+            for label in ORDER_DETAILS_LABELS
         ],
         "refund_id",
     ).with_columns(pl.col("Statement date (UTC)").str.to_date("%Y-%m-%d"))
 
 
 def _at(shop: str, day: date, order: str) -> pl.Expr:
-    return (pl.col("shop_id") == shop) & (pl.col("Statement date (UTC)") == day) & (pl.col("Order/adjustment ID") == order)
+    return (
+        (pl.col("shop_id") == shop) & (pl.col("Statement date (UTC)") == day) & (pl.col("Order/adjustment ID") == order)
+    )
 
 
 def _add(rows: pl.DataFrame, where: pl.Expr, deltas: dict[str, pl.Expr | int]) -> pl.DataFrame:
     """Add `deltas` (cents, label → amount) to the rows `where` selects; it must select some."""
     assert rows.filter(where).height, f"nothing selected by {where}"
     return rows.with_columns(
-        pl.when(where).then(pl.col(label) + delta).otherwise(pl.col(label)).alias(label) for label, delta in deltas.items()
+        pl.when(where).then(pl.col(label) + delta).otherwise(pl.col(label)).alias(label)
+        for label, delta in deltas.items()
     )
 
 
@@ -145,25 +150,43 @@ def plant(results: Results, paid_early: Results) -> pl.DataFrame:
     rate = results.statements.referral_rates.filter(pl.col("order_id") == order)["referral_fee_rate_ppm"].item()
     d = SC01_DISCOUNT_CENTS
     fee_delta = _referral_fee(rate, _base(pl.col("Net sales") - d)) - pl.col("Referral fee")
-    rows = _add(rows, at, {  # every delta reads the computed row (one `with_columns`)
-        "Seller discount": -d, "Net sales": -d, "Referral fee": fee_delta, "Fees": fee_delta,
-        "Total settlement amount": fee_delta - d, "Customer payment": -d,
-    })
+    rows = _add(
+        rows,
+        at,
+        {  # every delta reads the computed row (one `with_columns`)
+            "Seller discount": -d,
+            "Net sales": -d,
+            "Referral fee": fee_delta,
+            "Fees": fee_delta,
+            "Total settlement amount": fee_delta - d,
+            "Customer payment": -d,
+        },
+    )
 
     # amount_mismatch / fee_rate: TikTok charged O-2002 (8 % order, 3 SKU rows) at the schedule's
     # other rate, row by row.
     shop, day, order = FEE_RATE_ORDER
     rate = results.statements.referral_rates.filter(pl.col("order_id") == order)["referral_fee_rate_ppm"].item()
-    others = results.staged.tables["fee_schedule"].filter(pl.col("referral_fee_rate_ppm") != rate)["referral_fee_rate_ppm"].unique()
+    others = (
+        results.staged.tables["fee_schedule"]
+        .filter(pl.col("referral_fee_rate_ppm") != rate)["referral_fee_rate_ppm"]
+        .unique()
+    )
     assert others.len() == 1, others
     fee_delta = _referral_fee(others.item(), _base(pl.col("Net sales"))) - pl.col("Referral fee")
-    rows = _add(rows, _at(shop, day, order), {"Referral fee": fee_delta, "Fees": fee_delta, "Total settlement amount": fee_delta})
+    rows = _add(
+        rows,
+        _at(shop, day, order),
+        {"Referral fee": fee_delta, "Fees": fee_delta, "Total settlement amount": fee_delta},
+    )
 
     # timing: TikTok paid RF-6001-2 (computed 09-20) in its 09-23 statement.
     shop, day, order, refund, paid_on = MOVED_REFUND
     moved = _at(shop, day, order) & (pl.col("refund_id") == refund)
     assert rows.filter(moved).height == 1
-    rows = rows.with_columns(pl.when(moved).then(pl.lit(paid_on)).otherwise(pl.col("Statement date (UTC)")).alias("Statement date (UTC)"))
+    rows = rows.with_columns(
+        pl.when(moved).then(pl.lit(paid_on)).otherwise(pl.col("Statement date (UTC)")).alias("Statement date (UTC)")
+    )
 
     # missing_in_reported: TikTok's 09-22 statement has no row of O-5006.
     shop, day, order = MISSING_ORDER
@@ -173,18 +196,36 @@ def plant(results: Results, paid_early: Results) -> pl.DataFrame:
     # not_modelled: an FBT fulfillment fee on O-0193's row. It is a Shipping part (SPEC §4: Shipping
     # spans "TikTok Shop shipping fee" … "Return shipping fee"), so Shipping and Total follow.
     shop, day, order = FBT_ORDER
-    rows = _add(rows, _at(shop, day, order), {"FBT fulfillment fee": FBT_FEE_CENTS, "Shipping": FBT_FEE_CENTS, "Total settlement amount": FBT_FEE_CENTS})
+    rows = _add(
+        rows,
+        _at(shop, day, order),
+        {"FBT fulfillment fee": FBT_FEE_CENTS, "Shipping": FBT_FEE_CENTS, "Total settlement amount": FBT_FEE_CENTS},
+    )
 
     # adjustment: a chargeback of O-5003's customer payment, in a later statement.
     shop, day, order = CHARGEBACK
     paid = results.published()["order_details"].filter(pl.col("order_adjustment_id") == order)
     assert paid.height == 1
     chargeback = -int(paid["customer_payment"].item() * 100)
-    rows = pl.concat([rows, _extra_row(rows, shop, day, {
-        "Type": "Chargeback", "Order/adjustment ID": _tiktok_id("chargeback", order), "Quantity": 0,
-        "Adjustment reason": "Chargeback: buyer disputed the card payment", "Related order ID": order,
-        "Adjustment amount": chargeback, "Total settlement amount": chargeback,
-    })])
+    rows = pl.concat(
+        [
+            rows,
+            _extra_row(
+                rows,
+                shop,
+                day,
+                {
+                    "Type": "Chargeback",
+                    "Order/adjustment ID": _tiktok_id("chargeback", order),
+                    "Quantity": 0,
+                    "Adjustment reason": "Chargeback: buyer disputed the card payment",
+                    "Related order ID": order,
+                    "Adjustment amount": chargeback,
+                    "Total settlement amount": chargeback,
+                },
+            ),
+        ]
+    )
 
     # unexpected_in_reported: an order id that is not in orders (TikTok's data, not ours).
     shop, day, order = UNEXPECTED_ORDER
@@ -198,15 +239,17 @@ def plant(results: Results, paid_early: Results) -> pl.DataFrame:
     rows = pl.concat([rows, early])
 
     return rows.with_columns(
-        pl.when(pl.col("Type") == "Order").then(pl.when(pl.col("refund_id").is_null()).then(pl.lit("Order")).otherwise(pl.lit("Refund")))
-        .otherwise(pl.col("Type")).alias("Type"),
+        pl.when(pl.col("Type") == "Order")
+        .then(pl.when(pl.col("refund_id").is_null()).then(pl.lit("Order")).otherwise(pl.lit("Refund")))
+        .otherwise(pl.col("Type"))
+        .alias("Type"),
         pl.lit("Paid").alias("Status"),
     ).sort("shop_id", "Statement date (UTC)", "Order/adjustment ID", "refund_id", "SKU ID", nulls_last=False)
 
 
 def _extra_row(rows: pl.DataFrame, shop: str, day: date, values: dict[str, object]) -> pl.DataFrame:
     """One reported row that has no computed counterpart: zeros and blanks but for `values`."""
-    row = {l: (0 if l in ORDER_DETAILS_MONEY or l == "Quantity" else "") for l in ORDER_DETAILS_LABELS}
+    row = {label: (0 if label in ORDER_DETAILS_MONEY or label == "Quantity" else "") for label in ORDER_DETAILS_LABELS}
     row.update({"Statement date (UTC)": day, "Currency": "USD", **values})
     return pl.DataFrame([{"shop_id": shop, **row, "refund_id": None}], schema=rows.schema)
 
@@ -216,13 +259,24 @@ def _unknown_order(order: str) -> dict[str, object]:
     gross, label_cost, shipping, tax = 124_900, -620, 699, 9_055  # tax: 7.25 % of 1,249.00 = 90.5525
     referral = -((8 * (gross + shipping) * 2 + 100) // 200)  # −round(0.08 × 1,255.99) half up
     return {
-        "Type": "Order", "Order/adjustment ID": order, "SKU ID": "SKU-B90-PRO", "Quantity": 1,
-        "Product name": "Automatic Pet Feeder Pro", "SKU name": "Camera, 6 L",
-        "Order created date": "2026-09-20", "Order delivery date": "2026-09-23",
-        "Gross sales": gross, "Net sales": gross,
-        "TikTok Shop shipping fee": label_cost, "Customer-paid shipping fee": shipping, "Shipping": label_cost + shipping,
-        "Referral fee": referral, "Fees": referral, "Total settlement amount": gross + label_cost + shipping + referral,
-        "Customer payment": gross + shipping + tax, "Sales tax payment": tax,
+        "Type": "Order",
+        "Order/adjustment ID": order,
+        "SKU ID": "SKU-B90-PRO",
+        "Quantity": 1,
+        "Product name": "Automatic Pet Feeder Pro",
+        "SKU name": "Camera, 6 L",
+        "Order created date": "2026-09-20",
+        "Order delivery date": "2026-09-23",
+        "Gross sales": gross,
+        "Net sales": gross,
+        "TikTok Shop shipping fee": label_cost,
+        "Customer-paid shipping fee": shipping,
+        "Shipping": label_cost + shipping,
+        "Referral fee": referral,
+        "Fees": referral,
+        "Total settlement amount": gross + label_cost + shipping + referral,
+        "Customer payment": gross + shipping + tax,
+        "Sales tax payment": tax,
         "Customer-paid shipping fee before discounts": shipping,
     }
 
@@ -245,17 +299,18 @@ def statement_sheets(rows: pl.DataFrame) -> pl.DataFrame:
     """One Statements row per exported statement: each total the sum of its rows (cents),
     except the planted residual."""
     sums = rows.group_by("shop_id", "Statement date (UTC)").agg(
-        *[pl.col(l).sum() for l in ("Total settlement amount", "Net sales", "Shipping", "Fees")],
+        *[pl.col(label).sum() for label in ("Total settlement amount", "Net sales", "Shipping", "Fees")],
         pl.col("Adjustment amount").sum().alias("Adjustments"),
     )
     shop, day = RESIDUAL_STATEMENT
     residual = (pl.col("shop_id") == shop) & (pl.col("Statement date (UTC)") == day)
-    sheets = sums.with_columns(
-        pl.when(residual).then(pl.col(l) + RESIDUAL_CENTS).otherwise(pl.col(l)).alias(l) for l in ("Total settlement amount", "Fees")
-    ).with_columns(
-        pl.lit(0, pl.Int64).alias("Reserve amount"),
-    ).with_columns(
-        (pl.col("Total settlement amount") + pl.col("Reserve amount")).alias("Payable amount"),
+    sheets = (
+        sums.with_columns(
+            pl.when(residual).then(pl.col(label) + RESIDUAL_CENTS).otherwise(pl.col(label)).alias(label)
+            for label in ("Total settlement amount", "Fees")
+        )
+        .with_columns(pl.lit(0, pl.Int64).alias("Reserve amount"))
+        .with_columns((pl.col("Total settlement amount") + pl.col("Reserve amount")).alias("Payable amount"))
     )
     assert sheets.filter(residual).height == 1
     return sheets.sort("shop_id", "Statement date (UTC)")
@@ -271,7 +326,11 @@ def _money_csv_text(cents: pl.Expr) -> pl.Expr:
     dollars = magnitude // 100
     grouped = (
         pl.when(dollars >= 1000)
-        .then(pl.concat_str([(dollars // 1000).cast(pl.String), pl.lit(","), (dollars % 1000).cast(pl.String).str.zfill(3)]))
+        .then(
+            pl.concat_str(
+                [(dollars // 1000).cast(pl.String), pl.lit(","), (dollars % 1000).cast(pl.String).str.zfill(3)]
+            )
+        )
         .otherwise(dollars.cast(pl.String))
     )
     text = pl.concat_str([pl.lit("$"), grouped, pl.lit("."), (magnitude % 100).cast(pl.String).str.zfill(2)])
@@ -280,7 +339,12 @@ def _money_csv_text(cents: pl.Expr) -> pl.Expr:
 
 def _us_date(label: str) -> pl.Expr:
     text = pl.col(label)
-    return pl.when(text == "").then(text).otherwise(text.str.to_date("%Y-%m-%d", strict=False).dt.strftime("%m/%d/%Y")).alias(label)
+    return (
+        pl.when(text == "")
+        .then(text)
+        .otherwise(text.str.to_date("%Y-%m-%d", strict=False).dt.strftime("%m/%d/%Y"))
+        .alias(label)
+    )
 
 
 def write_statement(directory: Path, fmt: str, sid: str, day: date, details: pl.DataFrame, sheet: pl.DataFrame) -> Path:
@@ -289,32 +353,43 @@ def write_statement(directory: Path, fmt: str, sid: str, day: date, details: pl.
     money = list(ORDER_DETAILS_MONEY)
     if fmt == "xlsx":
         path = stem.with_suffix(".xlsx")
-        as_float = [(pl.col(l) / 100).alias(l) for l in money]
+        as_float = [(pl.col(label) / 100).alias(label) for label in money]
         with xlsxwriter.Workbook(path) as workbook:
             workbook.set_properties({"created": XLSX_CREATED})
             sheet.select(
-                pl.col("Statement date (UTC)").dt.strftime("%Y-%m-%d"), *[pl.col(l) if l not in STATEMENTS_LABELS[4:] else (pl.col(l) / 100).alias(l) for l in STATEMENTS_LABELS[1:]]
+                pl.col("Statement date (UTC)").dt.strftime("%Y-%m-%d"),
+                *[
+                    pl.col(label) if label not in STATEMENTS_LABELS[4:] else (pl.col(label) / 100).alias(label)
+                    for label in STATEMENTS_LABELS[1:]
+                ],
             ).write_excel(workbook, worksheet="Statements", autofit=True, float_precision=2)
-            details.with_columns(pl.col("Statement date (UTC)").dt.strftime("%Y-%m-%d"), *as_float).select(ORDER_DETAILS_LABELS).write_excel(
-                workbook, worksheet="Order details", autofit=True, float_precision=2
-            )
+            details.with_columns(pl.col("Statement date (UTC)").dt.strftime("%Y-%m-%d"), *as_float).select(
+                ORDER_DETAILS_LABELS
+            ).write_excel(workbook, worksheet="Order details", autofit=True, float_precision=2)
         return path
     if fmt == "parquet":
         path = stem.with_suffix(".parquet")
-        details.with_columns(cents_to_decimal(pl.col(l)).alias(l) for l in money).select(ORDER_DETAILS_LABELS).write_parquet(path, compression="zstd", statistics=True)
+        details.with_columns(cents_to_decimal(pl.col(label)).alias(label) for label in money).select(
+            ORDER_DETAILS_LABELS
+        ).write_parquet(path, compression="zstd", statistics=True)
         return path
     path = stem.with_suffix(".csv")
     if fmt == "csv":
-        details.with_columns(pl.col("Statement date (UTC)").dt.strftime("%Y-%m-%d"), *[cents_to_decimal(pl.col(l)).alias(l) for l in money]).select(
-            ORDER_DETAILS_LABELS
-        ).write_csv(path)
+        details.with_columns(
+            pl.col("Statement date (UTC)").dt.strftime("%Y-%m-%d"),
+            *[cents_to_decimal(pl.col(label)).alias(label) for label in money],
+        ).select(ORDER_DETAILS_LABELS).write_csv(path)
         return path
-    text = details.with_columns(
-        pl.col("Statement date (UTC)").dt.strftime("%m/%d/%Y"),
-        _us_date("Order created date"),
-        _us_date("Order delivery date"),
-        *[_money_csv_text(pl.col(l)).alias(l) for l in money],
-    ).select(ORDER_DETAILS_LABELS).write_csv()
+    text = (
+        details.with_columns(
+            pl.col("Statement date (UTC)").dt.strftime("%m/%d/%Y"),
+            _us_date("Order created date"),
+            _us_date("Order delivery date"),
+            *[_money_csv_text(pl.col(label)).alias(label) for label in money],
+        )
+        .select(ORDER_DETAILS_LABELS)
+        .write_csv()
+    )
     path.write_bytes("\ufeff".encode() + text.encode())
     return path
 
@@ -339,7 +414,9 @@ def build(out_dir: Path) -> list[Path]:
     if target.exists():
         shutil.rmtree(target)
     written = []
-    for (shop, day), sheet in sheets.partition_by("shop_id", "Statement date (UTC)", as_dict=True, maintain_order=True).items():
+    for (shop, day), sheet in sheets.partition_by(
+        "shop_id", "Statement date (UTC)", as_dict=True, maintain_order=True
+    ).items():
         directory = target / shop
         directory.mkdir(parents=True, exist_ok=True)
         details = rows.filter((pl.col("shop_id") == shop) & (pl.col("Statement date (UTC)") == day))
@@ -354,7 +431,10 @@ def main() -> None:
     kinds = {}
     for path in written:
         kinds[path.suffix] = kinds.get(path.suffix, 0) + 1
-    print(f"wrote {len(written)} statements to {out_dir / 'reported'}: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
+    print(
+        f"wrote {len(written)} statements to {out_dir / 'reported'}: "
+        + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+    )
 
 
 if __name__ == "__main__":

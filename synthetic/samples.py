@@ -132,7 +132,9 @@ BACKGROUND_PRODUCTS = {
     "SHOP-B": ["P-B01", "P-B02", "P-B03", "P-B04", "P-B05", "P-B06"],
 }
 _product("SHOP-A", "P-A01", "Cotton T-Shirt", [(f"SKU-A01-{s}", f"Black / {s}", "19.99") for s in ("S", "M", "L")])
-_product("SHOP-A", "P-A02", "Denim Jacket", [("SKU-A02-M", "Indigo / M", "64.00"), ("SKU-A02-L", "Indigo / L", "64.00")])
+_product(
+    "SHOP-A", "P-A02", "Denim Jacket", [("SKU-A02-M", "Indigo / M", "64.00"), ("SKU-A02-L", "Indigo / L", "64.00")]
+)
 _product("SHOP-A", "P-A03", "Canvas Tote", [("SKU-A03-NAT", "Natural", "15.50")])
 _product("SHOP-A", "P-A04", "Baseball Cap", [("SKU-A04-BLK", "Black", "17.00")])
 _product("SHOP-A", "P-A05", "Hoodie", [(f"SKU-A05-{s}", f"Grey / {s}", "42.00") for s in ("S", "M", "L")])
@@ -291,11 +293,18 @@ def promo(
 
 def opt(shop_id: str, promotion_type: str, changed_at: str, participating: bool) -> None:
     OPT_OUTS.append(
-        {"shop_id": shop_id, "promotion_type": promotion_type, "changed_at": ts(changed_at), "participating": participating}
+        {
+            "shop_id": shop_id,
+            "promotion_type": promotion_type,
+            "changed_at": ts(changed_at),
+            "participating": participating,
+        }
     )
 
 
-def refund(refund_id: str, order_id: str, sku_id: str, quantity: int, refunded_at: str | datetime, shipping: bool = False) -> None:
+def refund(
+    refund_id: str, order_id: str, sku_id: str, quantity: int, refunded_at: str | datetime, shipping: bool = False
+) -> None:
     REFUNDS.append(
         {
             "refund_id": refund_id,
@@ -316,23 +325,93 @@ def background_promotions() -> None:
     all_bg = tuple(BACKGROUND_PRODUCTS["SHOP-A"] + BACKGROUND_PRODUCTS["SHOP-B"])
     long = (ts("2025-04-01T00:00"), ts("2027-01-01T00:00"))
     fall_2026 = (ts("2026-08-31T00:00"), ts("2026-11-01T00:00"))
-    promo("FD-10", "flash_deal", "SHOP-A", (ts("2026-09-21T00:00"), ts("2026-09-28T00:00")), "percent_off", "25.00", products=("P-A02",))
-    promo("PD-10", "product_discount", "SHOP-A", (ts("2026-09-01T00:00"), ts("2026-11-01T00:00")), "percent_off", "10.00", products=("P-A05",))
-    promo("PD-11", "product_discount", "SHOP-B", (ts("2025-04-01T00:00"), ts("2025-07-01T00:00")), "amount_off", "2.00", products=("P-B03",))
-    promo("PI-11", "product_incentive", None, (ts("2026-09-01T00:00"), ts("2026-10-15T00:00")), "percent_off", "5.00",
-          max_discount="2.00", products=("P-A02", "P-A05", "P-B03"))
+    promo(
+        "FD-10",
+        "flash_deal",
+        "SHOP-A",
+        (ts("2026-09-21T00:00"), ts("2026-09-28T00:00")),
+        "percent_off",
+        "25.00",
+        products=("P-A02",),
+    )
+    promo(
+        "PD-10",
+        "product_discount",
+        "SHOP-A",
+        (ts("2026-09-01T00:00"), ts("2026-11-01T00:00")),
+        "percent_off",
+        "10.00",
+        products=("P-A05",),
+    )
+    promo(
+        "PD-11",
+        "product_discount",
+        "SHOP-B",
+        (ts("2025-04-01T00:00"), ts("2025-07-01T00:00")),
+        "amount_off",
+        "2.00",
+        products=("P-B03",),
+    )
+    promo(
+        "PI-11",
+        "product_incentive",
+        None,
+        (ts("2026-09-01T00:00"), ts("2026-10-15T00:00")),
+        "percent_off",
+        "5.00",
+        max_discount="2.00",
+        products=("P-A02", "P-A05", "P-B03"),
+    )
     for tier, min_q, pct in ((1, 3, "5.00"), (2, 5, "10.00")):
-        promo("SB-10", "seller_bmsm", "SHOP-A", fall_2026, "percent_off", pct, tier=tier, min_quantity=min_q,
-              products=("P-A01", "P-A07") if tier == 1 else ())
+        promo(
+            "SB-10",
+            "seller_bmsm",
+            "SHOP-A",
+            fall_2026,
+            "percent_off",
+            pct,
+            tier=tier,
+            min_quantity=min_q,
+            products=("P-A01", "P-A07") if tier == 1 else (),
+        )
     for tier, spend, off in ((1, "40.00", "4.00"), (2, "80.00", "10.00")):
-        promo("PB-10", "platform_bmsm", None, (ts("2025-04-14T00:00"), ts("2025-06-16T00:00")), "amount_off", off,
-              tier=tier, min_spend=spend, products=tuple(BACKGROUND_PRODUCTS["SHOP-B"]) if tier == 1 else ())
+        promo(
+            "PB-10",
+            "platform_bmsm",
+            None,
+            (ts("2025-04-14T00:00"), ts("2025-06-16T00:00")),
+            "amount_off",
+            off,
+            tier=tier,
+            min_spend=spend,
+            products=tuple(BACKGROUND_PRODUCTS["SHOP-B"]) if tier == 1 else (),
+        )
     promo("SC-10", "seller_coupon", "SHOP-A", long, "amount_off", "5.00", min_spend="40.00")
     promo("SC-11", "seller_coupon", "SHOP-B", long, "percent_off", "10.00", max_discount="5.00", condition="none")
-    promo("PC-10", "product_coupon", None, long, "percent_off", "8.00", min_spend="25.00", max_discount="10.00", products=all_bg)
-    promo("PS-10", "platform_shipping_discount", None, fall_2026, "amount_off", "2.00", min_spend="30.00", products=all_bg)
-    promo("SS-10", "seller_shipping_discount", "SHOP-B", long, "free_shipping", None, min_spend="50.00",
-          products=tuple(BACKGROUND_PRODUCTS["SHOP-B"]))
+    promo(
+        "PC-10",
+        "product_coupon",
+        None,
+        long,
+        "percent_off",
+        "8.00",
+        min_spend="25.00",
+        max_discount="10.00",
+        products=all_bg,
+    )
+    promo(
+        "PS-10", "platform_shipping_discount", None, fall_2026, "amount_off", "2.00", min_spend="30.00", products=all_bg
+    )
+    promo(
+        "SS-10",
+        "seller_shipping_discount",
+        "SHOP-B",
+        long,
+        "free_shipping",
+        None,
+        min_spend="50.00",
+        products=tuple(BACKGROUND_PRODUCTS["SHOP-B"]),
+    )
     # SHOP-A sits out of platform coupons for ten days in 2025 and platform shipping for a week in 2026.
     opt("SHOP-A", "product_coupon", "2025-05-20T09:00", False)
     opt("SHOP-A", "product_coupon", "2025-06-01T09:00", True)
@@ -347,7 +426,9 @@ def background_orders(rng: random.Random) -> None:
     for first_day, n_days, n_orders in seasons:
         for _ in range(n_orders):
             d = first_day + timedelta(days=rng.randrange(n_days))
-            created = datetime(d.year, d.month, d.day, tzinfo=UTC) + timedelta(seconds=rng.randrange(8 * 3600, 23 * 3600))
+            created = datetime(d.year, d.month, d.day, tzinfo=UTC) + timedelta(
+                seconds=rng.randrange(8 * 3600, 23 * 3600)
+            )
             drafts.append((created, "SHOP-A" if rng.random() < 0.6 else "SHOP-B", rng.random()))
     drafts.sort(key=lambda draft: (draft[0], draft[1]))
 
@@ -393,7 +474,9 @@ def background_orders(rng: random.Random) -> None:
             refunded_at = created + timedelta(days=rng.randint(1, 20), hours=rng.randint(0, 12))
             whole_order = len(chosen) == 1 and k == quantities[i]
             if refunded_at < AS_OF - timedelta(hours=1):
-                refund(f"RF-{n:04d}-1", order_id, chosen[i], k, refunded_at, shipping=whole_order and rng.random() < 0.5)
+                refund(
+                    f"RF-{n:04d}-1", order_id, chosen[i], k, refunded_at, shipping=whole_order and rng.random() < 0.5
+                )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -419,7 +502,17 @@ def t1_unit_price() -> None:
     promo("PI-01", "product_incentive", None, w, "percent_off", "10.00", products=("P-A11",))
     promo("PI-02", "product_incentive", None, w, "amount_off", "3.00", products=("P-A12",))
     promo("PI-03", "product_incentive", None, w, "amount_off", "1.00", condition="none", products=("P-A13",))
-    promo("PI-04", "product_incentive", None, w, "percent_off", "20.00", max_discount="2.00", condition="live_only", products=("P-A16",))
+    promo(
+        "PI-04",
+        "product_incentive",
+        None,
+        w,
+        "percent_off",
+        "20.00",
+        max_discount="2.00",
+        condition="live_only",
+        products=("P-A16",),
+    )
     promo("PI-05", "product_incentive", "SHOP-A", w, "amount_off", "1.50", condition="new_buyer", products=("P-A17",))
     promo("PI-06", "product_incentive", "SHOP-A", w, "fixed_price", "16.00", products=("P-A18",))
 
@@ -466,7 +559,18 @@ def t2_bmsm() -> None:
     promo("SB-02", "seller_bmsm", "SHOP-A", w, "amount_off", "8.00", tier=2, min_spend="60.00")
     promo("PB-01", "platform_bmsm", None, w, "amount_off", "5.00", tier=1, min_spend="50.00", products=bmsm_products)
     promo("PB-01", "platform_bmsm", None, w, "amount_off", "12.00", tier=2, min_spend="100.00")
-    promo("PB-02", "platform_bmsm", None, w, "percent_off", "10.00", tier=1, min_quantity=3, max_discount="15.00", products=("P-A25",))
+    promo(
+        "PB-02",
+        "platform_bmsm",
+        None,
+        w,
+        "percent_off",
+        "10.00",
+        tier=1,
+        min_quantity=3,
+        max_discount="15.00",
+        products=("P-A25",),
+    )
     promo("PB-02", "platform_bmsm", None, w, "percent_off", "20.00", tier=2, min_quantity=5, max_discount="15.00")
 
     order("O-2001", "SHOP-A", "2026-09-09T10:00")
@@ -494,11 +598,28 @@ def t3_coupons() -> None:
     """2026-09-10: steps 4a/4b, order-level caps, and each coupon_checks rejection reason."""
     w = day("2026-09-10")
     promo("SC-01", "seller_coupon", "SHOP-A", w, "amount_off", "5.00", min_spend="30.00")
-    promo("SC-02", "seller_coupon", "SHOP-A", (ts("2026-08-01T00:00"), ts("2026-09-01T00:00")), "percent_off", "10.00", max_discount="6.00")
+    promo(
+        "SC-02",
+        "seller_coupon",
+        "SHOP-A",
+        (ts("2026-08-01T00:00"), ts("2026-09-01T00:00")),
+        "percent_off",
+        "10.00",
+        max_discount="6.00",
+    )
     promo("SC-03", "seller_coupon", "SHOP-A", w, "amount_off", "3.00", condition="live_only")
     promo("SC-04", "seller_coupon", "SHOP-A", w, "percent_off", "10.00", max_discount="6.00")
-    promo("PC-01", "product_coupon", None, w, "percent_off", "10.00", min_spend="20.00", max_discount="8.00",
-          products=("P-A27", "P-A28", "P-B12"))
+    promo(
+        "PC-01",
+        "product_coupon",
+        None,
+        w,
+        "percent_off",
+        "10.00",
+        min_spend="20.00",
+        max_discount="8.00",
+        products=("P-A27", "P-A28", "P-B12"),
+    )
     promo("PC-03", "product_coupon", None, w, "amount_off", "4.00", products=("P-A29",))
     # Invalid: a seller coupon may not be fixed_price (kind_not_allowed); O-3004 claims it.
     promo("SC-90", "seller_coupon", "SHOP-A", w, "fixed_price", "10.00", products=("P-A28",))
@@ -514,7 +635,15 @@ def t3_coupons() -> None:
     line("O-3004", "SKU-A28-RED", 1)
     order("O-3005", "SHOP-A", "2026-09-10T10:40", seller_coupon="PC-01")
     line("O-3005", "SKU-A28-RED", 2)
-    order("O-3006", "SHOP-B", "2026-09-10T10:50", seller_coupon="SC-01", platform_coupon="PC-01", ship="12.99", label="11.40")
+    order(
+        "O-3006",
+        "SHOP-B",
+        "2026-09-10T10:50",
+        seller_coupon="SC-01",
+        platform_coupon="PC-01",
+        ship="12.99",
+        label="11.40",
+    )
     line("O-3006", "SKU-B12-BEI", 1)
     order("O-3007", "SHOP-A", "2026-09-10T11:00", seller_coupon="SC-02")
     line("O-3007", "SKU-A27-TRT", 1)
@@ -533,7 +662,16 @@ def t4_opt_out() -> None:
     w = (ts("2026-09-14T00:00"), ts("2026-09-18T00:00"))
     promo("PD-08", "product_discount", "SHOP-B", w, "amount_off", "5.00", products=("P-B13",))
     promo("PI-07", "product_incentive", None, w, "percent_off", "10.00", products=("P-B13",))
-    promo("PI-08", "product_incentive", "SHOP-B", w, "amount_off", "4.00", campaign_id="FALL-SALE-2026", products=("P-B15",))
+    promo(
+        "PI-08",
+        "product_incentive",
+        "SHOP-B",
+        w,
+        "amount_off",
+        "4.00",
+        campaign_id="FALL-SALE-2026",
+        products=("P-B15",),
+    )
     promo("PB-03", "platform_bmsm", None, w, "percent_off", "5.00", tier=1, min_quantity=2, products=("P-B14",))
     promo("PB-03", "platform_bmsm", None, w, "percent_off", "10.00", tier=2, min_quantity=4)
     promo("PC-02", "product_coupon", None, w, "amount_off", "5.00", min_spend="25.00", products=("P-B13", "P-B15"))
@@ -568,8 +706,26 @@ def t5_shipping() -> None:
     promo("SS-01", "seller_shipping_discount", "SHOP-A", w, "percent_off", "50.00", products=("P-A30",))
     promo("PS-02", "platform_shipping_discount", None, w, "free_shipping", None, min_spend="50.00", products=("P-A32",))
     promo("SS-03", "seller_shipping_discount", "SHOP-A", w, "free_shipping", None, products=("P-A32",))
-    promo("PS-04", "platform_shipping_discount", "SHOP-A", w, "percent_off", "25.00", max_discount="1.50", products=("P-A31",))
-    promo("SS-02", "seller_shipping_discount", "SHOP-A", w, "percent_off", "50.00", max_discount="3.00", products=("P-A31",))
+    promo(
+        "PS-04",
+        "platform_shipping_discount",
+        "SHOP-A",
+        w,
+        "percent_off",
+        "25.00",
+        max_discount="1.50",
+        products=("P-A31",),
+    )
+    promo(
+        "SS-02",
+        "seller_shipping_discount",
+        "SHOP-A",
+        w,
+        "percent_off",
+        "50.00",
+        max_discount="3.00",
+        products=("P-A31",),
+    )
     promo("SS-04", "seller_shipping_discount", "SHOP-A", w, "amount_off", "1.50", products=("P-A31",))
     # Tie: PS-06 is written before PS-05; both take $2.00 and PS-05 must win.
     promo("PS-06", "platform_shipping_discount", None, w, "amount_off", "2.00", products=("P-A33",))
@@ -596,20 +752,52 @@ def t6_refunds() -> None:
     promo("PD-09", "product_discount", "SHOP-A", w, "percent_off", "15.00", products=("P-A40",))
     promo("PI-10", "product_incentive", None, w, "amount_off", "5.00", products=("P-A40",))
     promo("SC-05", "seller_coupon", "SHOP-A", w, "amount_off", "10.00")
-    promo("PC-04", "product_coupon", None, (ts("2026-09-01T00:00"), ts("2026-09-30T00:00")), "percent_off", "10.00",
-          min_spend="50.00", max_discount="20.00", products=("P-A40", "P-A41"))
-    promo("PC-05", "product_coupon", None, (ts("2026-09-01T00:00"), ts("2026-09-08T00:00")), "amount_off", "6.00",
-          min_spend="40.00", products=("P-A40",))
+    promo(
+        "PC-04",
+        "product_coupon",
+        None,
+        (ts("2026-09-01T00:00"), ts("2026-09-30T00:00")),
+        "percent_off",
+        "10.00",
+        min_spend="50.00",
+        max_discount="20.00",
+        products=("P-A40", "P-A41"),
+    )
+    promo(
+        "PC-05",
+        "product_coupon",
+        None,
+        (ts("2026-09-01T00:00"), ts("2026-09-08T00:00")),
+        "amount_off",
+        "6.00",
+        min_spend="40.00",
+        products=("P-A40",),
+    )
     promo("SC-06", "seller_coupon", "SHOP-B", day("2026-09-06"), "percent_off", "15.00")
 
     # Partial refund then a second refund of the same line, one folded and one after settlement.
-    order("O-6001", "SHOP-A", "2026-09-01T10:00", seller_coupon="SC-05", tax="14.77", aff="0.15",
-          delivered="2026-09-04T15:00")
+    order(
+        "O-6001",
+        "SHOP-A",
+        "2026-09-01T10:00",
+        seller_coupon="SC-05",
+        tax="14.77",
+        aff="0.15",
+        delivered="2026-09-04T15:00",
+    )
     line("O-6001", "SKU-A40-09", 3)
     refund("RF-6001-1", "O-6001", "SKU-A40-09", 1, "2026-09-06T10:00")
     refund("RF-6001-2", "O-6001", "SKU-A40-09", 1, "2026-09-20T10:00")
     # Full order refund before settlement, with shipping: coupon PC-04 restored, usable.
-    order("O-6002", "SHOP-A", "2026-09-02T11:00", platform_coupon="PC-04", aff="0.10", delivered="2026-09-05T10:00", label="4.20")
+    order(
+        "O-6002",
+        "SHOP-A",
+        "2026-09-02T11:00",
+        platform_coupon="PC-04",
+        aff="0.10",
+        delivered="2026-09-05T10:00",
+        label="4.20",
+    )
     line("O-6002", "SKU-A40-10", 1)
     line("O-6002", "SKU-A41-WHT", 2)
     refund("RF-6002-1", "O-6002", "SKU-A40-10", 1, "2026-09-08T09:00")
@@ -692,8 +880,19 @@ def t8_fee_rates() -> None:
 def t9_invalid() -> None:
     """2026-09-25: rows that staging must reject, and a control order that must get no discount."""
     w = day("2026-09-25")
-    promo("SB-90", "seller_bmsm", "SHOP-A", w, "percent_off", "10.00", tier=1, min_quantity=2, products=("P-A22", "P-A23"))
-    promo("SB-90", "seller_bmsm", "SHOP-A", (w[0], w[1] + timedelta(days=1)), "percent_off", "15.00", tier=2, min_quantity=4)
+    promo(
+        "SB-90", "seller_bmsm", "SHOP-A", w, "percent_off", "10.00", tier=1, min_quantity=2, products=("P-A22", "P-A23")
+    )
+    promo(
+        "SB-90",
+        "seller_bmsm",
+        "SHOP-A",
+        (w[0], w[1] + timedelta(days=1)),
+        "percent_off",
+        "15.00",
+        tier=2,
+        min_quantity=4,
+    )
     promo("PB-90", "platform_bmsm", None, w, "amount_off", "3.00", tier=1, min_quantity=2, products=("P-A22",))
     promo("PB-90", "platform_bmsm", None, w, "amount_off", "6.00", tier=2)
     promo("PD-91", "product_discount", None, w, "percent_off", "10.00", products=("P-A22",))

@@ -80,12 +80,19 @@ def table(text: str) -> pl.DataFrame:
 
 def raw(name: str, rows: list[dict] | str) -> pl.DataFrame:
     """A raw input table with the contract's columns, defaults filled in for what a row omits."""
-    frame = table(rows) if isinstance(rows, str) else pl.DataFrame(rows, schema={k: pl.String for r in rows for k in r} or None)
+    frame = (
+        table(rows)
+        if isinstance(rows, str)
+        else pl.DataFrame(rows, schema={k: pl.String for r in rows for k in r} or None)
+    )
     columns = [c.name for c in INPUT_TABLES[name]]
     defaults = dict(DEFAULTS[name])
     if name == "promotions" and "shop_id" not in frame.columns:
         frame = frame.with_columns(
-            pl.when(pl.col("promotion_type").is_in(list(SELLER_TYPES))).then(pl.lit("S1")).otherwise(None).alias("shop_id")
+            pl.when(pl.col("promotion_type").is_in(list(SELLER_TYPES)))
+            .then(pl.lit("S1"))
+            .otherwise(None)
+            .alias("shop_id")
         )
     frame = frame.with_columns(pl.lit(v, pl.String).alias(k) for k, v in defaults.items() if k not in frame.columns)
     return frame.select([c for c in columns if c in frame.columns]).cast(pl.String)

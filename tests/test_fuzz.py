@@ -68,7 +68,9 @@ def test_the_checks_find_a_bad_row_that_was_let_through(monkeypatch):
     def stage(raw):
         staged = real(raw)
         planted = fuzzing.make_case(seed).must_reject
-        let_through = pl.Series([(t, r) in planted for t, r in staged.rejected_rows.select("table", "row_number").rows()])
+        let_through = pl.Series(
+            [(t, r) in planted for t, r in staged.rejected_rows.select("table", "row_number").rows()]
+        )
         for table in {t for t, _ in planted}:
             passed = staged.rejected_rows.filter(let_through & (pl.col("table") == table)).height
             staged.tables[table] = pl.concat([staged.tables[table], staged.tables[table].head(1).clear(passed)])

@@ -13,13 +13,7 @@ from schemas.inputs import (
     SELLER_TYPES,
     TABLE_KEYS,
 )
-from synthetic.generate import (
-    GENERATED_TABLES,
-    PERIOD_END,
-    generate_inputs,
-    generate_to_dir,
-    write_inputs,
-)
+from synthetic.generate import GENERATED_TABLES, PERIOD_END, generate_inputs, generate_to_dir, write_inputs
 
 N_ORDERS = 2_000  # small enough for a fast test, large enough for every promotion type and refund kind
 
@@ -132,13 +126,16 @@ def test_promotions_are_valid_per_spec(tables):
     assert (promos["ends_at"] > promos["starts_at"]).all()
     assert promos.filter(pl.col("promotion_type").is_in(SELLER_TYPES))["shop_id"].null_count() == 0
     assert promos.filter(~pl.col("promotion_type").is_in(ALLOWS_MIN_SPEND))["min_spend"].null_count() == (
-        promos.filter(~pl.col("promotion_type").is_in(ALLOWS_MIN_SPEND)).height)
+        promos.filter(~pl.col("promotion_type").is_in(ALLOWS_MIN_SPEND)).height
+    )
     assert promos.filter(~pl.col("promotion_type").is_in(ALLOWS_MIN_QUANTITY))["min_quantity"].null_count() == (
-        promos.filter(~pl.col("promotion_type").is_in(ALLOWS_MIN_QUANTITY)).height)
+        promos.filter(~pl.col("promotion_type").is_in(ALLOWS_MIN_QUANTITY)).height
+    )
     pct = promos.filter(pl.col("discount_kind") == "percent_off")["discount_value"]
     assert ((pct > 0) & (pct <= 100)).all()
     assert promos.filter(pl.col("discount_kind") == "free_shipping")["discount_value"].null_count() == (
-        promos.filter(pl.col("discount_kind") == "free_shipping").height)
+        promos.filter(pl.col("discount_kind") == "free_shipping").height
+    )
 
     bmsm = promos.filter(pl.col("promotion_type").is_in(BMSM_TYPES))
     assert (bmsm["min_spend"].is_not_null() | bmsm["min_quantity"].is_not_null()).all()
@@ -181,10 +178,13 @@ def test_coupon_claims_are_mostly_valid_with_a_few_wrong_ids(tables):
     orders, promos = tables["orders"], tables["promotions"]
     for column, ptype in (("seller_coupon_id", "seller_coupon"), ("platform_coupon_id", "product_coupon")):
         claims = orders.filter(pl.col(column).is_not_null()).join(
-            promos, left_on=column, right_on="promotion_id", how="left", suffix="_promo")
+            promos, left_on=column, right_on="promotion_id", how="left", suffix="_promo"
+        )
         valid = claims.filter(
             (pl.col("promotion_type") == ptype)
             & (pl.col("shop_id_promo").is_null() | (pl.col("shop_id_promo") == pl.col("shop_id")))
-            & (pl.col("starts_at") <= pl.col("created_at")) & (pl.col("created_at") < pl.col("ends_at")))
+            & (pl.col("starts_at") <= pl.col("created_at"))
+            & (pl.col("created_at") < pl.col("ends_at"))
+        )
         assert claims.height > 0, column
         assert valid.height / claims.height > 0.85, column

@@ -182,11 +182,7 @@ def test_mul_div_half_up_truth_table(value, factor, denominator, expected):
 
 
 @PROPERTY
-@given(
-    value=st.integers(-(10**12), 10**12),
-    factor=st.integers(-(10**6), 10**6),
-    denominator=st.integers(1, 10**6),
-)
+@given(value=st.integers(-(10**12), 10**12), factor=st.integers(-(10**6), 10**6), denominator=st.integers(1, 10**6))
 def test_mul_div_half_up_is_exact_half_away_from_zero(value, factor, denominator):
     frame = pl.DataFrame({"v": [value], "f": [factor], "d": [denominator]})
     got = frame.select(mul_div_half_up(pl.col("v"), pl.col("f"), pl.col("d"))).item()

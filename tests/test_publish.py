@@ -66,7 +66,9 @@ def test_a_missing_input_file_names_it(tmp_path):
 def test_statement_dated_tables_are_written_one_file_per_date_for_the_whole_run(tmp_path, batch_rows):
     # Two partitions' files, each sorted by date (as `write_scratch(..., sorted_by=...)` leaves them).
     parts = []
-    for index, (dates, shop) in enumerate([(["2026-01-02", "2026-01-01", "2026-01-02"], "A"), (["2026-01-03", "2026-01-01"], "B")]):
+    for index, (dates, shop) in enumerate(
+        [(["2026-01-02", "2026-01-01", "2026-01-02"], "A"), (["2026-01-03", "2026-01-01"], "B")]
+    ):
         frame = pl.DataFrame({"statement_date_utc": dates, "shop_id": shop, "row": range(len(dates))})
         parts.append(tmp_path / "scratch" / f"part-{index:05d}.parquet")
         parquet.write_scratch(frame, parts[-1], sorted_by="statement_date_utc")
@@ -75,9 +77,12 @@ def test_statement_dated_tables_are_written_one_file_per_date_for_the_whole_run(
     assert parquet.write_by_date(parts, table, "statement_date_utc", batch_rows=batch_rows) == 3
     written = {p.parent.name: pl.read_parquet(p) for p in sorted(table.rglob("*.parquet"))}
     assert sorted(p.relative_to(table).as_posix() for p in table.rglob("*")) == [
-        "statement_date_utc=2026-01-01", "statement_date_utc=2026-01-01/data.parquet",
-        "statement_date_utc=2026-01-02", "statement_date_utc=2026-01-02/data.parquet",
-        "statement_date_utc=2026-01-03", "statement_date_utc=2026-01-03/data.parquet",
+        "statement_date_utc=2026-01-01",
+        "statement_date_utc=2026-01-01/data.parquet",
+        "statement_date_utc=2026-01-02",
+        "statement_date_utc=2026-01-02/data.parquet",
+        "statement_date_utc=2026-01-03",
+        "statement_date_utc=2026-01-03/data.parquet",
     ]
     # Part order, then each part's own order; nothing lost or repeated.
     assert written["statement_date_utc=2026-01-01"].select("shop_id", "row").rows() == [("A", 1), ("B", 1)]
@@ -90,7 +95,9 @@ def test_statement_dated_tables_are_written_one_file_per_date_for_the_whole_run(
 
 def test_a_statement_dated_table_without_rows_is_one_empty_file_with_its_columns(tmp_path):
     part = tmp_path / "part-00000.parquet"
-    parquet.write_scratch(pl.DataFrame(schema={"statement_date_utc": pl.String, "x": pl.Int64}), part, sorted_by="statement_date_utc")
+    parquet.write_scratch(
+        pl.DataFrame(schema={"statement_date_utc": pl.String, "x": pl.Int64}), part, sorted_by="statement_date_utc"
+    )
     assert parquet.write_by_date([part], tmp_path / "t", "statement_date_utc") == 1
     empty = pl.read_parquet(tmp_path / "t" / "empty.parquet")
     assert empty.height == 0 and empty.columns == ["statement_date_utc", "x"]
@@ -135,7 +142,9 @@ def _details(con) -> pl.DataFrame:
 def test_constant_columns_are_generated_in_the_database_and_read_as_in_the_files(tmp_path):
     files, details = _run_files(tmp_path)
     db = tmp_path / "new.duckdb"
-    warehouse.update(tmp_path / "none.duckdb", db, files, ["S1"], None, None, {"run_id": "r1", "as_of": "2026-11-01T00:00:00Z"})
+    warehouse.update(
+        tmp_path / "none.duckdb", db, files, ["S1"], None, None, {"run_id": "r1", "as_of": "2026-11-01T00:00:00Z"}
+    )
     constants = sorted((snake(label),) for label in ORDER_DETAILS_CONSTANTS)
     with duckdb.connect(str(db), read_only=True) as con:
         generated = con.sql(
@@ -147,7 +156,11 @@ def test_constant_columns_are_generated_in_the_database_and_read_as_in_the_files
     # A database built when every column was stored: the same run fills every column, as it did then.
     old = tmp_path / "old.duckdb"
     duckdb_file(old, f"CREATE TABLE order_details AS SELECT * FROM read_parquet('{files['order_details'][0]}') LIMIT 0")
-    warehouse.update(old, tmp_path / "old-next.duckdb", files, ["S1"], None, None, {"run_id": "r2", "as_of": "2026-11-01T00:00:00Z"})
+    warehouse.update(
+        old, tmp_path / "old-next.duckdb", files, ["S1"], None, None, {"run_id": "r2", "as_of": "2026-11-01T00:00:00Z"}
+    )
     with duckdb.connect(str(tmp_path / "old-next.duckdb"), read_only=True) as con:
-        assert con.sql("SELECT count(*) FROM information_schema.columns WHERE is_generated = 'ALWAYS'").fetchall() == [(0,)]
+        assert con.sql("SELECT count(*) FROM information_schema.columns WHERE is_generated = 'ALWAYS'").fetchall() == [
+            (0,)
+        ]
         assert _details(con).equals(details)

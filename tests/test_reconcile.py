@@ -39,7 +39,9 @@ def reported(text: str, shop: str = "S1") -> pl.DataFrame:
     statement's `<shop>-<YYYYMMDD>` and `Order`."""
     frame = table(text)
     if "Statement ID" not in frame.columns:
-        frame = frame.with_columns((pl.lit(f"{shop}-") + pl.col("Statement date (UTC)").str.replace_all("-", "")).alias("Statement ID"))
+        frame = frame.with_columns(
+            (pl.lit(f"{shop}-") + pl.col("Statement date (UTC)").str.replace_all("-", "")).alias("Statement ID")
+        )
     if "Type" not in frame.columns:
         frame = frame.with_columns(pl.lit("Order").alias("Type"))
     return order_detail_rows(frame, f"reported/{shop}/export.csv", shop)
@@ -49,8 +51,12 @@ def reported_statements(text: str, shop: str = "S1") -> pl.DataFrame:
     return statement_rows(table(text), f"reported/{shop}/export.xlsx", shop)
 
 
-def reconcile_run(tables: dict, details: pl.DataFrame | None = None, sheets: pl.DataFrame | None = None,
-                  recon: ReconParams | None = None) -> Results:
+def reconcile_run(
+    tables: dict,
+    details: pl.DataFrame | None = None,
+    sheets: pl.DataFrame | None = None,
+    recon: ReconParams | None = None,
+) -> Results:
     return compute(inputs(**tables), AS_OF, 8, details, sheets, recon)
 
 
@@ -63,7 +69,10 @@ def echo(result: Results, edits: dict[str, dict[str, str]] | None = None) -> pl.
         frame = frame.drop("shop_id", "refund_id").cast(pl.String)
         for order_id, cells in (edits or {}).items():
             is_order = pl.col("Order/adjustment ID") == order_id
-            frame = frame.with_columns(pl.when(is_order).then(pl.lit(value)).otherwise(pl.col(label)).alias(label) for label, value in cells.items())
+            frame = frame.with_columns(
+                pl.when(is_order).then(pl.lit(value)).otherwise(pl.col(label)).alias(label)
+                for label, value in cells.items()
+            )
         frames.append(order_detail_rows(frame, f"reported/{shop}/export.csv", shop))
     return pl.concat(frames)
 
@@ -71,10 +80,20 @@ def echo(result: Results, edits: dict[str, dict[str, str]] | None = None) -> pl.
 def breaks(result: Results, column: str | None = None) -> list[tuple]:
     """(date, order, column, expected, reported, difference, break_type, probable_cause) rows, cents."""
     frame = result.recon_breaks if column is None else result.recon_breaks.filter(pl.col("column") == column)
-    return frame.sort("shop_id", "statement_date", "order_id", "column", "break_type", nulls_last=True).select(
-        pl.col("statement_date").dt.strftime("%m-%d"), "order_id", "column", "expected_cents", "reported_cents", "difference_cents",
-        "break_type", "probable_cause",
-    ).rows()
+    return (
+        frame.sort("shop_id", "statement_date", "order_id", "column", "break_type", nulls_last=True)
+        .select(
+            pl.col("statement_date").dt.strftime("%m-%d"),
+            "order_id",
+            "column",
+            "expected_cents",
+            "reported_cents",
+            "difference_cents",
+            "break_type",
+            "probable_cause",
+        )
+        .rows()
+    )
 
 
 def by_cell(result: Results) -> dict[tuple, tuple]:
@@ -88,21 +107,37 @@ def by_cell(result: Results) -> dict[tuple, tuple]:
 def bridge(result: Results) -> list[tuple]:
     """(shop, date, statement id, expected, reported, difference of the total, count_breaks, total_breaks), cents."""
     return result.recon_statements.select(
-        "shop_id", pl.col("statement_date").dt.strftime("%m-%d"), "reported_statement_id", "expected_total_settlement_amount_cents",
-        "reported_total_settlement_amount_cents", "difference_total_settlement_amount_cents", "count_breaks", "total_breaks_cents",
+        "shop_id",
+        pl.col("statement_date").dt.strftime("%m-%d"),
+        "reported_statement_id",
+        "expected_total_settlement_amount_cents",
+        "reported_total_settlement_amount_cents",
+        "difference_total_settlement_amount_cents",
+        "count_breaks",
+        "total_breaks_cents",
     ).rows()
 
 
 def assert_bridge_is_exact(result: Results) -> None:
     for row in result.recon_statements.iter_rows(named=True):
         assert row["difference_total_settlement_amount_cents"] == row["total_breaks_cents"], row
-        assert row["difference_total_settlement_amount_cents"] == row["reported_total_settlement_amount_cents"] - row["expected_total_settlement_amount_cents"]
+        assert (
+            row["difference_total_settlement_amount_cents"]
+            == row["reported_total_settlement_amount_cents"] - row["expected_total_settlement_amount_cents"]
+        )
 
 
 # The faithful reported row of a plain $10.00 order (see the module docstring).
 FAITHFUL = "9.20 | 10.00 | 10.00 | -0.80 | -0.80 | 10.00"
 COLUMNS = "Total settlement amount | Net sales | Gross sales | Referral fee | Fees | Customer payment"
-PLAIN_NONZERO = [(TOTAL, 920), ("Net sales", 1000), ("Gross sales", 1000), ("Referral fee", -80), ("Fees", -80), ("Customer payment", 1000)]
+PLAIN_NONZERO = [
+    (TOTAL, 920),
+    ("Net sales", 1000),
+    ("Gross sales", 1000),
+    ("Referral fee", -80),
+    ("Fees", -80),
+    ("Customer payment", 1000),
+]
 
 
 # ---------------------------------------------------------------- break types
@@ -120,7 +155,8 @@ BREAK_ORDERS = """
 | outside  | 2025-06-20T12:00:00Z |
 """
 BREAK_LINES = "| order_id | sku_id | product_id | unit_price |\n" + "\n".join(
-    f"| {o} | A | P1 | 10.00 |" for o in ("ok", "missing", "late", "mismatch", "in_hold", "waiting", "closed", "outside")
+    f"| {o} | A | P1 | 10.00 |"
+    for o in ("ok", "missing", "late", "mismatch", "in_hold", "waiting", "closed", "outside")
 )
 BREAK_TABLES = {
     "orders": BREAK_ORDERS,
@@ -170,7 +206,10 @@ def test_break_types_truth_table():
         ("06-11", "waiting", TOTAL, 0, 900, 900, "amount_mismatch", None),
     ]
     # `ok` agrees on every column; its only breaks are ADJ1's (Adjustment amount and total).
-    assert [(row[2], row[6]) for row in breaks(result) if row[1] == "ok"] == [("Adjustment amount", "adjustment"), (TOTAL, "adjustment")]
+    assert [(row[2], row[6]) for row in breaks(result) if row[1] == "ok"] == [
+        ("Adjustment amount", "adjustment"),
+        (TOTAL, "adjustment"),
+    ]
     # `missing`: every nonzero computed column, expected → reported 0.
     assert [(c, e, r, x, b) for d, o, c, e, r, x, b, _ in breaks(result) if o == "missing"] == sorted(
         (c, v, 0, -v, "missing_in_reported") for c, v in PLAIN_NONZERO
@@ -183,7 +222,9 @@ def test_break_types_truth_table():
     assert {r[2]: r[6] for r in breaks(result) if r[1] == "waiting"} == {c: "amount_mismatch" for c, _ in PLAIN_NONZERO}
     # `outside` settles on 06-28, not a reported date: outside the window, so not "missing".
     assert not [b for b in breaks(result) if b[1] == "outside"]
-    assert result.recon_breaks["within_tolerance"].to_list() == [False] * result.recon_breaks.height  # default tolerance 0
+    assert (
+        result.recon_breaks["within_tolerance"].to_list() == [False] * result.recon_breaks.height
+    )  # default tolerance 0
     assert all(b[5] != 0 for b in breaks(result))
 
 
@@ -207,7 +248,10 @@ def test_the_bridge_sums_the_total_breaks_of_each_statement():
 def test_an_adjustment_is_its_own_break_beside_the_order_rows_of_its_order():
     # The order rows of O1 agree; the adjustment on O1 is one more break at the same grain.
     result = reconcile_run(
-        {"orders": "| order_id | delivered_at |\n| O1 | 2025-06-02T12:00:00Z |", "order_lines": "| order_id | sku_id | product_id | unit_price |\n| O1 | A | P1 | 10.00 |"},
+        {
+            "orders": "| order_id | delivered_at |\n| O1 | 2025-06-02T12:00:00Z |",
+            "order_lines": "| order_id | sku_id | product_id | unit_price |\n| O1 | A | P1 | 10.00 |",
+        },
         reported(
             f"""
             | Statement date (UTC) | Type                    | Order/adjustment ID | Related order ID | {COLUMNS} | Adjustment amount |
@@ -233,7 +277,9 @@ def test_a_sku_split_differently_is_no_break_since_sku_rows_are_summed():
             "orders": "| order_id | delivered_at |\n| O1 | 2025-06-02T12:00:00Z |",
             "order_lines": "| order_id | sku_id | product_id | unit_price |\n| O1 | A | P1 | 6.00 |\n| O1 | B | P2 | 4.00 |",
         },
-        reported(f"| Statement date (UTC) | Order/adjustment ID | SKU ID | {COLUMNS} |\n| 2025-06-10 | O1 | A | {FAITHFUL} |"),
+        reported(
+            f"| Statement date (UTC) | Order/adjustment ID | SKU ID | {COLUMNS} |\n| 2025-06-10 | O1 | A | {FAITHFUL} |"
+        ),
     )
     assert breaks(result) == []
     assert bridge(result) == [("S1", "06-10", "S1-20250610", 920, 920, 0, 0, 0)]
@@ -244,7 +290,10 @@ def test_a_statement_residual_is_one_more_break_and_the_sheet_total_wins():
     # release, say) → residual +0.50. June 12 is a statement with no Order details rows at all
     # (3.00 → residual 3.00 against rows of 0).
     result = reconcile_run(
-        {"orders": "| order_id | delivered_at |\n| O1 | 2025-06-02T12:00:00Z |", "order_lines": "| order_id | sku_id | product_id | unit_price |\n| O1 | A | P1 | 10.00 |"},
+        {
+            "orders": "| order_id | delivered_at |\n| O1 | 2025-06-02T12:00:00Z |",
+            "order_lines": "| order_id | sku_id | product_id | unit_price |\n| O1 | A | P1 | 10.00 |",
+        },
         reported(f"| Statement date (UTC) | Order/adjustment ID | {COLUMNS} |\n| 2025-06-10 | O1 | {FAITHFUL} |"),
         reported_statements(
             """
@@ -259,10 +308,13 @@ def test_a_statement_residual_is_one_more_break_and_the_sheet_total_wins():
         ("06-12", None, TOTAL, 0, 300, 300, "statement_residual", None),
     ]
     # The reported totals are the sheet's; the statement ID is the reported one.
-    assert bridge(result) == [("S1", "06-10", "STMT-610", 920, 970, 50, 1, 50), ("S1", "06-12", "STMT-612", 0, 300, 300, 1, 300)]
-    assert result.recon_statements.select("reported_net_sales_cents", "reported_adjustments_cents", "difference_adjustments_cents").rows() == [
-        (1000, 0, 0), (0, 300, 300)
+    assert bridge(result) == [
+        ("S1", "06-10", "STMT-610", 920, 970, 50, 1, 50),
+        ("S1", "06-12", "STMT-612", 0, 300, 300, 1, 300),
     ]
+    assert result.recon_statements.select(
+        "reported_net_sales_cents", "reported_adjustments_cents", "difference_adjustments_cents"
+    ).rows() == [(1000, 0, 0), (0, 300, 300)]
 
 
 # ---------------------------------------------------------------- the window
@@ -276,17 +328,25 @@ WINDOW_TABLES = {
     | B11      | S2      | 2025-06-03T12:00:00Z |
     | B13      | S2      | 2025-06-05T12:00:00Z |
     """,
-    "order_lines": "| order_id | sku_id | product_id | unit_price |\n" + "\n".join(f"| {o} | A | P1 | 10.00 |" for o in ("A10", "A11", "B11", "B13")),
+    "order_lines": "| order_id | sku_id | product_id | unit_price |\n"
+    + "\n".join(f"| {o} | A | P1 | 10.00 |" for o in ("A10", "A11", "B11", "B13")),
 }
 
 
 def window_report() -> pl.DataFrame:
     # S1 reported June 10 only (A10, faithful); S2 reported June 13 only (B13, faithful), and a
     # June 12 statement holding an unknown order.
-    return pl.concat([
-        reported(f"| Statement date (UTC) | Order/adjustment ID | {COLUMNS} |\n| 2025-06-10 | A10 | {FAITHFUL} |", "S1"),
-        reported(f"| Statement date (UTC) | Order/adjustment ID | {COLUMNS} |\n| 2025-06-13 | B13 | {FAITHFUL} |\n| 2025-06-12 | X | 1.00 | | | | | |", "S2"),
-    ])
+    return pl.concat(
+        [
+            reported(
+                f"| Statement date (UTC) | Order/adjustment ID | {COLUMNS} |\n| 2025-06-10 | A10 | {FAITHFUL} |", "S1"
+            ),
+            reported(
+                f"| Statement date (UTC) | Order/adjustment ID | {COLUMNS} |\n| 2025-06-13 | B13 | {FAITHFUL} |\n| 2025-06-12 | X | 1.00 | | | | | |",
+                "S2",
+            ),
+        ]
+    )
 
 
 def test_the_window_is_per_shop_the_reported_statement_dates():
@@ -341,7 +401,9 @@ def test_a_tolerance_flags_a_break_but_never_hides_it():
         """
     )
     result = reconcile_run(tables, report, recon=ReconParams(tolerances_cents={"Referral fee": 10}))
-    assert result.recon_breaks.sort("order_id", "column").select("order_id", "column", "difference_cents", "within_tolerance").rows() == [
+    assert result.recon_breaks.sort("order_id", "column").select(
+        "order_id", "column", "difference_cents", "within_tolerance"
+    ).rows() == [
         ("eleven", "Fees", 11, False),
         ("eleven", "Referral fee", 11, False),  # |+11| > 10
         ("eleven", TOTAL, 11, False),
@@ -502,12 +564,18 @@ def test_fee_rate_compares_the_statement_in_the_window_not_the_whole_order():
 
 
 def test_a_residual_has_no_probable_cause():
-    tables = {"orders": "| order_id | delivered_at | platform_coupon_id |\n| O1 | 2025-06-02T12:00:00Z | NOPE |",
-              "order_lines": "| order_id | sku_id | product_id | unit_price |\n| O1 | A | P1 | 10.00 |"}
+    tables = {
+        "orders": "| order_id | delivered_at | platform_coupon_id |\n| O1 | 2025-06-02T12:00:00Z | NOPE |",
+        "order_lines": "| order_id | sku_id | product_id | unit_price |\n| O1 | A | P1 | 10.00 |",
+    }
     result = reconcile_run(
         tables,
-        reported(f"| Statement date (UTC) | Order/adjustment ID | {COLUMNS} |\n| 2025-06-10 | O1 | 9.00 | 10.00 | 10.00 | -0.80 | -0.80 | 10.00 |"),
-        reported_statements("| Statement date (UTC) | Statement ID | Total settlement amount |\n| 2025-06-10 | S1-20250610 | 9.50 |"),
+        reported(
+            f"| Statement date (UTC) | Order/adjustment ID | {COLUMNS} |\n| 2025-06-10 | O1 | 9.00 | 10.00 | 10.00 | -0.80 | -0.80 | 10.00 |"
+        ),
+        reported_statements(
+            "| Statement date (UTC) | Statement ID | Total settlement amount |\n| 2025-06-10 | S1-20250610 | 9.50 |"
+        ),
     )
     assert breaks(result) == [
         ("06-10", "O1", TOTAL, 920, 900, -20, "amount_mismatch", "coupon_rejected"),
@@ -531,14 +599,29 @@ def base(seed: int) -> tuple[dict, Results, pl.DataFrame, pl.DataFrame]:
         computed = compute(raw, as_of)
         details = echo(computed)
         sheets = computed.statements.statements.select(
-            "shop_id", "statement_date", pl.concat_str("shop_id", pl.lit("-"), pl.col("statement_date").dt.strftime("%Y%m%d")).alias("statement_id"),
-            *[cents_name(label) for label in ("Total settlement amount", "Net sales", "Shipping", "Fees", "Adjustments", "Reserve amount", "Payable amount")],
+            "shop_id",
+            "statement_date",
+            pl.concat_str("shop_id", pl.lit("-"), pl.col("statement_date").dt.strftime("%Y%m%d")).alias("statement_id"),
+            *[
+                cents_name(label)
+                for label in (
+                    "Total settlement amount",
+                    "Net sales",
+                    "Shipping",
+                    "Fees",
+                    "Adjustments",
+                    "Reserve amount",
+                    "Payable amount",
+                )
+            ],
         )
         _BASE[seed] = (raw, computed, details, sheets)
     return _BASE[seed]
 
 
-def perturb(details: pl.DataFrame, sheets: pl.DataFrame, ops: list[tuple], rng: random.Random) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+def perturb(
+    details: pl.DataFrame, sheets: pl.DataFrame, ops: list[tuple], rng: random.Random
+) -> tuple[pl.DataFrame, pl.DataFrame | None]:
     """Apply random edits to the reported rows (cents level): change an amount, drop a row, add
     an unknown order, add an adjustment, move a row to another date, change a sheet total."""
     details = details.with_row_index("_i")
@@ -552,35 +635,59 @@ def perturb(details: pl.DataFrame, sheets: pl.DataFrame, ops: list[tuple], rng: 
         row = details.filter(pl.col("_i") == details["_i"][i])
         if op == "amount":
             column = rng.choice(money)
-            details = details.with_columns(pl.when(pl.col("_i") == row["_i"][0]).then(pl.col(column) + delta).otherwise(pl.col(column)).alias(column))
+            details = details.with_columns(
+                pl.when(pl.col("_i") == row["_i"][0])
+                .then(pl.col(column) + delta)
+                .otherwise(pl.col(column))
+                .alias(column)
+            )
         elif op == "drop":
             details = details.filter(pl.col("_i") != row["_i"][0])
         elif op == "unknown":
-            new = row.with_columns(pl.lit(f"UNKNOWN-{n}").alias("order_adjustment_id"), pl.lit(delta, pl.Int64).alias(cents_name(TOTAL)))
+            new = row.with_columns(
+                pl.lit(f"UNKNOWN-{n}").alias("order_adjustment_id"), pl.lit(delta, pl.Int64).alias(cents_name(TOTAL))
+            )
             details = pl.concat([details, new.with_columns(pl.lit(details["_i"].max() + 1, pl.UInt32).alias("_i"))])
         elif op == "adjustment":
             related = row["order_adjustment_id"][0] if delta % 2 else None
             new = row.with_columns(
-                pl.lit("Logistics reimbursement").alias("type"), pl.lit(f"ADJ-{n}").alias("order_adjustment_id"),
+                pl.lit("Logistics reimbursement").alias("type"),
+                pl.lit(f"ADJ-{n}").alias("order_adjustment_id"),
                 pl.lit(related, pl.String).alias("related_order_id"),
                 *[pl.lit(0, pl.Int64).alias(c) for c in money],
-            ).with_columns(pl.lit(delta, pl.Int64).alias(cents_name("Adjustment amount")), pl.lit(delta, pl.Int64).alias(cents_name(TOTAL)))
+            ).with_columns(
+                pl.lit(delta, pl.Int64).alias(cents_name("Adjustment amount")),
+                pl.lit(delta, pl.Int64).alias(cents_name(TOTAL)),
+            )
             details = pl.concat([details, new.with_columns(pl.lit(details["_i"].max() + 1, pl.UInt32).alias("_i"))])
         elif op == "move":
             details = details.with_columns(
-                pl.when(pl.col("_i") == row["_i"][0]).then(pl.col("statement_date").dt.offset_by(f"{delta % 5 - 2}d")).otherwise(pl.col("statement_date")).alias("statement_date")
+                pl.when(pl.col("_i") == row["_i"][0])
+                .then(pl.col("statement_date").dt.offset_by(f"{delta % 5 - 2}d"))
+                .otherwise(pl.col("statement_date"))
+                .alias("statement_date")
             )
         elif op == "sheet":
             use_sheets = True
             j = rng.randrange(sheets.height)
-            sheets = sheets.with_row_index("_j").with_columns(
-                pl.when(pl.col("_j") == j).then(pl.col(cents_name(TOTAL)) + delta).otherwise(pl.col(cents_name(TOTAL))).alias(cents_name(TOTAL))
-            ).drop("_j")
+            sheets = (
+                sheets.with_row_index("_j")
+                .with_columns(
+                    pl.when(pl.col("_j") == j)
+                    .then(pl.col(cents_name(TOTAL)) + delta)
+                    .otherwise(pl.col(cents_name(TOTAL)))
+                    .alias(cents_name(TOTAL))
+                )
+                .drop("_j")
+            )
     return details.drop("_i"), (sheets if use_sheets else None)
 
 
 OPS = st.lists(
-    st.tuples(st.sampled_from(["amount", "drop", "unknown", "adjustment", "move", "sheet"]), st.integers(-50_000, 50_000).filter(lambda d: d != 0)),
+    st.tuples(
+        st.sampled_from(["amount", "drop", "unknown", "adjustment", "move", "sheet"]),
+        st.integers(-50_000, 50_000).filter(lambda d: d != 0),
+    ),
     min_size=1,
     max_size=12,
 )
@@ -595,52 +702,86 @@ WINDOWS = st.one_of(st.none(), st.tuples(st.dates(date(2025, 1, 1), date(2026, 1
 def test_the_bridge_holds_to_the_cent_whatever_is_reported(seed, ops, shuffle, window_range):
     raw, computed, details, sheets = base(seed)
     details, sheets = perturb(details, sheets, ops, shuffle)
-    recon = ReconParams() if window_range is None else ReconParams(window_range[0], window_range[0] + timedelta(days=window_range[1]))
+    recon = (
+        ReconParams()
+        if window_range is None
+        else ReconParams(window_range[0], window_range[0] + timedelta(days=window_range[1]))
+    )
     result = compute(raw, computed.params.as_of, 8, details, sheets, recon)
     breaks_frame = result.recon_breaks
     # Every break is a nonzero difference, reported − expected, at most one per grain and type.
     assert (breaks_frame["difference_cents"] != 0).all()
     assert (breaks_frame["difference_cents"] == breaks_frame["reported_cents"] - breaks_frame["expected_cents"]).all()
-    assert breaks_frame.select("shop_id", "statement_date", "order_id", "column", "break_type").is_duplicated().sum() == 0
+    assert (
+        breaks_frame.select("shop_id", "statement_date", "order_id", "column", "break_type").is_duplicated().sum() == 0
+    )
     assert_bridge_is_exact(result)
     # The same bridge, from first principles: the window is the reported (shop, date) pairs, or
     # every statement in the range; reported = the sheet's total where the sheet has the
     # statement, else the rows' sum.
-    statements = [details.select("shop_id", "statement_date"), *([sheets.select("shop_id", "statement_date")] if sheets is not None else [])]
+    statements = [
+        details.select("shop_id", "statement_date"),
+        *([sheets.select("shop_id", "statement_date")] if sheets is not None else []),
+    ]
     if window_range is None:
         window = pl.concat(statements).unique()
     else:
         statements.append(computed.statements.statements.select("shop_id", "statement_date"))
-        window = pl.concat(statements).unique().filter(pl.col("statement_date").is_between(recon.recon_from, recon.recon_to))
+        window = (
+            pl.concat(statements).unique().filter(pl.col("statement_date").is_between(recon.recon_from, recon.recon_to))
+        )
     total = cents_name(TOTAL)
-    expected = computed.statements.order_details.join(window, on=["shop_id", "statement_date"]).group_by("shop_id", "statement_date").agg(pl.col(total).sum().alias("e"))
+    expected = (
+        computed.statements.order_details.join(window, on=["shop_id", "statement_date"])
+        .group_by("shop_id", "statement_date")
+        .agg(pl.col(total).sum().alias("e"))
+    )
     rows = details.group_by("shop_id", "statement_date").agg(pl.col(total).sum().alias("r"))
-    sheet = sheets.group_by("shop_id", "statement_date").agg(pl.col(total).sum().alias("s")) if sheets is not None else pl.DataFrame(schema={"shop_id": pl.String, "statement_date": pl.Date, "s": pl.Int64})
+    sheet = (
+        sheets.group_by("shop_id", "statement_date").agg(pl.col(total).sum().alias("s"))
+        if sheets is not None
+        else pl.DataFrame(schema={"shop_id": pl.String, "statement_date": pl.Date, "s": pl.Int64})
+    )
     truth = (
-        window.join(expected, on=["shop_id", "statement_date"], how="left").join(rows, on=["shop_id", "statement_date"], how="left")
+        window.join(expected, on=["shop_id", "statement_date"], how="left")
+        .join(rows, on=["shop_id", "statement_date"], how="left")
         .join(sheet, on=["shop_id", "statement_date"], how="left")
         .select("shop_id", "statement_date", (pl.coalesce("s", "r", 0) - pl.col("e").fill_null(0)).alias("difference"))
         .sort("shop_id", "statement_date")
     )
-    assert result.recon_statements.select("shop_id", "statement_date", pl.col("total_breaks_cents").alias("difference")).rows() == truth.rows()
+    assert (
+        result.recon_statements.select(
+            "shop_id", "statement_date", pl.col("total_breaks_cents").alias("difference")
+        ).rows()
+        == truth.rows()
+    )
     # Column by column as well: the order-row and adjustment breaks of a statement sum to its
     # reported rows less its computed rows.
     by_column = (
         breaks_frame.filter(pl.col("break_type") != "statement_residual")
-        .group_by("shop_id", "statement_date", "column").agg(pl.col("difference_cents").sum())
+        .group_by("shop_id", "statement_date", "column")
+        .agg(pl.col("difference_cents").sum())
     )
     money = [cents_name(label) for label in ORDER_DETAILS_MONEY]
     label_of = {cents_name(label): label for label in ORDER_DETAILS_MONEY}
 
     def long(frame: pl.DataFrame, sign: int) -> pl.DataFrame:
-        return frame.join(window, on=["shop_id", "statement_date"]).select("shop_id", "statement_date", *[pl.col(c) * sign for c in money]).unpivot(
-            index=["shop_id", "statement_date"], variable_name="c", value_name="v"
+        return (
+            frame.join(window, on=["shop_id", "statement_date"])
+            .select("shop_id", "statement_date", *[pl.col(c) * sign for c in money])
+            .unpivot(index=["shop_id", "statement_date"], variable_name="c", value_name="v")
         )
 
     net = (
         pl.concat([long(details, 1), long(computed.statements.order_details, -1)])
-        .group_by("shop_id", "statement_date", "c").agg(pl.col("v").sum())
+        .group_by("shop_id", "statement_date", "c")
+        .agg(pl.col("v").sum())
         .filter(pl.col("v") != 0)
-        .select("shop_id", "statement_date", pl.col("c").replace_strict(label_of).alias("column"), pl.col("v").alias("difference_cents"))
+        .select(
+            "shop_id",
+            "statement_date",
+            pl.col("c").replace_strict(label_of).alias("column"),
+            pl.col("v").alias("difference_cents"),
+        )
     )
     assert sorted(by_column.filter(pl.col("difference_cents") != 0).rows()) == sorted(net.rows())

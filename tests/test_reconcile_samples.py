@@ -125,7 +125,17 @@ BRIDGE = """
 | SHOP-B | 2026-10-08 | 19.72 | 16.14 | -3.58 | 3 |
 """
 
-BREAK_COLUMNS = ["shop_id", "statement_date", "order_id", "column", "expected_cents", "reported_cents", "difference_cents", "break_type", "probable_cause"]
+BREAK_COLUMNS = [
+    "shop_id",
+    "statement_date",
+    "order_id",
+    "column",
+    "expected_cents",
+    "reported_cents",
+    "difference_cents",
+    "break_type",
+    "probable_cause",
+]
 
 # SPEC §5 "timing ... or a known order with no computed rows in the window whose reported amount
 # equals its expected amount in unsettled_orders": the condition is on the order (its reported
@@ -150,7 +160,7 @@ UNSETTLED_COLUMNS = ("Total settlement amount", "Net sales", "Shipping", "Fees")
 
 
 def _cents(column: str) -> pl.Expr:
-    """"1,346.54" → 134654: the tables always write two decimals."""
+    """ "1,346.54" → 134654: the tables always write two decimals."""
     return pl.col(column).str.replace_all(r"[,.]", "").cast(pl.Int64)
 
 
@@ -172,8 +182,16 @@ def _expected_breaks() -> pl.DataFrame:
 def _case_of_actual(breaks: pl.DataFrame, expected: pl.DataFrame) -> pl.DataFrame:
     """Give each actual break the case of its (shop, order) — of its statement for the residual —
     so that a wrong or extra break of a planted order still lands in that order's case."""
-    by_order = expected.filter(pl.col("order_id").is_not_null()).select("shop_id", "order_id", pl.col("case").alias("_by_order")).unique(["shop_id", "order_id"])
-    by_statement = expected.filter(pl.col("order_id").is_null()).select("shop_id", "statement_date", pl.col("case").alias("_by_statement")).unique()
+    by_order = (
+        expected.filter(pl.col("order_id").is_not_null())
+        .select("shop_id", "order_id", pl.col("case").alias("_by_order"))
+        .unique(["shop_id", "order_id"])
+    )
+    by_statement = (
+        expected.filter(pl.col("order_id").is_null())
+        .select("shop_id", "statement_date", pl.col("case").alias("_by_statement"))
+        .unique()
+    )
     case = pl.coalesce(
         pl.when(pl.col("order_id").is_not_null()).then(pl.col("_by_order")),
         pl.when(pl.col("order_id").is_null()).then(pl.col("_by_statement")),
@@ -181,7 +199,11 @@ def _case_of_actual(breaks: pl.DataFrame, expected: pl.DataFrame) -> pl.DataFram
     # O-7006's breaks are split by column: the four totals pass, the other columns are the known problem.
     case = (
         pl.when(case.str.starts_with("paid_early"))
-        .then(pl.when(pl.col("column").is_in(UNSETTLED_COLUMNS)).then(pl.lit("paid_early_totals")).otherwise(pl.lit("paid_early_lines")))
+        .then(
+            pl.when(pl.col("column").is_in(UNSETTLED_COLUMNS))
+            .then(pl.lit("paid_early_totals"))
+            .otherwise(pl.lit("paid_early_lines"))
+        )
         .otherwise(case)
     )
     return (
@@ -230,10 +252,14 @@ def test_every_statement_total_bridges_to_the_cent(reconciled, breaks):
     results, _ = reconciled
     bridge = results.recon_statements
     assert bridge.height == 51  # 29 SHOP-A + 21 SHOP-B statements of 09-12 … 10-10, and SHOP-A 11-01
-    total_breaks = breaks.filter(pl.col("column") == TOTAL).group_by("shop_id", "statement_date").agg(
-        pl.col("difference_cents").sum().alias("_sum")
+    total_breaks = (
+        breaks.filter(pl.col("column") == TOTAL)
+        .group_by("shop_id", "statement_date")
+        .agg(pl.col("difference_cents").sum().alias("_sum"))
     )
-    checked = bridge.join(total_breaks, on=["shop_id", "statement_date"], how="left").with_columns(pl.col("_sum").fill_null(0))
+    checked = bridge.join(total_breaks, on=["shop_id", "statement_date"], how="left").with_columns(
+        pl.col("_sum").fill_null(0)
+    )
     difference = pl.col("reported_total_settlement_amount_cents") - pl.col("expected_total_settlement_amount_cents")
     assert checked.filter(pl.col("_sum") != difference).height == 0
     assert checked.filter(pl.col("difference_total_settlement_amount_cents") != difference).height == 0
@@ -261,7 +287,11 @@ def test_paid_early_order_is_in_hold_with_the_reported_amount(reconciled):
     # The premise of the second timing rule: O-7006 is in_hold at as_of, expected on 2026-11-01 at 42.41.
     results, _ = reconciled
     row = results.statements.unsettled_orders.filter(pl.col("order_id") == "O-7006").row(0, named=True)
-    assert (row["status"], row["expected_statement_date"], row["expected_total_settlement_amount_cents"]) == ("in_hold", date(2026, 11, 1), 4241)
+    assert (row["status"], row["expected_statement_date"], row["expected_total_settlement_amount_cents"]) == (
+        "in_hold",
+        date(2026, 11, 1),
+        4241,
+    )
     computed = results.statements.order_details.filter(pl.col("order_id") == "O-7006")
     assert computed.height == 0
 
@@ -277,6 +307,8 @@ def test_the_builder_reproduces_the_committed_exports(tmp_path):
     # The exports are generated, never hand-edited: rebuilding gives the same bytes (XLSX included).
     subprocess.run([sys.executable, "-m", "synthetic.reported", str(tmp_path)], check=True, capture_output=True)
     built = {p.relative_to(tmp_path): p.read_bytes() for p in sorted((tmp_path / "reported").rglob("*")) if p.is_file()}
-    committed = {p.relative_to(SAMPLES): p.read_bytes() for p in sorted((SAMPLES / "reported").rglob("*")) if p.is_file()}
+    committed = {
+        p.relative_to(SAMPLES): p.read_bytes() for p in sorted((SAMPLES / "reported").rglob("*")) if p.is_file()
+    }
     assert built.keys() == committed.keys()
     assert [name for name in built if built[name] != committed[name]] == []

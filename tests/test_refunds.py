@@ -70,7 +70,13 @@ def test_pro_rata_return_rounds_half_up_and_the_last_refund_takes_the_rest():
         """,
     )
     assert rejected(result) == []
-    columns = ("gross_refund_cents", "seller_discount_refund_cents", "platform_discount_refund_cents", "sales_tax_refund_cents", "product_refund_cents")
+    columns = (
+        "gross_refund_cents",
+        "seller_discount_refund_cents",
+        "platform_discount_refund_cents",
+        "sales_tax_refund_cents",
+        "product_refund_cents",
+    )
     assert returned(result, *columns) == {
         # k = 1 of R = 2: seller round(5/2 = 2.5) = 3, platform round(1.5) = 2, tax round(3.5) = 4.
         # Product refund = gross - seller - platform = 1000 - 3 - 2.
@@ -223,10 +229,9 @@ def test_refund_shipping_returns_customer_paid_shipping_and_the_platform_incenti
         """,
     )
     assert rejected(result) == []
-    assert returned(result, "is_shipping_refunded", "customer_shipping_refund_cents", "platform_shipping_refund_cents") == {
-        "R1": (False, 0, 0),
-        "R2": (True, 400, 300),
-    }
+    assert returned(
+        result, "is_shipping_refunded", "customer_shipping_refund_cents", "platform_shipping_refund_cents"
+    ) == {"R1": (False, 0, 0), "R2": (True, 400, 300)}
     # Shipping never mixes into the product refund: each line returns its $10.00.
     assert returned(result, "product_refund_cents") == {"R1": (1000,), "R2": (1000,)}
 
@@ -279,7 +284,10 @@ def test_the_refund_that_empties_the_order_restores_its_platform_coupon():
         """,
     )
     assert rejected(result) == []
-    restorations = {row["order_id"]: (row["coupon_id"], row["refund_id"], str(row["refunded_at"]), row["status"]) for row in result.coupon_restorations.iter_rows(named=True)}
+    restorations = {
+        row["order_id"]: (row["coupon_id"], row["refund_id"], str(row["refunded_at"]), row["status"])
+        for row in result.coupon_restorations.iter_rows(named=True)
+    }
     assert restorations == {
         # The second refund empties the order, one second before the coupon ends: usable.
         "usable": ("usable.PC", "U2", "2025-12-31 23:59:59+00:00", "usable"),
@@ -295,7 +303,13 @@ def test_the_refund_that_empties_the_order_restores_its_platform_coupon():
 
 # ---------------------------------------------------------------- property: a full refund reverses everything
 
-REFUNDED_AT = ["2025-08-01T00:00:00Z", "2025-09-01T00:00:00Z", "2025-12-31T23:59:59Z", "2026-01-01T00:00:00Z", "2026-03-01T00:00:00Z"]
+REFUNDED_AT = [
+    "2025-08-01T00:00:00Z",
+    "2025-09-01T00:00:00Z",
+    "2025-12-31T23:59:59Z",
+    "2026-01-01T00:00:00Z",
+    "2026-03-01T00:00:00Z",
+]
 
 
 @st.composite
@@ -339,7 +353,9 @@ def test_a_full_refund_reverses_every_amount_to_the_cent(scenario):
     line_tax = {}
     for order_id, order in orders.items():
         skus = sorted(sku for o, sku in lines if o == order_id)
-        parts = largest_remainder(order["sales_tax_cents"], [lines[(order_id, s)]["list_amount_cents"] for s in skus], skus)
+        parts = largest_remainder(
+            order["sales_tax_cents"], [lines[(order_id, s)]["list_amount_cents"] for s in skus], skus
+        )
         line_tax.update({(order_id, s): part for s, part in zip(skus, parts, strict=True)})
 
     # Replay SPEC §3 in plain integers: per line, in (refunded_at, refund_id) order, each refund
@@ -378,8 +394,12 @@ def test_a_full_refund_reverses_every_amount_to_the_cent(scenario):
     for order_id, ship in shipping.items():
         order_refunds = [r for r in refunds.values() if r["order_id"] == order_id]
         flagged = [r for r in order_refunds if r["is_shipping_refunded"]]
-        assert sum(r["customer_shipping_refund_cents"] for r in order_refunds) == (ship["customer_shipping_cents"] if flagged else 0)
-        assert sum(r["platform_shipping_refund_cents"] for r in order_refunds) == (ship["platform_shipping_discount_cents"] if flagged else 0)
+        assert sum(r["customer_shipping_refund_cents"] for r in order_refunds) == (
+            ship["customer_shipping_cents"] if flagged else 0
+        )
+        assert sum(r["platform_shipping_refund_cents"] for r in order_refunds) == (
+            ship["platform_shipping_discount_cents"] if flagged else 0
+        )
 
     # Every order is emptied: each applied product coupon is restored by the order's last refund.
     applied = {
@@ -390,8 +410,13 @@ def test_a_full_refund_reverses_every_amount_to_the_cent(scenario):
     ends_at = dict(result.staged.tables["promotions"].select("promotion_id", "ends_at").unique().iter_rows())
     expected_restorations = {}
     for order_id, coupon_id in applied.items():
-        last = max((r for r in refunds.values() if r["order_id"] == order_id), key=lambda r: (r["refunded_at"], r["refund_id"]))
+        last = max(
+            (r for r in refunds.values() if r["order_id"] == order_id), key=lambda r: (r["refunded_at"], r["refund_id"])
+        )
         status = "usable" if last["refunded_at"] < ends_at[coupon_id] else "expired"
         expected_restorations[order_id] = (coupon_id, last["refund_id"], status)
-    got = {r["order_id"]: (r["coupon_id"], r["refund_id"], r["status"]) for r in result.coupon_restorations.iter_rows(named=True)}
+    got = {
+        r["order_id"]: (r["coupon_id"], r["refund_id"], r["status"])
+        for r in result.coupon_restorations.iter_rows(named=True)
+    }
     assert got == expected_restorations

@@ -21,12 +21,7 @@ import xlsxwriter
 
 from ingest.reported import read_reported
 from tests.conftest import table
-from transforms.reported import (
-    REQUIRED_DETAIL_LABELS,
-    ReportedFileError,
-    order_detail_rows,
-    statement_rows,
-)
+from transforms.reported import REQUIRED_DETAIL_LABELS, ReportedFileError, order_detail_rows, statement_rows
 
 SOURCE = "reported/S1/june.csv"
 
@@ -38,8 +33,14 @@ def typed(text: str, source: str = SOURCE) -> pl.DataFrame:
 
 def one_cell(column: str, value: str | None) -> pl.DataFrame:
     """An export of one row whose `column` holds `value`, the required cells filled in."""
-    row = {"Statement date (UTC)": "2025-07-10", "Statement ID": "S1-1", "Order/adjustment ID": "O1", "Type": "Order",
-           "Total settlement amount": "0", column: value}
+    row = {
+        "Statement date (UTC)": "2025-07-10",
+        "Statement ID": "S1-1",
+        "Order/adjustment ID": "O1",
+        "Type": "Order",
+        "Total settlement amount": "0",
+        column: value,
+    }
     return order_detail_rows(pl.DataFrame([row], schema={k: pl.String for k in row}), SOURCE, "S1")
 
 
@@ -60,9 +61,14 @@ def test_headers_match_case_insensitively_after_trimming_spaces_and_a_bom():
         }
     )
     rows = order_detail_rows(frame, SOURCE, "S1")
-    assert rows.select("statement_date", "statement_id", "order_adjustment_id", "type", "total_settlement_amount_cents", "net_sales_cents").rows() == [
-        (date(2025, 7, 10), "S1-1", "O1", "Order", 920, 1000)
-    ]
+    assert rows.select(
+        "statement_date",
+        "statement_id",
+        "order_adjustment_id",
+        "type",
+        "total_settlement_amount_cents",
+        "net_sales_cents",
+    ).rows() == [(date(2025, 7, 10), "S1-1", "O1", "Order", 920, 1000)]
     assert rows["raw"].to_list() == [None]  # nothing unknown: the odd spellings are not "extra" columns
 
 
@@ -74,7 +80,10 @@ def test_unknown_columns_are_kept_in_raw_and_never_an_error():
         | 2025-07-10           | S1-1         | O2                  | Order | 1.00                    |           |        |
         """
     )
-    assert [json.loads(r) for r in rows["raw"]] == [{"Warehouse": "W1", "Note": "fragile"}, {"Warehouse": None, "Note": None}]
+    assert [json.loads(r) for r in rows["raw"]] == [
+        {"Warehouse": "W1", "Note": "fragile"},
+        {"Warehouse": None, "Note": None},
+    ]
     assert rows["total_settlement_amount_cents"].to_list() == [920, 100]
 
 
@@ -86,7 +95,9 @@ def test_money_columns_not_in_the_file_are_zero_and_text_columns_null():
         | 2025-07-10           | S1-1         | O1                  | Order | 9.20                    |
         """
     )
-    assert rows.select("net_sales_cents", "referral_fee_cents", "adjustment_amount_cents", "related_order_id", "payment_id").row(0) == (0, 0, 0, None, None)
+    assert rows.select(
+        "net_sales_cents", "referral_fee_cents", "adjustment_amount_cents", "related_order_id", "payment_id"
+    ).row(0) == (0, 0, 0, None, None)
     assert rows.select("shop_id", "source").row(0) == ("S1", SOURCE)
 
 
@@ -94,8 +105,14 @@ def test_money_columns_not_in_the_file_are_zero_and_text_columns_null():
 def test_a_missing_required_column_is_an_error_naming_the_file(missing):
     # The required columns: the statement date, the IDs (statement and order/adjustment), the
     # type, the total. Without one the file cannot be reconciled at all.
-    row = {"Statement date (UTC)": "2025-07-10", "Statement ID": "S1-1", "Order/adjustment ID": "O1", "Type": "Order",
-           "Total settlement amount": "9.20", "Net sales": "10.00"}
+    row = {
+        "Statement date (UTC)": "2025-07-10",
+        "Statement ID": "S1-1",
+        "Order/adjustment ID": "O1",
+        "Type": "Order",
+        "Total settlement amount": "9.20",
+        "Net sales": "10.00",
+    }
     del row[missing]
     with pytest.raises(ReportedFileError) as error:
         order_detail_rows(pl.DataFrame([row]), SOURCE, "S1")
@@ -104,7 +121,9 @@ def test_a_missing_required_column_is_an_error_naming_the_file(missing):
 
 def test_a_statements_sheet_needs_its_date_id_and_total():
     frame = pl.DataFrame({"Statement date (UTC)": ["2025-07-10"], "Statement ID": ["S1-1"], "Net sales": ["10.00"]})
-    with pytest.raises(ReportedFileError, match=r"^x\.xlsx: Statements: required column 'Total settlement amount' is missing$"):
+    with pytest.raises(
+        ReportedFileError, match=r"^x\.xlsx: Statements: required column 'Total settlement amount' is missing$"
+    ):
         statement_rows(frame, "x.xlsx", "S1")
 
 
@@ -163,21 +182,34 @@ def test_a_malformed_amount_names_file_row_and_column(text, reason):
 )
 def test_typed_money_columns_give_the_cents_text_gives(values, dtype, cents):
     """Parquet's Decimal columns convert exactly without text; floats and text are parsed (one answer)."""
-    rows = pl.DataFrame({
-        "Statement date (UTC)": ["2025-07-10"] * 3, "Statement ID": ["S1-1"] * 3, "Order/adjustment ID": ["O1", "O2", "O3"],
-        "Type": ["Order"] * 3, "Total settlement amount": pl.Series(values, dtype=dtype), "Referral fee": pl.Series([1, -2, None], dtype=pl.Int32),
-    })
+    rows = pl.DataFrame(
+        {
+            "Statement date (UTC)": ["2025-07-10"] * 3,
+            "Statement ID": ["S1-1"] * 3,
+            "Order/adjustment ID": ["O1", "O2", "O3"],
+            "Type": ["Order"] * 3,
+            "Total settlement amount": pl.Series(values, dtype=dtype),
+            "Referral fee": pl.Series([1, -2, None], dtype=pl.Int32),
+        }
+    )
     typed_rows = order_detail_rows(rows, SOURCE, "S1")
     assert typed_rows["total_settlement_amount_cents"].to_list() == [-123450, cents, 0]
     assert typed_rows["referral_fee_cents"].to_list() == [100, -200, 0]  # integer amounts are whole dollars
 
 
 def test_a_sub_cent_decimal_column_is_read_as_text_and_rejected():
-    rows = pl.DataFrame({
-        "Statement date (UTC)": ["2025-07-10"], "Statement ID": ["S1-1"], "Order/adjustment ID": ["O1"], "Type": ["Order"],
-        "Total settlement amount": pl.Series([Decimal("1.005")], dtype=pl.Decimal(18, 3)),
-    })
-    with pytest.raises(ReportedFileError, match=r"row 2, column 'Total settlement amount': cannot read '1.005' \(sub_cent\)"):
+    rows = pl.DataFrame(
+        {
+            "Statement date (UTC)": ["2025-07-10"],
+            "Statement ID": ["S1-1"],
+            "Order/adjustment ID": ["O1"],
+            "Type": ["Order"],
+            "Total settlement amount": pl.Series([Decimal("1.005")], dtype=pl.Decimal(18, 3)),
+        }
+    )
+    with pytest.raises(
+        ReportedFileError, match=r"row 2, column 'Total settlement amount': cannot read '1.005' \(sub_cent\)"
+    ):
         order_detail_rows(rows, SOURCE, "S1")
 
 
@@ -191,15 +223,17 @@ def test_the_error_points_at_the_first_bad_cell_by_row_then_column():
             | 2025-07-10           | S1-1         | O2                  | Order | 9.2O                    | 1O.00     | -0.80 |
             """
         )
-    assert str(error.value) == f"{SOURCE}: Order details row 3, column 'Total settlement amount': cannot read '9.2O' (invalid_value)"
+    assert (
+        str(error.value)
+        == f"{SOURCE}: Order details row 3, column 'Total settlement amount': cannot read '9.2O' (invalid_value)"
+    )
 
 
 # ---------------------------------------------------------------- dates
 
 
 @pytest.mark.parametrize(
-    "text",
-    ["2025-07-01", "2025/07/01", "07/01/2025", "7/1/2025", "2025-07-01 00:00:00", " 2025-07-01 "],
+    "text", ["2025-07-01", "2025/07/01", "07/01/2025", "7/1/2025", "2025-07-01 00:00:00", " 2025-07-01 "]
 )
 def test_statement_dates_in_each_exported_form(text):
     # YYYY-MM-DD, YYYY/MM/DD and MM/DD/YYYY (July 1st, not January 7th); a spreadsheet's date
@@ -211,7 +245,10 @@ def test_statement_dates_in_each_exported_form(text):
 def test_a_statement_date_that_cannot_be_read_names_file_row_and_column(text):
     with pytest.raises(ReportedFileError) as error:
         one_cell("Statement date (UTC)", text)
-    assert str(error.value) == f"{SOURCE}: Order details row 2, column 'Statement date (UTC)': cannot read {text!r} (invalid_date)"
+    assert (
+        str(error.value)
+        == f"{SOURCE}: Order details row 2, column 'Statement date (UTC)': cannot read {text!r} (invalid_date)"
+    )
 
 
 # ---------------------------------------------------------------- files
@@ -226,10 +263,33 @@ EXPORT = """
 # What every format of EXPORT must read as (cents; the unknown `Warehouse` kept in raw).
 EXPECTED = [
     (2, date(2025, 7, 10), "S1-20250710", "Order", "O1", None, 920, 1000, -80, 0, '{"Warehouse":"W1"}'),
-    (3, date(2025, 7, 10), "S1-20250710", "Logistics reimbursement", "ADJ1", "O1", 123450, 0, 0, 123450, '{"Warehouse":null}'),
+    (
+        3,
+        date(2025, 7, 10),
+        "S1-20250710",
+        "Logistics reimbursement",
+        "ADJ1",
+        "O1",
+        123450,
+        0,
+        0,
+        123450,
+        '{"Warehouse":null}',
+    ),
 ]
-COMPARED = ["_row", "statement_date", "statement_id", "type", "order_adjustment_id", "related_order_id", "total_settlement_amount_cents",
-            "net_sales_cents", "referral_fee_cents", "adjustment_amount_cents", "raw"]
+COMPARED = [
+    "_row",
+    "statement_date",
+    "statement_id",
+    "type",
+    "order_adjustment_id",
+    "related_order_id",
+    "total_settlement_amount_cents",
+    "net_sales_cents",
+    "referral_fee_cents",
+    "adjustment_amount_cents",
+    "raw",
+]
 
 
 def export_text() -> pl.DataFrame:
@@ -238,14 +298,18 @@ def export_text() -> pl.DataFrame:
 
 def export_typed_values() -> pl.DataFrame:
     """EXPORT with real cell types: numbers as decimals, the statement date as a date."""
-    return export_text().with_columns(
-        pl.Series("Total settlement amount", [Decimal("9.20"), Decimal("1234.50")], pl.Decimal(18, 2)),
-        pl.Series("Net sales", [Decimal("10.00"), Decimal("0")], pl.Decimal(18, 2)),
-        pl.Series("Referral fee", [Decimal("-0.80"), Decimal("0")], pl.Decimal(18, 2)),
-        pl.Series("Adjustment amount", [Decimal("0"), Decimal("1234.50")], pl.Decimal(18, 2)),
-        pl.Series("Statement date (UTC)", [date(2025, 7, 10)] * 2),
-        pl.col("Quantity").cast(pl.Int64),
-    ).select(export_text().columns)
+    return (
+        export_text()
+        .with_columns(
+            pl.Series("Total settlement amount", [Decimal("9.20"), Decimal("1234.50")], pl.Decimal(18, 2)),
+            pl.Series("Net sales", [Decimal("10.00"), Decimal("0")], pl.Decimal(18, 2)),
+            pl.Series("Referral fee", [Decimal("-0.80"), Decimal("0")], pl.Decimal(18, 2)),
+            pl.Series("Adjustment amount", [Decimal("0"), Decimal("1234.50")], pl.Decimal(18, 2)),
+            pl.Series("Statement date (UTC)", [date(2025, 7, 10)] * 2),
+            pl.col("Quantity").cast(pl.Int64),
+        )
+        .select(export_text().columns)
+    )
 
 
 def write_csv(path: Path, frame: pl.DataFrame, bom: bool = False) -> None:
@@ -278,25 +342,48 @@ def test_csv_xlsx_and_parquet_read_the_same(tmp_path):
 
 
 def test_xlsx_statements_sheet_is_read_with_the_order_details(tmp_path):
-    sheet = pl.DataFrame({
-        "Statement date (UTC)": [date(2025, 7, 10)], "Statement ID": ["S1-20250710"], "Payment ID": ["P9"], "Status": ["Paid"],
-        "Total settlement amount": [1243.70], "Net sales": [10.0], "Shipping": [0.0], "Fees": [-0.8], "Adjustments": [1234.5],
-        "Reserve amount": [-5.0], "Payable amount": [1238.70], "Bank account": ["****1234"],
-    })
+    sheet = pl.DataFrame(
+        {
+            "Statement date (UTC)": [date(2025, 7, 10)],
+            "Statement ID": ["S1-20250710"],
+            "Payment ID": ["P9"],
+            "Status": ["Paid"],
+            "Total settlement amount": [1243.70],
+            "Net sales": [10.0],
+            "Shipping": [0.0],
+            "Fees": [-0.8],
+            "Adjustments": [1234.5],
+            "Reserve amount": [-5.0],
+            "Payable amount": [1238.70],
+            "Bank account": ["****1234"],
+        }
+    )
     write_xlsx(tmp_path / "reported" / "S1" / "june.xlsx", export_typed_values(), sheet)
     details, statements, _ = read_reported(tmp_path)
     assert details.height == 2
     assert statements.select(
-        "statement_date", "statement_id", "total_settlement_amount_cents", "net_sales_cents", "fees_cents", "adjustments_cents",
-        "reserve_amount_cents", "payable_amount_cents", "raw", "shop_id",
-    ).rows() == [(date(2025, 7, 10), "S1-20250710", 124370, 1000, -80, 123450, -500, 123870, '{"Bank account":"****1234"}', "S1")]
+        "statement_date",
+        "statement_id",
+        "total_settlement_amount_cents",
+        "net_sales_cents",
+        "fees_cents",
+        "adjustments_cents",
+        "reserve_amount_cents",
+        "payable_amount_cents",
+        "raw",
+        "shop_id",
+    ).rows() == [
+        (date(2025, 7, 10), "S1-20250710", 124370, 1000, -80, 123450, -500, 123870, '{"Bank account":"****1234"}', "S1")
+    ]
 
 
 def test_xlsx_without_an_order_details_sheet_is_an_error_naming_the_file(tmp_path):
     path = tmp_path / "reported" / "S1" / "june.xlsx"
     path.parent.mkdir(parents=True)
     export_typed_values().write_excel(path, worksheet="Sheet1")
-    with pytest.raises(ReportedFileError, match=rf"^{re.escape(str(path))}: no sheet 'Order details' \(sheets: Sheet1\)$"):
+    with pytest.raises(
+        ReportedFileError, match=rf"^{re.escape(str(path))}: no sheet 'Order details' \(sheets: Sheet1\)$"
+    ):
         read_reported(tmp_path)
 
 
@@ -312,7 +399,9 @@ def test_a_file_missing_a_required_column_is_named(tmp_path):
     path = tmp_path / "reported" / "S1" / "june.parquet"
     path.parent.mkdir(parents=True)
     export_typed_values().drop("Type").write_parquet(path)
-    with pytest.raises(ReportedFileError, match=rf"^{re.escape(str(path))}: Order details: required column 'Type' is missing$"):
+    with pytest.raises(
+        ReportedFileError, match=rf"^{re.escape(str(path))}: Order details: required column 'Type' is missing$"
+    ):
         read_reported(tmp_path)
 
 
@@ -328,24 +417,51 @@ def test_two_files_holding_one_statement_id_stop_the_run_naming_both(tmp_path):
 
 def test_a_statements_sheet_and_order_details_of_another_file_holding_one_statement_clash(tmp_path):
     write_csv(tmp_path / "reported" / "S1" / "a.csv", export_text())
-    sheet = pl.DataFrame({"Statement date (UTC)": ["2025-07-10"], "Statement ID": ["S1-20250710"], "Total settlement amount": ["1243.70"]})
-    write_xlsx(tmp_path / "reported" / "S1" / "b.xlsx", export_text().with_columns(pl.lit("S1-OTHER").alias("Statement ID")), sheet)
-    with pytest.raises(ReportedFileError, match="Statement ID S1-20250710 is in two files: .*a.csv and .*b.xlsx"):
+    sheet = pl.DataFrame(
+        {
+            "Statement date (UTC)": ["2025-07-10"],
+            "Statement ID": ["S1-20250710"],
+            "Total settlement amount": ["1243.70"],
+        }
+    )
+    write_xlsx(
+        tmp_path / "reported" / "S1" / "b.xlsx",
+        export_text().with_columns(pl.lit("S1-OTHER").alias("Statement ID")),
+        sheet,
+    )
+    with pytest.raises(ReportedFileError, match=r"Statement ID S1-20250710 is in two files: .*a\.csv and .*b\.xlsx"):
         read_reported(tmp_path)
 
 
 def test_one_file_with_its_own_statements_sheet_and_distinct_statements_across_files_are_fine(tmp_path):
     # The Statements sheet repeats its own file's Statement ID: not a clash. Another file with
     # another statement, a blank Statement ID in each, and an upper-case suffix are all fine.
-    sheet = pl.DataFrame({"Statement date (UTC)": ["2025-07-10"], "Statement ID": ["S1-20250710"], "Total settlement amount": ["1243.70"]})
+    sheet = pl.DataFrame(
+        {
+            "Statement date (UTC)": ["2025-07-10"],
+            "Statement ID": ["S1-20250710"],
+            "Total settlement amount": ["1243.70"],
+        }
+    )
     write_xlsx(tmp_path / "reported" / "S1" / "june.xlsx", export_text(), sheet)
-    blank_id = export_text().with_columns(pl.Series("Statement ID", ["S1-20250711", None]), pl.lit("07/11/2025").alias("Statement date (UTC)"))
+    blank_id = export_text().with_columns(
+        pl.Series("Statement ID", ["S1-20250711", None]), pl.lit("07/11/2025").alias("Statement date (UTC)")
+    )
     write_csv(tmp_path / "reported" / "S1" / "JULY.CSV", blank_id)
-    write_csv(tmp_path / "reported" / "S2" / "june.csv", export_text().with_columns(pl.Series("Statement ID", ["S2-20250710", None])))
+    write_csv(
+        tmp_path / "reported" / "S2" / "june.csv",
+        export_text().with_columns(pl.Series("Statement ID", ["S2-20250710", None])),
+    )
     details, statements, files = read_reported(tmp_path)
     assert len(files) == 3
-    assert details.group_by("shop_id", "statement_id").len().sort("shop_id", "statement_id", nulls_last=True).rows() == [
-        ("S1", "S1-20250710", 2), ("S1", "S1-20250711", 1), ("S1", None, 1), ("S2", "S2-20250710", 1), ("S2", None, 1),
+    assert details.group_by("shop_id", "statement_id").len().sort(
+        "shop_id", "statement_id", nulls_last=True
+    ).rows() == [
+        ("S1", "S1-20250710", 2),
+        ("S1", "S1-20250711", 1),
+        ("S1", None, 1),
+        ("S2", "S2-20250710", 1),
+        ("S2", None, 1),
     ]
     assert statements.height == 1
 

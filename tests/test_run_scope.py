@@ -13,7 +13,10 @@ def test_days_back_counts_complete_utc_days_before_as_of():
     assert statement_window(1, None, None, nightly) == (date(2026, 10, 1), date(2026, 10, 1))
     assert statement_window(7, None, None, nightly) == (date(2026, 9, 25), date(2026, 10, 1))
     # Just before midnight UTC the day is not complete yet: yesterday is still the day before.
-    assert statement_window(1, None, None, datetime(2026, 10, 2, 23, 59, tzinfo=UTC)) == (date(2026, 10, 1), date(2026, 10, 1))
+    assert statement_window(1, None, None, datetime(2026, 10, 2, 23, 59, tzinfo=UTC)) == (
+        date(2026, 10, 1),
+        date(2026, 10, 1),
+    )
 
 
 @pytest.mark.parametrize("days_back", [800_000, 10**11, 2**63])
@@ -39,9 +42,11 @@ def test_a_backwards_range_or_no_day_is_an_error():
 
 
 def test_the_lock_names_its_holder_and_is_released(tmp_path):
-    with store.run_lock(tmp_path, "first"):
-        with pytest.raises(store.RunLocked, match=rf"{tmp_path} is in use by run first \(pid \d+ on .+, since .+ UTC\)"):
-            with store.run_lock(tmp_path, "second"):
-                pass
+    with (
+        store.run_lock(tmp_path, "first"),
+        pytest.raises(store.RunLocked, match=rf"{tmp_path} is in use by run first \(pid \d+ on .+, since .+ UTC\)"),
+        store.run_lock(tmp_path, "second"),
+    ):
+        pass
     with store.run_lock(tmp_path, "third"):
         assert (tmp_path / store.LOCK_NAME).read_text().startswith("run third")

@@ -199,8 +199,12 @@ def test_opt_out_state_is_the_last_event_at_created_at():
     ]
     orders = "| order_id | shop_id |\n" + "\n".join(f"| {c} | {c} |" for c in cases)
     lines = "| order_id | sku_id | product_id | unit_price |\n" + "\n".join(f"| {c} | A | P1 | 10.00 |" for c in cases)
-    promotions = "| promotion_id | promotion_type | shop_id | discount_kind | discount_value | campaign_id |\n" + "\n".join(
-        f"| {c}.PI | product_incentive | {c} | percent_off | 10 | {'BLACK_FRIDAY' if c == 'campaign' else ''} |" for c in cases
+    promotions = (
+        "| promotion_id | promotion_type | shop_id | discount_kind | discount_value | campaign_id |\n"
+        + "\n".join(
+            f"| {c}.PI | product_incentive | {c} | percent_off | 10 | {'BLACK_FRIDAY' if c == 'campaign' else ''} |"
+            for c in cases
+        )
     )
     result = run(
         orders=orders,
@@ -498,14 +502,13 @@ def test_step2_incentive_on_the_step1_price_unless_a_flash_deal_set_it():
         "blocked": [("A", "blocked.FD", "1", 200)],
         "blocked_zero": [],  # the flash deal gives nothing and still blocks
         # The flash deal covers P1 only: line B keeps its incentive (20 % of 1000).
-        "blocked_one_line": [
-            ("A", "blocked_one_line.FD", "1", 100),
-            ("B", "blocked_one_line.PI", "2", 200),
-        ],
+        "blocked_one_line": [("A", "blocked_one_line.FD", "1", 100), ("B", "blocked_one_line.PI", "2", 200)],
         "not_applicable": [("A", "not_applicable.FD", "1", 100)],
     }
     blocked = {
-        (row["order_id"], row["sku_id"], row["incentive_promotion_id"], row["flash_promotion_id"]): row["would_be_discount_cents"]
+        (row["order_id"], row["sku_id"], row["incentive_promotion_id"], row["flash_promotion_id"]): row[
+            "would_be_discount_cents"
+        ]
         for row in result.priced.blocked_incentives.iter_rows(named=True)
     }
     assert blocked == {
@@ -652,20 +655,14 @@ def test_step3_buy_more_save_more():
         # Allocation by running amount: A runs at $20.00 after its $10.00 product discount, B at
         # $10.00. 1000 × 2000/3000 = 666.67 and 333.33: floors 666 + 333, the cent left goes to
         # the larger remainder (A). By list amount it would have been 750/250.
-        "by_running_amount": [
-            ("A", "by_running_amount.SB", "3a", 667),
-            ("B", "by_running_amount.SB", "3a", 333),
-        ],
+        "by_running_amount": [("A", "by_running_amount.SB", "3a", 667), ("B", "by_running_amount.SB", "3a", 333)],
         # max_discount caps the order's discount (not each unit): min(50 % of $20, $5) = 500.
         "percent_capped_per_order": [
             ("A", "percent_capped_per_order.PB", "3b", 250),
             ("B", "percent_capped_per_order.PB", "3b", 250),
         ],
         # amount_off is min(v, base): $50.00 off a $30.00 base takes all of it, split 10 : 20.
-        "amount_above_base": [
-            ("A", "amount_above_base.PB", "3b", 1000),
-            ("B", "amount_above_base.PB", "3b", 2000),
-        ],
+        "amount_above_base": [("A", "amount_above_base.PB", "3b", 1000), ("B", "amount_above_base.PB", "3b", 2000)],
     }
 
 
@@ -787,7 +784,9 @@ def test_step4_coupon_checks_one_reason_each():
         "first_condition": [("product_coupon", "first_condition.PC", "rejected", "condition", 0)],
         "first_opted_out": [("product_coupon", "first_opted_out.PC", "rejected", "opted_out", 0)],
         # With no covered line there is no base to hold against min_spend.
-        "first_no_covered_product": [("product_coupon", "first_no_covered_product.PC", "rejected", "no_covered_product", 0)],
+        "first_no_covered_product": [
+            ("product_coupon", "first_no_covered_product.PC", "rejected", "no_covered_product", 0)
+        ],
         "no_claim": [],  # nothing claimed, nothing checked
     }
     # No rejected claim gives any discount.
@@ -1068,7 +1067,12 @@ def test_every_step_on_one_order_and_the_discount_lines_columns():
         (None, "SS", "5", 175),
     ]
     lines = {
-        row["sku_id"]: (row["list_amount_cents"], row["seller_discount_cents"], row["platform_discount_cents"], row["final_amount_cents"])
+        row["sku_id"]: (
+            row["list_amount_cents"],
+            row["seller_discount_cents"],
+            row["platform_discount_cents"],
+            row["final_amount_cents"],
+        )
         for row in result.priced.line_amounts.iter_rows(named=True)
     }
     # Seller = steps 1, 3a, 4a; platform = 2, 3b, 4b; final = list - seller - platform.
@@ -1103,7 +1107,13 @@ def test_every_step_on_one_order_and_the_discount_lines_columns():
 CREATED = ["2025-05-15T10:00:00Z", "2025-06-01T00:00:00Z", "2025-06-15T10:00:00Z", "2025-07-15T10:00:00Z"]
 STARTS = ["2025-01-01T00:00:00Z", "2025-06-01T00:00:00Z"]
 ENDS = ["2025-06-15T10:00:00Z", "2025-07-01T00:00:00Z", "2026-01-01T00:00:00Z"]
-CHANGED = ["2025-05-01T00:00:00Z", "2025-06-01T00:00:00Z", "2025-06-10T00:00:00Z", "2025-07-01T00:00:00Z", "2025-07-15T10:00:00Z"]
+CHANGED = [
+    "2025-05-01T00:00:00Z",
+    "2025-06-01T00:00:00Z",
+    "2025-06-10T00:00:00Z",
+    "2025-07-01T00:00:00Z",
+    "2025-07-15T10:00:00Z",
+]
 PRODUCTS = ["P1", "P2", "P3"]
 SHOPS = ["S1", "S2", "S3"]
 
@@ -1155,7 +1165,12 @@ def promotion(draw, promotion_id: str) -> tuple[list[dict], list[dict]]:
             min_spend = draw(st.none() | cents_st(0, 5_000))
         rows.append(
             header
-            | {"tier": str(tier), "discount_value": draw(discount_value(kind)), "min_spend": min_spend, "min_quantity": min_quantity}
+            | {
+                "tier": str(tier),
+                "discount_value": draw(discount_value(kind)),
+                "min_spend": min_spend,
+                "min_quantity": min_quantity,
+            }
         )
     scope = draw(st.none() | st.lists(st.sampled_from(PRODUCTS), min_size=1, max_size=3, unique=True))
     return rows, [{"promotion_id": promotion_id, "product_id": p} for p in scope or []]
@@ -1212,7 +1227,8 @@ def scenarios(draw, max_orders: int = 12, max_promotions: int = 18) -> dict[str,
         "promotions": promotions,
         "promotion_products": scope,
         "opt_out_events": [
-            {"shop_id": s, "promotion_type": t, "changed_at": c, "participating": str(p).lower()} for s, t, c, p in events
+            {"shop_id": s, "promotion_type": t, "changed_at": c, "participating": str(p).lower()}
+            for s, t, c, p in events
         ],
     }
     return {name: rows for name, rows in tables.items() if rows}
@@ -1220,7 +1236,9 @@ def scenarios(draw, max_orders: int = 12, max_promotions: int = 18) -> dict[str,
 
 # A run costs about half a second whatever its size, so each example is a batch of up to a dozen
 # orders in three shops and the example counts stay small: 15 examples price ~100 random orders.
-PROPERTY = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+PROPERTY = settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 
 
 @PROPERTY
@@ -1257,7 +1275,10 @@ def test_amounts_are_never_negative_and_the_identities_hold(scenario):
         assert row["list_amount_cents"] == row["unit_price_cents"] * row["quantity"]
         assert row["seller_discount_cents"] == by_funder[(*key, "seller")]
         assert row["platform_discount_cents"] == by_funder[(*key, "platform")]
-        assert row["list_amount_cents"] - row["seller_discount_cents"] - row["platform_discount_cents"] == row["final_amount_cents"]
+        assert (
+            row["list_amount_cents"] - row["seller_discount_cents"] - row["platform_discount_cents"]
+            == row["final_amount_cents"]
+        )
 
     # Shipping identity: fee = platform + seller + customer-paid, matching the step-5 rows.
     step5: dict[tuple, int] = defaultdict(int)
@@ -1265,16 +1286,26 @@ def test_amounts_are_never_negative_and_the_identities_hold(scenario):
         step5[(row["order_id"], row["funded_by"])] += row["amount_cents"]
     for row in shipping.iter_rows(named=True):
         assert row["shipping_fee_cents"] == (
-            row["platform_shipping_discount_cents"] + row["seller_shipping_discount_cents"] + row["customer_shipping_cents"]
+            row["platform_shipping_discount_cents"]
+            + row["seller_shipping_discount_cents"]
+            + row["customer_shipping_cents"]
         )
         assert row["platform_shipping_discount_cents"] == step5[(row["order_id"], "platform")]
         assert row["seller_shipping_discount_cents"] == step5[(row["order_id"], "seller")]
 
     # One promotion per unit-price step per line; one per order for each BMSM, coupon and
     # shipping step (shipping: one per funder); a flash-priced line has no step 2 or 3a row.
-    unit = discounts.filter(pl.col("step").is_in(["1", "2"])).group_by("order_id", "sku_id", "step").agg(pl.col("promotion_id").n_unique())
+    unit = (
+        discounts.filter(pl.col("step").is_in(["1", "2"]))
+        .group_by("order_id", "sku_id", "step")
+        .agg(pl.col("promotion_id").n_unique())
+    )
     assert (unit["promotion_id"] == 1).all()
-    order_level = discounts.filter(~pl.col("step").is_in(["1", "2"])).group_by("order_id", "step", "funded_by").agg(pl.col("promotion_id").n_unique())
+    order_level = (
+        discounts.filter(~pl.col("step").is_in(["1", "2"]))
+        .group_by("order_id", "step", "funded_by")
+        .agg(pl.col("promotion_id").n_unique())
+    )
     assert (order_level["promotion_id"] == 1).all()
     flash_lines = lines.filter(pl.col("is_flash_priced")).select("order_id", "sku_id")
     assert discounts.filter(pl.col("step").is_in(["2", "3a"])).join(flash_lines, on=["order_id", "sku_id"]).height == 0
@@ -1334,7 +1365,12 @@ def spec_reference(scenario: dict[str, list[dict]]) -> tuple[set, set, set]:
     for row in scenario.get("promotions", []):
         header = promos.setdefault(row["promotion_id"], row | {"tiers": []})
         header["tiers"].append(
-            (int(row["tier"]), _cents(row["discount_value"]), _cents(row["min_spend"]), None if row["min_quantity"] is None else int(row["min_quantity"]))
+            (
+                int(row["tier"]),
+                _cents(row["discount_value"]),
+                _cents(row["min_spend"]),
+                None if row["min_quantity"] is None else int(row["min_quantity"]),
+            )
         )
     scope: dict[str, set] = defaultdict(set)
     for row in scenario.get("promotion_products", []):
@@ -1342,8 +1378,11 @@ def spec_reference(scenario: dict[str, list[dict]]) -> tuple[set, set, set]:
     events = scenario.get("opt_out_events", [])
 
     def participates(shop: str, ptype: str, t: datetime) -> bool:
-        past = [(_instant(e["changed_at"]), i, e["participating"] == "true") for i, e in enumerate(events)
-                if e["shop_id"] == shop and e["promotion_type"] == ptype and _instant(e["changed_at"]) <= t]
+        past = [
+            (_instant(e["changed_at"]), i, e["participating"] == "true")
+            for i, e in enumerate(events)
+            if e["shop_id"] == shop and e["promotion_type"] == ptype and _instant(e["changed_at"]) <= t
+        ]
         return max(past)[2] if past else True  # the last by time, ties to the later row
 
     def applies(p: dict, order: dict, line: dict) -> bool:
@@ -1352,8 +1391,11 @@ def spec_reference(scenario: dict[str, list[dict]]) -> tuple[set, set, set]:
             _instant(p["starts_at"]) <= t < _instant(p["ends_at"])
             and p["shop_id"] in (None, order["shop_id"])
             and (not scope[p["promotion_id"]] or line["product_id"] in scope[p["promotion_id"]])
-            and (p["condition"] == "none" or (p["condition"] == "live_only" and order["channel"] == "live")
-                 or (p["condition"] == "new_buyer" and order["buyer_is_new"] == "true"))
+            and (
+                p["condition"] == "none"
+                or (p["condition"] == "live_only" and order["channel"] == "live")
+                or (p["condition"] == "new_buyer" and order["buyer_is_new"] == "true")
+            )
             and (p["promotion_type"] not in PLATFORM_TYPES or participates(order["shop_id"], p["promotion_type"], t))
         )
 
@@ -1363,7 +1405,9 @@ def spec_reference(scenario: dict[str, list[dict]]) -> tuple[set, set, set]:
     rows, checks, blocked = set(), set(), set()
     for order in scenario["orders"]:
         oid = order["order_id"]
-        lines = sorted((l for l in scenario["order_lines"] if l["order_id"] == oid), key=lambda l: l["sku_id"])
+        lines = sorted(
+            (line for line in scenario["order_lines"] if line["order_id"] == oid), key=lambda line: line["sku_id"]
+        )
         running, flash_priced = {}, set()
 
         def unit_offers(ptype: str, line: dict, price: int) -> list[tuple[int, str]]:
@@ -1391,7 +1435,7 @@ def spec_reference(scenario: dict[str, list[dict]]) -> tuple[set, set, set]:
             running[sku] = price * qty
 
         def take(step: str, pid: str, discount: int, covered: list[dict]) -> None:
-            skus = [l["sku_id"] for l in covered]
+            skus = [line["sku_id"] for line in covered]
             parts = largest_remainder(discount, [running[s] for s in skus], skus)
             for sku, part in zip(skus, parts, strict=True):
                 running[sku] -= part
@@ -1405,10 +1449,20 @@ def spec_reference(scenario: dict[str, list[dict]]) -> tuple[set, set, set]:
         for step, ptype in (("3a", "seller_bmsm"), ("3b", "platform_bmsm")):
             offers = []
             for p in (p for p in promos.values() if p["promotion_type"] == ptype):
-                covered = [l for l in lines if applies(p, order, l) and not (ptype == "seller_bmsm" and l["sku_id"] in flash_priced)]
-                qty, base = sum(int(l["quantity"]) for l in covered), sum(running[l["sku_id"]] for l in covered)
-                reached = [(order_discount(p, base, v), tier) for tier, v, spend, min_qty in p["tiers"]
-                           if covered and (min_qty is None or qty >= min_qty) and (spend is None or base >= spend)]
+                covered = [
+                    line
+                    for line in lines
+                    if applies(p, order, line) and not (ptype == "seller_bmsm" and line["sku_id"] in flash_priced)
+                ]
+                qty, base = (
+                    sum(int(line["quantity"]) for line in covered),
+                    sum(running[line["sku_id"]] for line in covered),
+                )
+                reached = [
+                    (order_discount(p, base, v), tier)
+                    for tier, v, spend, min_qty in p["tiers"]
+                    if covered and (min_qty is None or qty >= min_qty) and (spend is None or base >= spend)
+                ]
                 if reached:
                     offers.append((max(reached)[0], p["promotion_id"], covered))  # ties: the higher tier
             if offers:
@@ -1416,23 +1470,35 @@ def spec_reference(scenario: dict[str, list[dict]]) -> tuple[set, set, set]:
                 take(step, pid, discount, covered)
 
         # Step 4: claimed coupons, seller then platform, first failing reason in the SPEC's order.
-        for step, ctype, claim in (("4a", "seller_coupon", "seller_coupon_id"), ("4b", "product_coupon", "platform_coupon_id")):
+        for step, ctype, claim in (
+            ("4a", "seller_coupon", "seller_coupon_id"),
+            ("4b", "product_coupon", "platform_coupon_id"),
+        ):
             cid = order[claim]
             if cid is None:
                 continue
             p, t = promos.get(cid), _instant(order["created_at"])
-            covered = [l for l in lines if p and applies(p, order, l)]
-            base = sum(running[l["sku_id"]] for l in covered)
+            covered = [line for line in lines if p and applies(p, order, line)]
+            base = sum(running[line["sku_id"]] for line in covered)
             spend = p and p["tiers"][0][2]
             reason = (
-                "unknown" if p is None
-                else "wrong_type" if p["promotion_type"] != ctype
-                else "wrong_shop" if p["shop_id"] not in (None, order["shop_id"])
-                else "not_active" if not _instant(p["starts_at"]) <= t < _instant(p["ends_at"])
-                else "condition" if (p["condition"] == "live_only" and order["channel"] != "live") or (p["condition"] == "new_buyer" and order["buyer_is_new"] != "true")
-                else "opted_out" if ctype in PLATFORM_TYPES and not participates(order["shop_id"], ctype, t)
-                else "no_covered_product" if not covered
-                else "min_spend" if spend is not None and base < spend
+                "unknown"
+                if p is None
+                else "wrong_type"
+                if p["promotion_type"] != ctype
+                else "wrong_shop"
+                if p["shop_id"] not in (None, order["shop_id"])
+                else "not_active"
+                if not _instant(p["starts_at"]) <= t < _instant(p["ends_at"])
+                else "condition"
+                if (p["condition"] == "live_only" and order["channel"] != "live")
+                or (p["condition"] == "new_buyer" and order["buyer_is_new"] != "true")
+                else "opted_out"
+                if ctype in PLATFORM_TYPES and not participates(order["shop_id"], ctype, t)
+                else "no_covered_product"
+                if not covered
+                else "min_spend"
+                if spend is not None and base < spend
                 else None
             )
             discount = 0 if reason else order_discount(p, base, p["tiers"][0][1])
@@ -1446,7 +1512,8 @@ def spec_reference(scenario: dict[str, list[dict]]) -> tuple[set, set, set]:
             offers = [
                 (_off(fee, p["discount_kind"], p["tiers"][0][1], _cents(p["max_discount"])), p["promotion_id"])
                 for p in promos.values()
-                if p["promotion_type"] == ptype and any(applies(p, order, l) for l in lines)
+                if p["promotion_type"] == ptype
+                and any(applies(p, order, line) for line in lines)
                 and (p["tiers"][0][2] is None or product_amount >= p["tiers"][0][2])
             ]
             if (best := _best(offers)) and best[0] > 0:
@@ -1462,13 +1529,24 @@ def test_random_orders_price_as_the_spec_reads(scenario):
     assert_no_rejections(result)
     rows, checks, blocked = spec_reference(scenario)
     priced = result.priced
-    assert set(priced.discount_lines.select("order_id", "sku_id", "promotion_id", "step", "amount_cents").rows()) == rows
-    assert set(priced.coupon_checks.select("order_id", "coupon_type", "coupon_id", "status", "reason", "discount_cents").rows()) == checks
+    assert (
+        set(priced.discount_lines.select("order_id", "sku_id", "promotion_id", "step", "amount_cents").rows()) == rows
+    )
+    assert (
+        set(
+            priced.coupon_checks.select(
+                "order_id", "coupon_type", "coupon_id", "status", "reason", "discount_cents"
+            ).rows()
+        )
+        == checks
+    )
     assert set(priced.blocked_incentives.rows()) == blocked
     assert priced.discount_lines.height == len(rows)
 
 
-def _copy(scenario: dict[str, list[dict]], prefix: str, *, drop: frozenset = frozenset(), opt_out: frozenset = frozenset()) -> dict[str, list[dict]]:
+def _copy(
+    scenario: dict[str, list[dict]], prefix: str, *, drop: frozenset = frozenset(), opt_out: frozenset = frozenset()
+) -> dict[str, list[dict]]:
     """The scenario under prefixed ids (its own shops, orders and promotions), without the
     promotions of the `drop` types and with the shops opted out of the `opt_out` types from
     before any order (the generated events of those types removed). Promotions for all shops
@@ -1484,7 +1562,11 @@ def _copy(scenario: dict[str, list[dict]], prefix: str, *, drop: frozenset = fro
         if r["promotion_type"] not in drop
     ]
     kept = {r["promotion_id"] for r in promotions}
-    events = [r | {"shop_id": p(r["shop_id"])} for r in scenario.get("opt_out_events", []) if r["promotion_type"] not in changed]
+    events = [
+        r | {"shop_id": p(r["shop_id"])}
+        for r in scenario.get("opt_out_events", [])
+        if r["promotion_type"] not in changed
+    ]
     events += [
         {"shop_id": p(shop), "promotion_type": t, "changed_at": "2025-01-01T00:00:00Z", "participating": "false"}
         for shop in SHOPS
@@ -1492,12 +1574,15 @@ def _copy(scenario: dict[str, list[dict]], prefix: str, *, drop: frozenset = fro
     ]
     return {
         "orders": [
-            r | {k: p(r[k]) for k in ("order_id", "shop_id", "seller_coupon_id", "platform_coupon_id")} for r in scenario["orders"]
+            r | {k: p(r[k]) for k in ("order_id", "shop_id", "seller_coupon_id", "platform_coupon_id")}
+            for r in scenario["orders"]
         ],
         "order_lines": [r | {"order_id": p(r["order_id"])} for r in scenario["order_lines"]],
         "promotions": promotions,
         "promotion_products": [
-            r | {"promotion_id": p(r["promotion_id"])} for r in scenario.get("promotion_products", []) if p(r["promotion_id"]) in kept
+            r | {"promotion_id": p(r["promotion_id"])}
+            for r in scenario.get("promotion_products", [])
+            if p(r["promotion_id"]) in kept
         ],
         "opt_out_events": events,
     }
@@ -1505,7 +1590,11 @@ def _copy(scenario: dict[str, list[dict]], prefix: str, *, drop: frozenset = fro
 
 def _of_copy(frame: pl.DataFrame, prefix: str) -> pl.DataFrame:
     """The rows of one copy, ids without the copy's prefix, sorted by every column."""
-    ids = [c for c in ("order_id", "promotion_id", "incentive_promotion_id", "flash_promotion_id", "coupon_id") if c in frame.columns]
+    ids = [
+        c
+        for c in ("order_id", "promotion_id", "incentive_promotion_id", "flash_promotion_id", "coupon_id")
+        if c in frame.columns
+    ]
     rows = frame.filter(pl.col("order_id").str.starts_with(prefix)).with_columns(
         pl.col(c).str.strip_prefix(prefix) for c in ids
     )
@@ -1520,7 +1609,11 @@ def test_opting_out_removes_exactly_that_types_discounts(scenario, opted_out):
     # those promotions not existing (seller promotions and other types priced as usual), and
     # the steps before the first opted-out one must not move at all.
     tables: dict[str, list[dict]] = defaultdict(list)
-    for copy in (_copy(scenario, "a."), _copy(scenario, "b.", opt_out=opted_out), _copy(scenario, "c.", drop=opted_out)):
+    for copy in (
+        _copy(scenario, "a."),
+        _copy(scenario, "b.", opt_out=opted_out),
+        _copy(scenario, "c.", drop=opted_out),
+    ):
         for name, rows in copy.items():
             tables[name] += rows
     result = run(**{name: rows for name, rows in tables.items() if rows})
@@ -1531,9 +1624,12 @@ def test_opting_out_removes_exactly_that_types_discounts(scenario, opted_out):
         assert _of_copy(frame, "b.").equals(_of_copy(frame, "c."))
     opted_discounts = _of_copy(priced.discount_lines, "b.")
     assert opted_discounts.filter(pl.col("promotion_type").is_in(list(opted_out))).height == 0
-    assert _of_copy(priced.coupon_checks, "b.").filter(
-        pl.col("coupon_type").is_in(list(opted_out)) & (pl.col("status") == "applied")
-    ).height == 0
+    assert (
+        _of_copy(priced.coupon_checks, "b.")
+        .filter(pl.col("coupon_type").is_in(list(opted_out)) & (pl.col("status") == "applied"))
+        .height
+        == 0
+    )
 
     first = min(STEPS.index(STEP_OF_TYPE[t]) for t in opted_out)
     earlier = pl.col("step").is_in(list(STEPS[:first]))

@@ -69,12 +69,14 @@ def test_staged_contract_catches_what_staging_must_never_let_through():
 CASES = [
     (
         "duplicate order_id rejects both rows, their lines and refunds follow",
-        {"orders": """
+        {
+            "orders": """
         | order_id | created_at           | shipping_fee | actual_shipping_fee |
         | O1       | 2025-06-01T12:00:00Z | 1            | 1                   |
         | O1       | 2025-06-01T12:00:00Z | 1            | 1                   |
         | O2       | 2025-06-02T12:00:00Z | 1            | 1                   |
-        """},
+        """
+        },
         {
             ("orders", "O1", "order_id", "duplicate_key"),
             ("order_lines", "O1|a", "order_id", "order_rejected"),
@@ -84,12 +86,14 @@ CASES = [
     ),
     (
         "sub-cent money is rejected, never rounded; the order goes with its line",
-        {"order_lines": """
+        {
+            "order_lines": """
         | order_id | sku_id | product_id | quantity | unit_price |
         | O1       | a      | P1         | 2        | 10.005     |
         | O1       | b      | P2         | 1        | 25.00      |
         | O2       | a      | P1         | 1        | 10.00      |
-        """},
+        """
+        },
         {
             ("order_lines", "O1|a", "unit_price", "sub_cent"),
             ("orders", "O1", "order_id", "line_rejected"),
@@ -99,31 +103,37 @@ CASES = [
     ),
     (
         "quantity 0 is out of range",
-        {"order_lines": """
+        {
+            "order_lines": """
         | order_id | sku_id | product_id | quantity | unit_price |
         | O1       | a      | P1         | 2        | 10.00      |
         | O1       | b      | P2         | 1        | 25.00      |
         | O2       | a      | P1         | 0        | 10.00      |
-        """},
+        """
+        },
         {("order_lines", "O2|a", "quantity", "out_of_range"), ("orders", "O2", "order_id", "line_rejected")},
     ),
     (
         "a naive timestamp is rejected, never assumed UTC",
-        {"orders": """
+        {
+            "orders": """
         | order_id | created_at          | shipping_fee | actual_shipping_fee |
         | O1       | 2025-06-01T12:00:00Z | 1           | 1                   |
         | O2       | 2025-06-02 12:00:00 | 1            | 1                   |
-        """},
+        """
+        },
         {("orders", "O2", "created_at", "naive_timestamp"), ("order_lines", "O2|a", "order_id", "order_rejected")},
     ),
     (
         "a bad channel enum; and an order with no lines",
-        {"orders": """
+        {
+            "orders": """
         | order_id | created_at           | shipping_fee | actual_shipping_fee | channel |
         | O1       | 2025-06-01T12:00:00Z | 1            | 1                   | shop    |
         | O2       | 2025-06-02T12:00:00Z | 1            | 1                   | tv      |
         | O3       | 2025-06-02T12:00:00Z | 1            | 1                   | live    |
-        """},
+        """
+        },
         {
             ("orders", "O2", "channel", "bad_enum"),
             ("order_lines", "O2|a", "order_id", "order_rejected"),
@@ -156,18 +166,21 @@ CASES = [
     ),
     (
         "a shop's currency is its earliest order's; an order older than the fee schedule",
-        {"orders": """
+        {
+            "orders": """
         | order_id | created_at           | shipping_fee | actual_shipping_fee | currency |
         | O1       | 2025-06-01T12:00:00Z | 1            | 1                   | USD      |
         | O2       | 2025-06-02T12:00:00Z | 1            | 1                   | EUR      |
         | O3       | 2024-02-01T12:00:00Z | 1            | 1                   | USD      |
-        """, "order_lines": """
+        """,
+            "order_lines": """
         | order_id | sku_id | product_id | quantity | unit_price |
         | O1       | a      | P1         | 2        | 10.00      |
         | O1       | b      | P2         | 1        | 25.00      |
         | O2       | a      | P1         | 1        | 10.00      |
         | O3       | a      | P1         | 1        | 10.00      |
-        """},
+        """,
+        },
         # O3 (2024-02-01) is the shop's earliest order: USD. It is itself older than the first
         # default fee row (2024-04-01), so it is rejected no_fee_rate; EUR O2 is foreign.
         {
@@ -179,7 +192,8 @@ CASES = [
     ),
     (
         "a kind the type does not allow; tiers that disagree; a tier with no threshold",
-        {"promotions": """
+        {
+            "promotions": """
         | promotion_id | tier | promotion_type | discount_kind | discount_value | min_quantity | min_spend | condition |
         | FD1          | 1    | flash_deal     | percent_off   | 20             |              |           | none      |
         | SC1          | 1    | seller_coupon  | fixed_price   | 5              |              |           | none      |
@@ -187,7 +201,8 @@ CASES = [
         | SB1          | 2    | seller_bmsm    | percent_off   | 10             | 4            |           | live_only |
         | SB2          | 1    | seller_bmsm    | percent_off   | 5              |              |           | none      |
         | SB2          | 2    | seller_bmsm    | percent_off   | 10             | 4            |           | none      |
-        """},
+        """
+        },
         {
             ("promotions", "SC1|1", "discount_kind", "kind_not_allowed"),
             ("promotions", "SB1|1", "promotion_id", "inconsistent_tiers"),
@@ -198,12 +213,14 @@ CASES = [
     ),
     (
         "a threshold the type does not allow; a percent over 100; ends before start",
-        {"promotions": """
+        {
+            "promotions": """
         | promotion_id | tier | promotion_type   | discount_kind | discount_value | min_spend | starts_at            | ends_at              |
         | FD1          | 1    | flash_deal       | percent_off   | 20             | 10        | 2025-01-01T00:00:00Z | 2026-01-01T00:00:00Z |
         | PD1          | 1    | product_discount | percent_off   | 100.5          |           | 2025-01-01T00:00:00Z | 2026-01-01T00:00:00Z |
         | PD2          | 1    | product_discount | amount_off    | 1              |           | 2025-01-01T00:00:00Z | 2025-01-01T00:00:00Z |
-        """},
+        """
+        },
         # FD1 is rejected, so its scope row goes with it.
         {
             ("promotions", "FD1|1", "min_spend", "threshold_not_allowed"),
@@ -214,12 +231,14 @@ CASES = [
     ),
     (
         "a scope row of an unknown promotion; a promotion whose only scope row is rejected",
-        {"promotion_products": """
+        {
+            "promotion_products": """
         | promotion_id | product_id |
         | FD1          | P1         |
         | FD1          | P1         |
         | XX           | P1         |
-        """},
+        """
+        },
         # Both FD1 rows share a key: both rejected, so FD1 lost its scope and is rejected
         # rather than silently widened to every product.
         {
@@ -230,7 +249,8 @@ CASES = [
     ),
     (
         "over-refund and a second shipping refund, in refund order",
-        {"refunds": """
+        {
+            "refunds": """
         | refund_id | order_id | sku_id | quantity | refunded_at          | refund_shipping |
         | R1        | O1       | a      | 1        | 2025-06-05T00:00:00Z | true            |
         | R2        | O1       | a      | 2        | 2025-06-06T00:00:00Z | false           |
@@ -238,7 +258,8 @@ CASES = [
         | R4        | O1       | b      | 1        | 2025-06-08T00:00:00Z | true            |
         | R5        | O1       | c      | 1        | 2025-06-08T00:00:00Z | false           |
         | R6        | O2       | a      | 1        | 2025-06-01T00:00:00Z | false           |
-        """},
+        """
+        },
         # Line O1|a has 2 units: R1 takes 1, R2 asks 2 of the 1 left (over), R3 takes the last.
         # R4 is the order's second shipping refund. R5 names a SKU the order does not have.
         # R6 is dated before its order was created.
@@ -251,11 +272,13 @@ CASES = [
     ),
     (
         "a flag with a default is still read strictly: text that is not a boolean is rejected, a blank takes the default",
-        {"refunds": """
+        {
+            "refunds": """
         | refund_id | order_id | sku_id | quantity | refunded_at          | refund_shipping |
         | R1        | O1       | a      | 1        | 2025-06-05T00:00:00Z | maybe           |
         | R2        | O1       | b      | 1        | 2025-06-05T00:00:00Z |                 |
-        """},
+        """
+        },
         {("refunds", "R1", "refund_shipping", "invalid_value")},
     ),
 ]
@@ -267,14 +290,21 @@ def test_rejection_truth_table(why, changes, expected):
 
 
 def test_rejected_row_names_row_value_and_reason():
-    rejected = staged_with(order_lines="""
+    rejected = staged_with(
+        order_lines="""
     | order_id | sku_id | product_id | quantity | unit_price |
     | O1       | a      | P1         | 2        | 10.00      |
     | O1       | b      | P2         | 1        | 1.005      |
     | O2       | a      | P1         | 1        | 10.00      |
-    """).filter(pl.col("table") == "order_lines", pl.col("reason") == "sub_cent")
+    """
+    ).filter(pl.col("table") == "order_lines", pl.col("reason") == "sub_cent")
     assert rejected.row(0, named=True) == {
-        "table": "order_lines", "row_number": 2, "key": "O1|b", "column": "unit_price", "reason": "sub_cent", "value": "1.005",
+        "table": "order_lines",
+        "row_number": 2,
+        "key": "O1|b",
+        "column": "unit_price",
+        "reason": "sub_cent",
+        "value": "1.005",
     }
 
 
@@ -290,11 +320,18 @@ def test_money_accepts_decimal_string_and_float_exactly():
 
 
 def test_timestamps_become_utc():
-    staged = stage(inputs(**{**BASE, "orders": """
+    staged = stage(
+        inputs(
+            **{
+                **BASE,
+                "orders": """
     | order_id | created_at                | shipping_fee | actual_shipping_fee |
     | O1       | 2025-06-01T08:00:00-04:00 | 1            | 1                   |
     | O2       | 2025-06-02T12:00:00Z      | 1            | 1                   |
-    """}))
+    """,
+            }
+        )
+    )
     assert staged.tables["orders"]["created_at"].to_list()[0] == datetime(2025, 6, 1, 12, tzinfo=UTC)
 
 
@@ -313,9 +350,35 @@ def test_every_reason_code_is_documented():
 
 _cell = st.one_of(
     st.none(),
-    st.sampled_from(["", "O1", "O2", "a", "b", "P1", "1", "2", "0", "-1", "1.005", "10.00", "abc", "true", "live",
-                     "2025-06-01T12:00:00Z", "2025-06-01 12:00:00", "2023-01-01T00:00:00Z", "USD", "EUR",
-                     "flash_deal", "seller_bmsm", "percent_off", "fixed_price", "150"]),
+    st.sampled_from(
+        [
+            "",
+            "O1",
+            "O2",
+            "a",
+            "b",
+            "P1",
+            "1",
+            "2",
+            "0",
+            "-1",
+            "1.005",
+            "10.00",
+            "abc",
+            "true",
+            "live",
+            "2025-06-01T12:00:00Z",
+            "2025-06-01 12:00:00",
+            "2023-01-01T00:00:00Z",
+            "USD",
+            "EUR",
+            "flash_deal",
+            "seller_bmsm",
+            "percent_off",
+            "fixed_price",
+            "150",
+        ]
+    ),
 )
 
 
@@ -336,8 +399,14 @@ def _table_strategy(name: str, max_rows: int):
 )
 def test_staging_loses_no_row(orders, lines, promotions, scope, refunds, events):
     """On arbitrary bad input every row is accepted or rejected, exactly once."""
-    raw = {"orders": orders, "order_lines": lines, "promotions": promotions, "promotion_products": scope,
-           "refunds": refunds, "opt_out_events": events}
+    raw = {
+        "orders": orders,
+        "order_lines": lines,
+        "promotions": promotions,
+        "promotion_products": scope,
+        "refunds": refunds,
+        "opt_out_events": events,
+    }
     staged = stage(raw)
     for table, frame in raw.items():
         rejected = staged.rejected_rows.filter(pl.col("table") == table)
@@ -346,13 +415,27 @@ def test_staging_loses_no_row(orders, lines, promotions, scope, refunds, events)
         assert staged.tables[table].height + rejected.height == frame.height, table
 
 
-
 _valid_orders = st.lists(st.sampled_from(["O1", "O2", "O3"]), min_size=1, max_size=5).map(
-    lambda ids: raw("orders", [{"order_id": i, "created_at": "2025-06-01T12:00:00Z"} for i in ids]))
-_valid_lines = st.lists(st.tuples(st.sampled_from(["O1", "O2", "O4"]), st.sampled_from(["a", "b"])), min_size=1, max_size=7).map(
-    lambda keys: raw("order_lines", [{"order_id": o, "sku_id": k, "product_id": "P1", "unit_price": "10.00"} for o, k in keys]))
-_valid_refunds = st.lists(st.tuples(st.sampled_from(["R1", "R2"]), st.sampled_from(["O1", "O3", "O5"])), min_size=1, max_size=4).map(
-    lambda keys: raw("refunds", [{"refund_id": r, "order_id": o, "sku_id": "a", "quantity": "1", "refunded_at": "2025-06-05T00:00:00Z"} for r, o in keys]))
+    lambda ids: raw("orders", [{"order_id": i, "created_at": "2025-06-01T12:00:00Z"} for i in ids])
+)
+_valid_lines = st.lists(
+    st.tuples(st.sampled_from(["O1", "O2", "O4"]), st.sampled_from(["a", "b"])), min_size=1, max_size=7
+).map(
+    lambda keys: raw(
+        "order_lines", [{"order_id": o, "sku_id": k, "product_id": "P1", "unit_price": "10.00"} for o, k in keys]
+    )
+)
+_valid_refunds = st.lists(
+    st.tuples(st.sampled_from(["R1", "R2"]), st.sampled_from(["O1", "O3", "O5"])), min_size=1, max_size=4
+).map(
+    lambda keys: raw(
+        "refunds",
+        [
+            {"refund_id": r, "order_id": o, "sku_id": "a", "quantity": "1", "refunded_at": "2025-06-05T00:00:00Z"}
+            for r, o in keys
+        ],
+    )
+)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -380,12 +463,26 @@ def test_verdicts_do_not_depend_on_row_order(orders, lines, refunds, seed):
 def test_a_quantity_whose_gross_sales_would_wrap_is_rejected_not_priced_at_zero():
     # 2^56 units at $2.56 is 2^64 cents: in 64-bit integers that wraps to exactly 0.
     # Typed as a Parquet file holds them: Int64 quantity, Decimal(18,2) price.
-    lines = pl.DataFrame({
-        "order_id": ["O1", "O2"], "sku_id": ["a", "a"], "product_id": ["P1", "P1"], "product_name": ["Mug", "Mug"], "sku_name": ["Red", "Red"],
-        "quantity": pl.Series([2**56, 1], dtype=pl.Int64), "unit_price": pl.Series(["2.56", "10.00"]).cast(pl.Decimal(18, 2)),
-    })
-    staged = stage(inputs(**{**BASE, "order_lines": lines, "refunds": "| refund_id | order_id | sku_id | quantity | refunded_at |"}))
-    assert reasons(staged.rejected_rows) >= {("order_lines", "O1|a", "quantity", "out_of_range"), ("orders", "O1", "order_id", "line_rejected")}
+    lines = pl.DataFrame(
+        {
+            "order_id": ["O1", "O2"],
+            "sku_id": ["a", "a"],
+            "product_id": ["P1", "P1"],
+            "product_name": ["Mug", "Mug"],
+            "sku_name": ["Red", "Red"],
+            "quantity": pl.Series([2**56, 1], dtype=pl.Int64),
+            "unit_price": pl.Series(["2.56", "10.00"]).cast(pl.Decimal(18, 2)),
+        }
+    )
+    staged = stage(
+        inputs(
+            **{**BASE, "order_lines": lines, "refunds": "| refund_id | order_id | sku_id | quantity | refunded_at |"}
+        )
+    )
+    assert reasons(staged.rejected_rows) >= {
+        ("order_lines", "O1|a", "quantity", "out_of_range"),
+        ("orders", "O1", "order_id", "line_rejected"),
+    }
     assert staged.tables["orders"]["order_id"].to_list() == ["O2"]
 
 
@@ -407,12 +504,26 @@ def test_values_beyond_their_bounds_are_out_of_range(table_name, column, value):
     tables = {name: raw(name, text) for name, text in BASE.items()}
     frame = tables[table_name]
     if table_name == "order_lines" and column == "quantity" and value == 100_001:
-        frame = frame.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("100000.00")).otherwise(pl.col("unit_price")).alias("unit_price"))
+        frame = frame.with_columns(
+            pl.when(pl.int_range(pl.len()) == 0)
+            .then(pl.lit("100000.00"))
+            .otherwise(pl.col("unit_price"))
+            .alias("unit_price")
+        )
     dtype = pl.UInt64 if isinstance(value, int) else pl.String
-    values = [value] + frame[column].cast(pl.String).to_list()[1:] if dtype == pl.String else [value] + frame[column].cast(pl.UInt64, strict=False).to_list()[1:]
+    values = (
+        [value, *frame[column].cast(pl.String).to_list()[1:]]
+        if dtype == pl.String
+        else [value, *frame[column].cast(pl.UInt64, strict=False).to_list()[1:]]
+    )
     frame = frame.with_columns(pl.Series(column, values, dtype))
     if table_name == "promotions":
-        frame = frame.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("seller_bmsm")).otherwise(pl.col("promotion_type")).alias("promotion_type"))
+        frame = frame.with_columns(
+            pl.when(pl.int_range(pl.len()) == 0)
+            .then(pl.lit("seller_bmsm"))
+            .otherwise(pl.col("promotion_type"))
+            .alias("promotion_type")
+        )
     staged = stage(inputs(**{**BASE, table_name: frame}))
     first = staged.rejected_rows.filter((pl.col("table") == table_name) & (pl.col("row_number") == 1))
     assert first.select("column", "reason").rows() == [(column, "out_of_range")]
@@ -443,21 +554,53 @@ def test_a_line_at_every_bound_is_priced_exactly():
 @pytest.mark.parametrize(
     ("table_name", "column", "values", "reason"),
     [
-        ("order_lines", "quantity", pl.Series("quantity", [[1], [2], [3]]), "invalid_value"),  # a list where a count belongs
-        ("orders", "buyer_is_new", pl.Series("buyer_is_new", [b"\x01", b"\x00"]), "invalid_value"),  # binary where a flag belongs
-        ("order_lines", "unit_price", pl.Series("unit_price", [{"a": 1}] * 3), "invalid_value"),  # a struct where money belongs
-        ("order_lines", "product_name", pl.Series("product_name", [b"\x00\xff"] * 3), "invalid_value"),  # bytes that are not text
+        (
+            "order_lines",
+            "quantity",
+            pl.Series("quantity", [[1], [2], [3]]),
+            "invalid_value",
+        ),  # a list where a count belongs
+        (
+            "orders",
+            "buyer_is_new",
+            pl.Series("buyer_is_new", [b"\x01", b"\x00"]),
+            "invalid_value",
+        ),  # binary where a flag belongs
+        (
+            "order_lines",
+            "unit_price",
+            pl.Series("unit_price", [{"a": 1}] * 3),
+            "invalid_value",
+        ),  # a struct where money belongs
+        (
+            "order_lines",
+            "product_name",
+            pl.Series("product_name", [b"\x00\xff"] * 3),
+            "invalid_value",
+        ),  # bytes that are not text
         ("order_lines", "unit_price", pl.Series("unit_price", [timedelta(days=1)] * 3), "invalid_value"),  # a duration
         ("orders", "shipping_fee", pl.Series("shipping_fee", [time(1)] * 2), "invalid_value"),  # a time of day
-        ("order_lines", "quantity", pl.Series("quantity", [-(2**63)] * 3, pl.Int64), "out_of_range"),  # abs() of it wraps to itself
-        ("orders", "sales_tax", pl.Series("sales_tax", ["١٢", "1٢"]), "invalid_value"),  # digits of another script: was null, no reason
+        (
+            "order_lines",
+            "quantity",
+            pl.Series("quantity", [-(2**63)] * 3, pl.Int64),
+            "out_of_range",
+        ),  # abs() of it wraps to itself
+        (
+            "orders",
+            "sales_tax",
+            pl.Series("sales_tax", ["١٢", "1٢"]),
+            "invalid_value",
+        ),  # digits of another script: was null, no reason
     ],
 )
 def test_a_column_of_an_unreadable_type_has_its_rows_rejected_not_a_crash(table_name, column, values, reason):
     tables = {name: raw(name, text) for name, text in BASE.items()}
     tables[table_name] = tables[table_name].with_columns(values)
     staged = stage(tables)
-    assert set(staged.rejected_rows.filter(pl.col("table") == table_name).select("column", "reason").unique().rows()) == {(column, reason)}
+    assert set(
+        staged.rejected_rows.filter(pl.col("table") == table_name).select("column", "reason").unique().rows()
+    ) == {(column, reason)}
     assert staged.tables[table_name].height == 0
 
 

@@ -18,13 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemas.layout import (
-    FEES_PARTS,
-    NET_SALES_PARTS,
-    ORDER_DETAILS_MONEY,
-    SHIPPING_PARTS,
-    cents_name,
-)
+from schemas.layout import FEES_PARTS, NET_SALES_PARTS, ORDER_DETAILS_MONEY, SHIPPING_PARTS, cents_name
 from tests.conftest import inputs, run
 from transforms.pipeline import Results, compute
 
@@ -69,7 +63,15 @@ def unsettled(result: Results) -> dict[str, tuple]:
 
 def statement_totals(result: Results) -> dict[tuple[str, str], tuple[int, ...]]:
     """Per (shop, statement date): total, net sales, shipping, fees, adjustments, reserve, payable (cents)."""
-    labels = ("Total settlement amount", "Net sales", "Shipping", "Fees", "Adjustments", "Reserve amount", "Payable amount")
+    labels = (
+        "Total settlement amount",
+        "Net sales",
+        "Shipping",
+        "Fees",
+        "Adjustments",
+        "Reserve amount",
+        "Payable amount",
+    )
     return {
         (r["shop_id"], r["statement_date"].isoformat()): tuple(r[C(label)] for label in labels)
         for r in result.statements.statements.iter_rows(named=True)
@@ -144,7 +146,11 @@ def test_settlement_timing_truth_table():
     assert statement_dates(result, "edge") == {("A", None): "2025-06-20"}
     assert statement_dates(result, "partly") == {("A", None): "2025-06-11"}
     assert nonzero(rows_of(result, "edge")[("A", None)]) == {
-        "Total settlement amount": 920, "Net sales": 1000, "Gross sales": 1000, "Fees": -80, "Referral fee": -80,
+        "Total settlement amount": 920,
+        "Net sales": 1000,
+        "Gross sales": 1000,
+        "Fees": -80,
+        "Referral fee": -80,
         "Customer payment": 1000,
     }
     # partly: 2 x 1000 gross, 1 unit (1000) refunded before delivery → net 1000, referral -80,
@@ -152,12 +158,23 @@ def test_settlement_timing_truth_table():
     partly = rows_of(result, "partly")[("A", None)]
     assert partly["quantity"] == 2
     assert nonzero(partly) == {
-        "Total settlement amount": 920, "Net sales": 1000, "Gross sales": 2000, "Gross sales refund": -1000,
-        "Fees": -80, "Referral fee": -80, "Customer payment": 2000, "Customer refund": -1000,
+        "Total settlement amount": 920,
+        "Net sales": 1000,
+        "Gross sales": 2000,
+        "Gross sales refund": -1000,
+        "Fees": -80,
+        "Referral fee": -80,
+        "Customer payment": 2000,
+        "Customer refund": -1000,
     }
     assert nonzero(rows_of(result, "at_delivery")[("A", None)]) == {
-        "Total settlement amount": -16, "Gross sales": 1000, "Gross sales refund": -1000, "Fees": -16,
-        "Refund administration fee": -16, "Customer payment": 1000, "Customer refund": -1000,
+        "Total settlement amount": -16,
+        "Gross sales": 1000,
+        "Gross sales refund": -1000,
+        "Fees": -16,
+        "Refund administration fee": -16,
+        "Customer payment": 1000,
+        "Customer refund": -1000,
     }
     assert unsettled(result) == {
         # (status, expected date, expected total, net sales, shipping, fees)
@@ -253,23 +270,99 @@ def test_statement_date_is_the_utc_date_and_the_layout_text_columns():
     assert_nothing_rejected(result)
     published = result.published()["order_details"]
     text = (
-        "shop_id", "statement_date_utc", "statement_id", "payment_id", "status", "currency", "type",
-        "order_adjustment_id", "sku_id", "quantity", "product_name", "sku_name", "order_created_date", "order_delivery_date",
+        "shop_id",
+        "statement_date_utc",
+        "statement_id",
+        "payment_id",
+        "status",
+        "currency",
+        "type",
+        "order_adjustment_id",
+        "sku_id",
+        "quantity",
+        "product_name",
+        "sku_name",
+        "order_created_date",
+        "order_delivery_date",
     )
     got = sorted(published.select(*text).rows())
-    assert got == sorted([
-        ("S1", "2025-06-11", "S1-20250611", "", "Computed", "USD", "Order", "tz", "A", 2, "Mug", "Blue", "2025-06-01", "2025-06-03"),
-        # The refund row: Type is Order too (computed rows all are), Quantity = refunded units.
-        ("S1", "2025-06-15", "S1-20250615", "", "Computed", "USD", "Order", "tz", "A", 1, "Mug", "Blue", "2025-06-01", "2025-06-03"),
-        ("S1", "2025-06-10", "S1-20250610", "", "Computed", "USD", "Order", "night", "A", 1, "Mug", "Blue", "2025-06-01", "2025-06-02"),
-        ("S2", "2025-06-10", "S2-20250610", "", "Computed", "USD", "Order", "other", "A", 1, "Cup", "Red", "2025-06-01", "2025-06-02"),
-    ])
+    assert got == sorted(
+        [
+            (
+                "S1",
+                "2025-06-11",
+                "S1-20250611",
+                "",
+                "Computed",
+                "USD",
+                "Order",
+                "tz",
+                "A",
+                2,
+                "Mug",
+                "Blue",
+                "2025-06-01",
+                "2025-06-03",
+            ),
+            # The refund row: Type is Order too (computed rows all are), Quantity = refunded units.
+            (
+                "S1",
+                "2025-06-15",
+                "S1-20250615",
+                "",
+                "Computed",
+                "USD",
+                "Order",
+                "tz",
+                "A",
+                1,
+                "Mug",
+                "Blue",
+                "2025-06-01",
+                "2025-06-03",
+            ),
+            (
+                "S1",
+                "2025-06-10",
+                "S1-20250610",
+                "",
+                "Computed",
+                "USD",
+                "Order",
+                "night",
+                "A",
+                1,
+                "Mug",
+                "Blue",
+                "2025-06-01",
+                "2025-06-02",
+            ),
+            (
+                "S2",
+                "2025-06-10",
+                "S2-20250610",
+                "",
+                "Computed",
+                "USD",
+                "Order",
+                "other",
+                "A",
+                1,
+                "Cup",
+                "Red",
+                "2025-06-01",
+                "2025-06-02",
+            ),
+        ]
+    )
     # Money is Decimal(18,2) at the edge: tz's order row is net 2000, referral -160, total 1840.
     tz_row = published.filter((pl.col("order_adjustment_id") == "tz") & pl.col("refund_id").is_null())
     assert published.schema["total_settlement_amount"] == pl.Decimal(18, 2)
     assert tz_row["total_settlement_amount"].to_list() == [Decimal("18.40")]
     statements = result.published()["statements"]
-    assert sorted(statements.select("shop_id", "statement_date_utc", "statement_id", "payment_id", "status").rows()) == [
+    assert sorted(
+        statements.select("shop_id", "statement_date_utc", "statement_id", "payment_id", "status").rows()
+    ) == [
         ("S1", "2025-06-10", "S1-20250610", "", "Computed"),
         ("S1", "2025-06-11", "S1-20250611", "", "Computed"),
         ("S1", "2025-06-15", "S1-20250615", "", "Computed"),
@@ -396,8 +489,16 @@ def test_order_level_amounts_tie_goes_to_the_smaller_sku_id_by_code_point():
         """,
     )
     rows = rows_of(result, "tie")
-    got = {sku: (r[C("TikTok Shop shipping fee")], r[C("Sales tax payment")], r[C("Customer-paid shipping fee")],
-                 r[C("Referral fee")], r[C("Total settlement amount")]) for (sku, _), r in rows.items()}
+    got = {
+        sku: (
+            r[C("TikTok Shop shipping fee")],
+            r[C("Sales tax payment")],
+            r[C("Customer-paid shipping fee")],
+            r[C("Referral fee")],
+            r[C("Total settlement amount")],
+        )
+        for (sku, _), r in rows.items()
+    }
     assert got == {"A10": (-51, 2, 3, -80, 872), "A2": (-50, 1, 2, -80, 872)}
 
 
@@ -533,20 +634,42 @@ def test_a_refund_after_settlement_is_its_own_row_on_its_own_date(refund_result)
     #   admin -round(0.2 * 40) = -8; fees 32; total -468; customer refund -505.
     rows = rows_of(refund_result, "later")
     assert statement_dates(refund_result, "later") == {
-        ("A", None): "2025-06-10", ("B", None): "2025-06-10", ("A", "R2"): "2025-06-15", ("B", "R3"): "2025-06-15",
+        ("A", None): "2025-06-10",
+        ("B", None): "2025-06-10",
+        ("A", "R2"): "2025-06-15",
+        ("B", "R3"): "2025-06-15",
     }
     assert nonzero(rows[("A", None)]) == {
-        "Total settlement amount": 2622, "Net sales": 2700, "Gross sales": 3000, "Seller discount": -300,
-        "Shipping": 172, "TikTok Shop shipping fee": -343, "Customer-paid shipping fee": 429,
-        "TikTok Shop shipping incentive": 86, "Fees": -250, "Referral fee": -250, "Customer payment": 3099,
-        "Platform discounts": 60, "Sales tax payment": 30, "Customer-paid shipping fee before discounts": 515,
+        "Total settlement amount": 2622,
+        "Net sales": 2700,
+        "Gross sales": 3000,
+        "Seller discount": -300,
+        "Shipping": 172,
+        "TikTok Shop shipping fee": -343,
+        "Customer-paid shipping fee": 429,
+        "TikTok Shop shipping incentive": 86,
+        "Fees": -250,
+        "Referral fee": -250,
+        "Customer payment": 3099,
+        "Platform discounts": 60,
+        "Sales tax payment": 30,
+        "Customer-paid shipping fee before discounts": 515,
         "TikTok Shop shipping fee discount to customer": 86,
     }
     assert nonzero(rows[("B", None)]) == {
-        "Total settlement amount": 482, "Net sales": 500, "Gross sales": 500, "Shipping": 28,
-        "TikTok Shop shipping fee": -57, "Customer-paid shipping fee": 71, "TikTok Shop shipping incentive": 14,
-        "Fees": -46, "Referral fee": -46, "Customer payment": 576, "Sales tax payment": 5,
-        "Customer-paid shipping fee before discounts": 85, "TikTok Shop shipping fee discount to customer": 14,
+        "Total settlement amount": 482,
+        "Net sales": 500,
+        "Gross sales": 500,
+        "Shipping": 28,
+        "TikTok Shop shipping fee": -57,
+        "Customer-paid shipping fee": 71,
+        "TikTok Shop shipping incentive": 14,
+        "Fees": -46,
+        "Referral fee": -46,
+        "Customer payment": 576,
+        "Sales tax payment": 5,
+        "Customer-paid shipping fee before discounts": 85,
+        "TikTok Shop shipping fee discount to customer": 14,
     }
     assert [rows[k]["quantity"] for k in (("A", None), ("A", "R2"), ("B", "R3"))] == [3, 2, 1]
     assert nonzero(rows[("A", "R2")]) == {
@@ -668,11 +791,15 @@ def test_refund_administration_fee_truth_table():
     labels = ("Referral fee", "Refund administration fee", "Affiliate commission", "Total settlement amount")
 
     def fees(order_id):
-        return {key: tuple(r[C(l)] for l in labels) for key, r in rows_of(result, order_id).items()}
+        return {key: tuple(r[C(label)] for label in labels) for key, r in rows_of(result, order_id).items()}
 
     assert fees("before_delivery") == {("A", None): (-80, 0, 0, 920)}
     assert fees("at_delivery") == {("A", None): (-80, -16, 0, 904)}
-    assert fees("pre_start") == {("A", None): (-160, 0, 0, 1840), ("A", "RA"): (80, 0, 0, -920), ("A", "RB"): (80, -16, 0, -936)}
+    assert fees("pre_start") == {
+        ("A", None): (-160, 0, 0, 1840),
+        ("A", "RA"): (80, 0, 0, -920),
+        ("A", "RB"): (80, -16, 0, -936),
+    }
     assert fees("capped") == {("A", None): (-3200, 0, 0, 36800), ("A", "CP"): (3200, -500, 0, -37300)}
     assert fees("affiliate") == {("A", None): (-160, 0, -100, 1740), ("A", "AF"): (80, -16, 50, -886)}
 
@@ -718,7 +845,7 @@ def test_default_fee_schedule_by_created_date_serves_later_refunds():
     labels = ("Referral fee", "Refund administration fee")
 
     def fees(order_id):
-        return {key: tuple(r[C(l)] for l in labels) for key, r in rows_of(result, order_id).items()}
+        return {key: tuple(r[C(label)] for label in labels) for key, r in rows_of(result, order_id).items()}
 
     assert fees("rate6") == {("A", None): (-62, 0), ("A", "R6"): (62, 0)}
     assert fees("rate8") == {("A", None): (-82, 0)}
@@ -768,7 +895,7 @@ def test_a_supplied_fee_schedule_replaces_the_default():
     labels = ("Referral fee", "Refund administration fee")
 
     def fees(order_id):
-        return {key: tuple(r[C(l)] for l in labels) for key, r in rows_of(result, order_id).items()}
+        return {key: tuple(r[C(label)] for label in labels) for key, r in rows_of(result, order_id).items()}
 
     assert fees("early") == {("A", None): (-50, 0)}
     assert fees("now") == {("A", None): (-140, 0), ("A", "RN"): (70, -35)}
@@ -801,29 +928,40 @@ def small_orders(draw) -> dict[str, list[dict]]:
     for n in range(draw(st.integers(1, 4))):
         order_id = f"O{n}"
         # Mostly delivered early enough to settle before as_of; else in the hold at as_of, after it, or never.
-        delivered = draw(st.one_of(st.none(), st.integers(0, 24 * 12), st.integers(0, 24 * 12), st.integers(24 * 16, 24 * 25)))
+        delivered = draw(
+            st.one_of(st.none(), st.integers(0, 24 * 12), st.integers(0, 24 * 12), st.integers(24 * 16, 24 * 25))
+        )
         when = [st.integers(0, 24 * 23)]
         if delivered is not None and delivered + 24 * 8 <= 24 * 23:
             # In the hold (up to the settlement instant itself) and after settlement.
             when += [st.integers(delivered, delivered + 24 * 8), st.integers(delivered + 24 * 8, 24 * 23)]
         refund_hour = st.one_of(when)
-        orders.append({
-            "order_id": order_id,
-            "shop_id": draw(st.sampled_from(["S1", "S2"])),
-            "created_at": _at(0),
-            "delivered_at": None if delivered is None else _at(delivered),
-            "shipping_fee": _cents(draw(st.integers(0, 1_500))),
-            "actual_shipping_fee": _cents(draw(st.integers(0, 1_500))),
-            "sales_tax": _cents(draw(st.integers(0, 500))),
-            "affiliate_commission_rate": draw(st.sampled_from([None, "0.05", "0.125"])),
-        })
+        orders.append(
+            {
+                "order_id": order_id,
+                "shop_id": draw(st.sampled_from(["S1", "S2"])),
+                "created_at": _at(0),
+                "delivered_at": None if delivered is None else _at(delivered),
+                "shipping_fee": _cents(draw(st.integers(0, 1_500))),
+                "actual_shipping_fee": _cents(draw(st.integers(0, 1_500))),
+                "sales_tax": _cents(draw(st.integers(0, 500))),
+                "affiliate_commission_rate": draw(st.sampled_from([None, "0.05", "0.125"])),
+            }
+        )
         # Some orders are refunded in full (every unit), to check that the refunds net to zero.
         full = draw(st.booleans())
         shipping_left = True  # refund_shipping at most once per order (SPEC §3)
         for sku in "AB"[: draw(st.integers(1, 2))]:
             quantity = draw(st.integers(1, 3))
-            lines.append({"order_id": order_id, "sku_id": sku, "product_id": f"P{sku}",
-                          "quantity": str(quantity), "unit_price": _cents(draw(st.integers(1, 50_000)))})
+            lines.append(
+                {
+                    "order_id": order_id,
+                    "sku_id": sku,
+                    "product_id": f"P{sku}",
+                    "quantity": str(quantity),
+                    "unit_price": _cents(draw(st.integers(1, 50_000))),
+                }
+            )
             # Split the refunded units into up to three refunds: all of them when `full`.
             refunded = quantity if full else draw(st.integers(0, quantity))
             parts = []
@@ -834,15 +972,24 @@ def small_orders(draw) -> dict[str, list[dict]]:
             for k, units in enumerate(parts):
                 with_shipping = shipping_left and draw(st.booleans())
                 shipping_left = shipping_left and not with_shipping
-                refunds.append({"refund_id": f"{order_id}{sku}{k}", "order_id": order_id, "sku_id": sku,
-                                "quantity": str(units), "refunded_at": _at(draw(refund_hour)),
-                                "refund_shipping": str(with_shipping).lower()})
+                refunds.append(
+                    {
+                        "refund_id": f"{order_id}{sku}{k}",
+                        "order_id": order_id,
+                        "sku_id": sku,
+                        "quantity": str(units),
+                        "refunded_at": _at(draw(refund_hour)),
+                        "refund_shipping": str(with_shipping).lower(),
+                    }
+                )
     tables = {"orders": orders, "order_lines": lines, "refunds": refunds}
     return {name: rows for name, rows in tables.items() if rows}
 
 
 # A run costs about half a second; each example prices up to four orders.
-PROPERTY = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+PROPERTY = settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 
 
 @PROPERTY
@@ -853,9 +1000,9 @@ def test_statement_identities_hold_for_random_orders(scenario):
     details = result.statements.order_details
     # Each row: Net sales, Shipping and Fees are the sums of their parts; Total = Net + Shipping + Fees (+ 0 adjustments).
     for row in details.iter_rows(named=True):
-        assert row[C("Net sales")] == sum(row[C(l)] for l in NET_SALES_PARTS)
-        assert row[C("Shipping")] == sum(row[C(l)] for l in SHIPPING_PARTS)
-        assert row[C("Fees")] == sum(row[C(l)] for l in FEES_PARTS)
+        assert row[C("Net sales")] == sum(row[C(label)] for label in NET_SALES_PARTS)
+        assert row[C("Shipping")] == sum(row[C(label)] for label in SHIPPING_PARTS)
+        assert row[C("Fees")] == sum(row[C(label)] for label in FEES_PARTS)
         assert row[C("Adjustment amount")] == 0
         assert row[C("Total settlement amount")] == row[C("Net sales")] + row[C("Shipping")] + row[C("Fees")]
     # Each statement total is the sum of its rows; payable = total + reserve (0).

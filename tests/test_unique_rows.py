@@ -18,11 +18,15 @@ def _verdict(frame: pl.DataFrame, keys: list[str], nulls_last: bool) -> list[boo
 
 
 @settings(max_examples=300, deadline=None)
-@given(rows=_rows, nulls_last=st.booleans(), order=st.sampled_from(["given", "sorted", "sorted_other_nulls", "reversed"]))
+@given(
+    rows=_rows, nulls_last=st.booleans(), order=st.sampled_from(["given", "sorted", "sorted_other_nulls", "reversed"])
+)
 def test_same_verdict_as_hashing_every_key(rows, nulls_last, order):
     frame = pl.DataFrame(rows, schema={"k1": pl.String, "k2": pl.String}, orient="row")
     if order != "given":
-        frame = frame.sort("k1", "k2", nulls_last=nulls_last if order == "sorted" else not nulls_last, descending=order == "reversed")
+        frame = frame.sort(
+            "k1", "k2", nulls_last=nulls_last if order == "sorted" else not nulls_last, descending=order == "reversed"
+        )
     expected = (~pl.struct("k1", "k2").is_duplicated()).alias("x")
     assert _verdict(frame, ["k1", "k2"], nulls_last) == frame.select(expected).to_series().to_list()
     assert _verdict(frame, ["k1"], nulls_last) == frame.select(~pl.col("k1").is_duplicated()).to_series().to_list()

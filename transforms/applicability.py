@@ -28,7 +28,12 @@ _HEADER_COLUMNS = (
 
 def promotion_headers(promotions: pl.DataFrame) -> pl.DataFrame:
     """One row per promotion with the attributes its tier rows share (staging checked they agree)."""
-    return promotions.sort("promotion_id", "tier").group_by("promotion_id", maintain_order=True).first().select(_HEADER_COLUMNS)
+    return (
+        promotions.sort("promotion_id", "tier")
+        .group_by("promotion_id", maintain_order=True)
+        .first()
+        .select(_HEADER_COLUMNS)
+    )
 
 
 def opted_out(orders: pl.DataFrame, opt_out_events: pl.DataFrame) -> pl.DataFrame:
@@ -53,8 +58,14 @@ def opted_out(orders: pl.DataFrame, opt_out_events: pl.DataFrame) -> pl.DataFram
     )
     return (
         # Both sides are sorted by time above (Polars cannot check it when `by` is given).
-        order_types.join_asof(events, left_on="created_at", right_on="changed_at", by=["shop_id", "promotion_type"],
-                              strategy="backward", check_sortedness=False)
+        order_types.join_asof(
+            events,
+            left_on="created_at",
+            right_on="changed_at",
+            by=["shop_id", "promotion_type"],
+            strategy="backward",
+            check_sortedness=False,
+        )
         .filter(pl.col("participating").not_())
         .select("order_id", "promotion_type")
         .sort("order_id", "promotion_type")
@@ -80,7 +91,12 @@ def applicable(
 
 
 def _applicable(con, orders, lines, headers, scope, opted, types) -> pl.DataFrame:
-    con.register("orders", orders.select("order_id", "shop_id", "created_at", "channel", "buyer_is_new", "seller_coupon_id", "platform_coupon_id"))
+    con.register(
+        "orders",
+        orders.select(
+            "order_id", "shop_id", "created_at", "channel", "buyer_is_new", "seller_coupon_id", "platform_coupon_id"
+        ),
+    )
     con.register("lines", lines.select("order_id", "sku_id", "_line", "product_id"))
     con.register("promos", headers.filter(pl.col("promotion_type").is_in(list(types))))
     con.register("scope", scope.select("promotion_id", "product_id"))

@@ -14,17 +14,23 @@ _FIXED = r"^([+-]?)([0-9]*)(?:\.([0-9]*))?$"  # ASCII digits only: `\d` would al
 _MAX_INT_DIGITS = 15
 
 
-def parse_fixed_typed(raw: pl.Expr, dtype: pl.DataType, scale: int, too_precise: str = "sub_cent") -> tuple[pl.Expr, pl.Expr]:
+def parse_fixed_typed(
+    raw: pl.Expr, dtype: pl.DataType, scale: int, too_precise: str = "sub_cent"
+) -> tuple[pl.Expr, pl.Expr]:
     """`parse_fixed`, with exact fast paths for integer and Decimal columns of at most `scale`
     places (the usual Parquet types): no text round trip for them."""
     if dtype.is_integer():
         value = raw.cast(pl.Int128) * (10**scale)
         out_of_range = value.abs() >= 10 ** (_MAX_INT_DIGITS + scale)
-        return pl.when(out_of_range).then(None).otherwise(value).cast(pl.Int64), pl.when(out_of_range).then(pl.lit("out_of_range"))
+        return pl.when(out_of_range).then(None).otherwise(value).cast(pl.Int64), pl.when(out_of_range).then(
+            pl.lit("out_of_range")
+        )
     if isinstance(dtype, pl.Decimal) and dtype.scale <= scale:
         units = raw.to_physical().cast(pl.Int128) * (10 ** (scale - dtype.scale))  # the unscaled integer, exactly
         out_of_range = units.abs() >= 10 ** (_MAX_INT_DIGITS + scale)
-        return pl.when(out_of_range).then(None).otherwise(units).cast(pl.Int64), pl.when(out_of_range).then(pl.lit("out_of_range"))
+        return pl.when(out_of_range).then(None).otherwise(units).cast(pl.Int64), pl.when(out_of_range).then(
+            pl.lit("out_of_range")
+        )
     return parse_fixed(raw, scale, too_precise)
 
 

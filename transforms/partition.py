@@ -34,9 +34,13 @@ def plan(shop_orders: pl.DataFrame, target_orders: int, shops: list[str] | None 
             raise ValueError(f"no accepted orders for shop(s) {', '.join(unknown)}")
         sizes = sizes.filter(pl.col("shop_id").is_in(shops))
     # A shop joins the partition its first order falls in, counting orders shop after shop.
-    grouped = sizes.with_columns(
-        ((pl.col("len").cum_sum() - pl.col("len")) // max(target_orders, 1)).rank("dense").alias("_partition")
-    ).group_by("_partition", maintain_order=True).agg("shop_id")
+    grouped = (
+        sizes.with_columns(
+            ((pl.col("len").cum_sum() - pl.col("len")) // max(target_orders, 1)).rank("dense").alias("_partition")
+        )
+        .group_by("_partition", maintain_order=True)
+        .agg("shop_id")
+    )
     return grouped["shop_id"].to_list() or [[]]  # no shop at all: one empty partition, so every output exists
 
 
@@ -103,19 +107,26 @@ def split(tables: dict[str, pl.DataFrame], groups: list[list[str]] | list[Part])
     if sliced.height:  # a sliced shop's orders, by rank of order ID, in equal shares
         rank = (pl.col("order_id").rank("ordinal").over("shop_id") - 1).cast(pl.Int64)
         slice_of = orders.join(sliced, on="shop_id", how="left", maintain_order="left").select(
-            pl.when(pl.col("_slices").is_not_null()).then(rank * pl.col("_slices") // pl.len().over("shop_id")).otherwise(0).alias("_slice")
+            pl.when(pl.col("_slices").is_not_null())
+            .then(rank * pl.col("_slices") // pl.len().over("shop_id"))
+            .otherwise(0)
+            .alias("_slice")
         )
         orders = orders.with_columns(slice_of["_slice"])
     else:
         orders = orders.with_columns(pl.lit(0, pl.Int64).alias("_slice"))
-    orders = orders.join(index.drop("_slices"), on=["shop_id", "_slice"], how="left", maintain_order="left").drop("_slice")  # null: no partition
+    orders = orders.join(index.drop("_slices"), on=["shop_id", "_slice"], how="left", maintain_order="left").drop(
+        "_slice"
+    )  # null: no partition
     owner = orders.select("order_id", "_partition")
     by_order = {
         "orders": orders,
         "order_lines": _with_owner(tables["order_lines"], owner),
         "refunds": tables["refunds"].join(owner, on="order_id", maintain_order="left"),
     }
-    pieces = {name: frame.partition_by("_partition", as_dict=True, include_key=False) for name, frame in by_order.items()}
+    pieces = {
+        name: frame.partition_by("_partition", as_dict=True, include_key=False) for name, frame in by_order.items()
+    }
     result = []
     for i, shops in enumerate(p.shops for p in parts):
         own = {name: pieces[name].get((i,), tables[name].clear()) for name in BY_ORDER}
@@ -123,10 +134,14 @@ def split(tables: dict[str, pl.DataFrame], groups: list[list[str]] | list[Part])
         # shop's coupon is `wrong_type` or `wrong_shop` in one run, so it must not be `unknown` here.
         claimed = pl.concat([own["orders"]["seller_coupon_id"], own["orders"]["platform_coupon_id"]]).drop_nulls()
         promotions = tables["promotions"].filter(
-            pl.col("shop_id").is_null() | pl.col("shop_id").is_in(shops) | pl.col("promotion_id").is_in(claimed.implode())
+            pl.col("shop_id").is_null()
+            | pl.col("shop_id").is_in(shops)
+            | pl.col("promotion_id").is_in(claimed.implode())
         )
         own["promotions"] = promotions
-        own["promotion_products"] = tables["promotion_products"].join(promotions.select("promotion_id").unique(), on="promotion_id", how="semi")
+        own["promotion_products"] = tables["promotion_products"].join(
+            promotions.select("promotion_id").unique(), on="promotion_id", how="semi"
+        )
         own["opt_out_events"] = tables["opt_out_events"].filter(pl.col("shop_id").is_in(shops))
         own["fee_schedule"] = tables["fee_schedule"]
         result.append(own)

@@ -12,13 +12,7 @@ import polars as pl
 
 from transforms.applicability import promotion_headers
 from transforms.money import cents_to_decimal, decimalise
-from transforms.reconcile import (
-    Evidence,
-    ReconParams,
-    evidence,
-    reconcile,
-    reconciled_window,
-)
+from transforms.reconcile import Evidence, ReconParams, evidence, reconcile, reconciled_window
 from transforms.refunds import coupon_restorations, line_sales_tax, refund_amounts
 from transforms.reported import empty_reported_details, empty_reported_statements
 from transforms.stacking import Priced, price_orders
@@ -43,32 +37,62 @@ class ReconPieces:
     unsettled: pl.DataFrame
     evidence: Evidence
 
-    FRAMES = ("details", "unsettled", "opt_out_toggled", "blocked_incentive", "coupon_rejected", "referral_alternatives")
+    FRAMES = (
+        "details",
+        "unsettled",
+        "opt_out_toggled",
+        "blocked_incentive",
+        "coupon_rejected",
+        "referral_alternatives",
+    )
 
     def frames(self) -> dict[str, pl.DataFrame]:
         ev = self.evidence
-        return {"details": self.details, "unsettled": self.unsettled, "opt_out_toggled": ev.opt_out_toggled,
-                "blocked_incentive": ev.blocked_incentive, "coupon_rejected": ev.coupon_rejected, "referral_alternatives": ev.referral_alternatives}
+        return {
+            "details": self.details,
+            "unsettled": self.unsettled,
+            "opt_out_toggled": ev.opt_out_toggled,
+            "blocked_incentive": ev.blocked_incentive,
+            "coupon_rejected": ev.coupon_rejected,
+            "referral_alternatives": ev.referral_alternatives,
+        }
 
     @classmethod
     def together(cls, pieces: list[dict[str, pl.DataFrame]]) -> "ReconPieces":
         """The pieces of every slice of a shop, as one."""
         frame = {name: pl.concat([p[name] for p in pieces], how="vertical_relaxed") for name in cls.FRAMES}
-        return cls(frame["details"], frame["unsettled"], Evidence(frame["opt_out_toggled"], frame["blocked_incentive"],
-                                                                  frame["coupon_rejected"], frame["referral_alternatives"]))
+        return cls(
+            frame["details"],
+            frame["unsettled"],
+            Evidence(
+                frame["opt_out_toggled"],
+                frame["blocked_incentive"],
+                frame["coupon_rejected"],
+                frame["referral_alternatives"],
+            ),
+        )
 
 
 def _reported(details: pl.DataFrame | None, statements: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The reported exports, or empty ones of their types when there are none."""
-    return (details if details is not None else empty_reported_details(),
-            statements if statements is not None else empty_reported_statements())
+    return (
+        details if details is not None else empty_reported_details(),
+        statements if statements is not None else empty_reported_statements(),
+    )
 
 
-def reconcile_pieces(pieces: ReconPieces, reported_details: pl.DataFrame | None, reported_statements: pl.DataFrame | None,
-                     known: pl.DataFrame, recon: ReconParams) -> tuple[pl.DataFrame, pl.DataFrame]:
+def reconcile_pieces(
+    pieces: ReconPieces,
+    reported_details: pl.DataFrame | None,
+    reported_statements: pl.DataFrame | None,
+    known: pl.DataFrame,
+    recon: ReconParams,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """`recon_breaks` and `recon_statements` (published layout) of a sliced shop, from all its slices' pieces."""
     reported_details, reported_statements = _reported(reported_details, reported_statements)
-    breaks, bridge = reconcile(pieces.details, reported_details, reported_statements, known, pieces.unsettled, pieces.evidence, recon)
+    breaks, bridge = reconcile(
+        pieces.details, reported_details, reported_statements, known, pieces.unsettled, pieces.evidence, recon
+    )
     return recon_layout(breaks), recon_layout(bridge)
 
 
@@ -84,7 +108,9 @@ class Results:
     params: StatementParams
     recon_breaks: pl.DataFrame
     recon_statements: pl.DataFrame
-    recon_pieces: ReconPieces | None = None  # a slice's share of its shop's reconciliation (then the two above are empty)
+    recon_pieces: ReconPieces | None = (
+        None  # a slice's share of its shop's reconciliation (then the two above are empty)
+    )
 
     def published(self) -> dict[str, pl.DataFrame]:
         """The SPEC §6 output tables (snake_case names, money as `Decimal(18,2)`)."""
@@ -105,10 +131,14 @@ class Results:
 def recon_layout(frame: pl.DataFrame) -> pl.DataFrame:
     """Cents → Decimal(18,2) under the same name less `_cents`; the statement date as text."""
     money = [c for c in frame.columns if c.endswith("_cents")]
-    return frame.with_columns(
-        pl.col("statement_date").dt.strftime("%Y-%m-%d").alias("statement_date_utc"),
-        *[cents_to_decimal(pl.col(c)).alias(c.removesuffix("_cents")) for c in money],
-    ).drop("statement_date", *money).select("shop_id", "statement_date_utc", pl.exclude("shop_id", "statement_date_utc"))
+    return (
+        frame.with_columns(
+            pl.col("statement_date").dt.strftime("%Y-%m-%d").alias("statement_date_utc"),
+            *[cents_to_decimal(pl.col(c)).alias(c.removesuffix("_cents")) for c in money],
+        )
+        .drop("statement_date", *money)
+        .select("shop_id", "statement_date_utc", pl.exclude("shop_id", "statement_date_utc"))
+    )
 
 
 def cut_at_as_of(staged: Staged, as_of: datetime) -> Staged:
@@ -168,10 +198,12 @@ def compute(
 
 def known_orders(staged: Staged) -> pl.DataFrame:
     """Every order ID of the input, accepted or rejected (a reported row for one is not `unexpected`)."""
-    return pl.concat([
-        staged.tables["orders"].select("order_id"),
-        staged.rejected_rows.filter(pl.col("table") == "orders").select(pl.col("key").alias("order_id")),
-    ])
+    return pl.concat(
+        [
+            staged.tables["orders"].select("order_id"),
+            staged.rejected_rows.filter(pl.col("table") == "orders").select(pl.col("key").alias("order_id")),
+        ]
+    )
 
 
 def compute_staged(
@@ -191,25 +223,60 @@ def compute_staged(
     all the shop's slices: this slice's share of it is in `recon_pieces`."""
     params = StatementParams(as_of=as_of, hold_days=hold_days)
     t = staged.tables
-    priced = price_orders(t["orders"], t["order_lines"], t["promotions"], t["promotion_products"], t["opt_out_events"], staged.invalid_promotion_ids)
+    priced = price_orders(
+        t["orders"],
+        t["order_lines"],
+        t["promotions"],
+        t["promotion_products"],
+        t["opt_out_events"],
+        staged.invalid_promotion_ids,
+    )
     tax = line_sales_tax(priced.line_amounts, t["orders"])
     refunds = refund_amounts(t["refunds"], priced.line_amounts, tax, priced.order_shipping)
-    restorations = coupon_restorations(t["refunds"], priced.line_amounts, priced.coupon_checks, promotion_headers(t["promotions"]))
-    statements = build_statements(t["orders"], priced.line_amounts, tax, priced.order_shipping, refunds, t["fee_schedule"], params)
+    restorations = coupon_restorations(
+        t["refunds"], priced.line_amounts, priced.coupon_checks, promotion_headers(t["promotions"])
+    )
+    statements = build_statements(
+        t["orders"], priced.line_amounts, tax, priced.order_shipping, refunds, t["fee_schedule"], params
+    )
     recon = recon or ReconParams()
     reported_details, reported_statements = _reported(reported_details, reported_statements)
     # The evidence is only ever read for statements in the reconciled window.
     window = reconciled_window(reported_details, reported_statements, statements.order_details, recon)
     in_window = statements.order_details.join(window, on=["shop_id", "statement_date"], how="semi")
-    ev = evidence(t["orders"], t["opt_out_events"], priced.blocked_incentives, priced.coupon_checks,
-                  in_window, t["fee_schedule"], statements.referral_rates)
+    ev = evidence(
+        t["orders"],
+        t["opt_out_events"],
+        priced.blocked_incentives,
+        priced.coupon_checks,
+        in_window,
+        t["fee_schedule"],
+        statements.referral_rates,
+    )
     if sliced:
         pieces = ReconPieces(in_window, statements.unsettled_orders, ev)
         # Empty recon tables of their exact types: the shop's are made once from every slice's pieces.
-        breaks, bridge = reconcile(statements.order_details.head(0), reported_details.head(0), reported_statements.head(0),
-                                   known.head(0), statements.unsettled_orders.head(0), ev, recon, window.head(0))
-        return Results(staged=staged, priced=priced, refunds=refunds, coupon_restorations=restorations, statements=statements,
-                       params=params, recon_breaks=breaks, recon_statements=bridge, recon_pieces=pieces)
+        breaks, bridge = reconcile(
+            statements.order_details.head(0),
+            reported_details.head(0),
+            reported_statements.head(0),
+            known.head(0),
+            statements.unsettled_orders.head(0),
+            ev,
+            recon,
+            window.head(0),
+        )
+        return Results(
+            staged=staged,
+            priced=priced,
+            refunds=refunds,
+            coupon_restorations=restorations,
+            statements=statements,
+            params=params,
+            recon_breaks=breaks,
+            recon_statements=bridge,
+            recon_pieces=pieces,
+        )
     breaks, bridge = reconcile(
         statements.order_details,
         reported_details,
@@ -220,5 +287,13 @@ def compute_staged(
         recon,
         window,
     )
-    return Results(staged=staged, priced=priced, refunds=refunds, coupon_restorations=restorations, statements=statements,
-                   params=params, recon_breaks=breaks, recon_statements=bridge)
+    return Results(
+        staged=staged,
+        priced=priced,
+        refunds=refunds,
+        coupon_restorations=restorations,
+        statements=statements,
+        params=params,
+        recon_breaks=breaks,
+        recon_statements=bridge,
+    )

@@ -52,20 +52,30 @@ def _wide(frame: pl.DataFrame) -> pl.DataFrame:
 
 def _long(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
     """(grain…, column label, cents) — one row per grain and money column."""
-    return frame.select(*GRAIN, *[pl.col(cents_name(l)).alias(l) for l in columns]).unpivot(
-        index=GRAIN, variable_name="column", value_name="cents"
-    ).group_by(*GRAIN, "column").agg(pl.col("cents").sum())
+    return (
+        frame.select(*GRAIN, *[pl.col(cents_name(label)).alias(label) for label in columns])
+        .unpivot(index=GRAIN, variable_name="column", value_name="cents")
+        .group_by(*GRAIN, "column")
+        .agg(pl.col("cents").sum())
+    )
 
 
-def reconciled_window(reported_details: pl.DataFrame, reported_statements: pl.DataFrame, computed: pl.DataFrame, params: ReconParams) -> pl.DataFrame:
+def reconciled_window(
+    reported_details: pl.DataFrame, reported_statements: pl.DataFrame, computed: pl.DataFrame, params: ReconParams
+) -> pl.DataFrame:
     """(shop_id, statement_date) of the statements in the window: per shop, the reported statement
     dates; with `recon_from`/`recon_to`, every computed or reported statement dated in that range."""
-    reported = [reported_details.select("shop_id", "statement_date"), reported_statements.select("shop_id", "statement_date")]
+    reported = [
+        reported_details.select("shop_id", "statement_date"),
+        reported_statements.select("shop_id", "statement_date"),
+    ]
     if params.recon_from is not None or params.recon_to is not None:
         low = params.recon_from or date.min
         high = params.recon_to or date.max
-        return pl.concat([*reported, computed.select("shop_id", "statement_date")]).unique().filter(
-            pl.col("statement_date").is_between(low, high)
+        return (
+            pl.concat([*reported, computed.select("shop_id", "statement_date")])
+            .unique()
+            .filter(pl.col("statement_date").is_between(low, high))
         )
     return pl.concat(reported).unique()
 
@@ -82,12 +92,15 @@ def reconcile(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Returns (`recon_breaks`, `recon_statements`), money in cents. `window` is the
     `reconciled_window` of these frames, if the caller has it already."""
-    computed = computed_details.select(*["shop_id", "statement_date", "order_id"], *[cents_name(l) for l in ORDER_DETAILS_MONEY])
+    computed = computed_details.select(
+        *["shop_id", "statement_date", "order_id"], *[cents_name(label) for label in ORDER_DETAILS_MONEY]
+    )
     if window is None:
         window = reconciled_window(reported_details, reported_statements, computed, params)
     is_order_row = pl.col("type").str.to_lowercase().is_in(list(ORDER_TYPES))
     reported = reported_details.with_columns(
-        pl.when(is_order_row).then(pl.col("order_adjustment_id"))
+        pl.when(is_order_row)
+        .then(pl.col("order_adjustment_id"))
         .otherwise(pl.coalesce(pl.col("related_order_id").replace("", None), pl.col("order_adjustment_id")))
         .alias("order_id")
     ).join(window, on=["shop_id", "statement_date"])
@@ -95,14 +108,27 @@ def reconcile(
 
     # Expected against reported per grain, one column per amount (a join of grains, not of grains
     # times amounts), then one row per grain and amount.
-    both = _wide(computed).join(_wide(reported.filter(is_order_row)), on=GRAIN, how="full", coalesce=True, suffix=_REPORTED)
-    order_diffs = pl.concat([
-        both.select(*GRAIN, pl.lit(label).alias("column"), pl.col(label).fill_null(0).alias("expected_cents"),
-                    pl.col(label + _REPORTED).fill_null(0).alias("reported_cents"))
-        for label in ORDER_DETAILS_MONEY
-    ]).with_columns((pl.col("reported_cents") - pl.col("expected_cents")).alias("difference_cents"))
+    both = _wide(computed).join(
+        _wide(reported.filter(is_order_row)), on=GRAIN, how="full", coalesce=True, suffix=_REPORTED
+    )
+    order_diffs = pl.concat(
+        [
+            both.select(
+                *GRAIN,
+                pl.lit(label).alias("column"),
+                pl.col(label).fill_null(0).alias("expected_cents"),
+                pl.col(label + _REPORTED).fill_null(0).alias("reported_cents"),
+            )
+            for label in ORDER_DETAILS_MONEY
+        ]
+    ).with_columns((pl.col("reported_cents") - pl.col("expected_cents")).alias("difference_cents"))
     # What the classification needs to know about each order.
-    reported_order_ids = reported.filter(is_order_row).select("shop_id", "order_id").unique().with_columns(pl.lit(True).alias("_in_reported"))
+    reported_order_ids = (
+        reported.filter(is_order_row)
+        .select("shop_id", "order_id")
+        .unique()
+        .with_columns(pl.lit(True).alias("_in_reported"))
+    )
     window_totals = order_diffs.group_by("shop_id", "order_id", "column").agg(
         (pl.col("difference_cents").sum() == 0).alias("_agrees_over_window"),
         pl.col("reported_cents").sum().alias("_reported_over_window"),
@@ -121,20 +147,25 @@ def reconcile(
     # Of the input's order IDs (all shops, millions), only those with a break matter here.
     known = (
         known_orders.filter(pl.col("order_id").is_in(differing["order_id"].unique().implode()))
-        .select("order_id").unique().with_columns(pl.lit(True).alias("_known"))
+        .select("order_id")
+        .unique()
+        .with_columns(pl.lit(True).alias("_known"))
     )
     breaks = (
-        differing
-        .join(reported_order_ids, on=["shop_id", "order_id"], how="left")
+        differing.join(reported_order_ids, on=["shop_id", "order_id"], how="left")
         .join(window_totals, on=["shop_id", "order_id", "column"], how="left")
         .join(computed_ids, on=["shop_id", "order_id"], how="left")
         .join(known, on="order_id", how="left")
         .join(paid_as_expected, on=["shop_id", "order_id"], how="left")
         .with_columns(
-            pl.when(pl.col("_known").is_null()).then(pl.lit("unexpected_in_reported"))
-            .when(pl.col("_in_reported").is_null()).then(pl.lit("missing_in_reported"))
-            .when(pl.col("_agrees_over_window")).then(pl.lit("timing"))
-            .when(pl.col("_has_computed").is_null() & pl.col("_paid_as_expected")).then(pl.lit("timing"))
+            pl.when(pl.col("_known").is_null())
+            .then(pl.lit("unexpected_in_reported"))
+            .when(pl.col("_in_reported").is_null())
+            .then(pl.lit("missing_in_reported"))
+            .when(pl.col("_agrees_over_window"))
+            .then(pl.lit("timing"))
+            .when(pl.col("_has_computed").is_null() & pl.col("_paid_as_expected"))
+            .then(pl.lit("timing"))
             .otherwise(pl.lit("amount_mismatch"))
             .alias("break_type")
         )
@@ -143,29 +174,68 @@ def reconcile(
     adjustments = (
         _long(reported.filter(~is_order_row), ORDER_DETAILS_MONEY)
         .filter(pl.col("cents") != 0)
-        .select(*GRAIN, "column", pl.lit(0, pl.Int64).alias("expected_cents"), pl.col("cents").alias("reported_cents"),
-                pl.col("cents").alias("difference_cents"), pl.lit("adjustment").alias("break_type"))
+        .select(
+            *GRAIN,
+            "column",
+            pl.lit(0, pl.Int64).alias("expected_cents"),
+            pl.col("cents").alias("reported_cents"),
+            pl.col("cents").alias("difference_cents"),
+            pl.lit("adjustment").alias("break_type"),
+        )
     )
     residuals = _statement_residuals(reported, reported_statements, window)
     breaks = pl.concat([breaks, adjustments, residuals], how="vertical_relaxed")
-    breaks = _causes(breaks, evidence).with_columns(
-        (pl.col("difference_cents").abs() <= pl.col("column").replace_strict(params.tolerances_cents, default=0, return_dtype=pl.Int64)).alias("within_tolerance")
-    ).select(list(BREAKS_SCHEMA)).cast(BREAKS_SCHEMA).sort("shop_id", "statement_date", "order_id", "column", "break_type", nulls_last=True)
+    breaks = (
+        _causes(breaks, evidence)
+        .with_columns(
+            (
+                pl.col("difference_cents").abs()
+                <= pl.col("column").replace_strict(params.tolerances_cents, default=0, return_dtype=pl.Int64)
+            ).alias("within_tolerance")
+        )
+        .select(list(BREAKS_SCHEMA))
+        .cast(BREAKS_SCHEMA)
+        .sort("shop_id", "statement_date", "order_id", "column", "break_type", nulls_last=True)
+    )
     return breaks, _bridge(computed, reported, reported_statements, window, breaks)
 
 
 def _unsettled_long(unsettled: pl.DataFrame) -> pl.DataFrame:
-    mapping = {"Total settlement amount": "expected_total_settlement_amount_cents", "Net sales": "expected_net_sales_cents",
-               "Shipping": "expected_shipping_cents", "Fees": "expected_fees_cents"}
-    return unsettled.filter(pl.col("status") != "closed").select(
-        "order_id", *[pl.col(c).alias(label) for label, c in mapping.items()]
-    ).unpivot(index="order_id", variable_name="column", value_name="_unsettled_cents")
+    mapping = {
+        "Total settlement amount": "expected_total_settlement_amount_cents",
+        "Net sales": "expected_net_sales_cents",
+        "Shipping": "expected_shipping_cents",
+        "Fees": "expected_fees_cents",
+    }
+    return (
+        unsettled.filter(pl.col("status") != "closed")
+        .select("order_id", *[pl.col(c).alias(label) for label, c in mapping.items()])
+        .unpivot(index="order_id", variable_name="column", value_name="_unsettled_cents")
+    )
 
 
-def _statement_residuals(reported: pl.DataFrame, reported_statements: pl.DataFrame, window: pl.DataFrame) -> pl.DataFrame:
+def _statement_residuals(
+    reported: pl.DataFrame, reported_statements: pl.DataFrame, window: pl.DataFrame
+) -> pl.DataFrame:
     """A reported Statements total that differs from the sum of its reported Order details rows."""
     if reported_statements.height == 0:
-        return pl.DataFrame(schema={**{k: BREAKS_SCHEMA[k] for k in ("shop_id", "statement_date", "order_id", "column", "expected_cents", "reported_cents", "difference_cents", "break_type")}})
+        return pl.DataFrame(
+            schema={
+                **{
+                    k: BREAKS_SCHEMA[k]
+                    for k in (
+                        "shop_id",
+                        "statement_date",
+                        "order_id",
+                        "column",
+                        "expected_cents",
+                        "reported_cents",
+                        "difference_cents",
+                        "break_type",
+                    )
+                }
+            }
+        )
     rows = reported.group_by("shop_id", "statement_date").agg(pl.col(cents_name(TOTAL)).sum().alias("_rows"))
     sheet = reported_statements.group_by("shop_id", "statement_date").agg(pl.col(cents_name(TOTAL)).sum())
     return (
@@ -174,9 +244,14 @@ def _statement_residuals(reported: pl.DataFrame, reported_statements: pl.DataFra
         .with_columns((pl.col(cents_name(TOTAL)) - pl.col("_rows").fill_null(0)).alias("difference_cents"))
         .filter(pl.col("difference_cents") != 0)
         .select(
-            "shop_id", "statement_date", pl.lit(None, pl.String).alias("order_id"), pl.lit(TOTAL).alias("column"),
-            pl.col("_rows").fill_null(0).alias("expected_cents"), pl.col(cents_name(TOTAL)).alias("reported_cents"),
-            "difference_cents", pl.lit("statement_residual").alias("break_type"),
+            "shop_id",
+            "statement_date",
+            pl.lit(None, pl.String).alias("order_id"),
+            pl.lit(TOTAL).alias("column"),
+            pl.col("_rows").fill_null(0).alias("expected_cents"),
+            pl.col(cents_name(TOTAL)).alias("reported_cents"),
+            "difference_cents",
+            pl.lit("statement_residual").alias("break_type"),
         )
     )
 
@@ -193,23 +268,39 @@ class Evidence:
     referral_alternatives: pl.DataFrame
 
 
-def evidence(orders: pl.DataFrame, opt_out_events: pl.DataFrame, blocked: pl.DataFrame, coupon_checks: pl.DataFrame,
-             computed_details: pl.DataFrame, fee_schedule: pl.DataFrame, order_rates: pl.DataFrame) -> Evidence:
+def evidence(
+    orders: pl.DataFrame,
+    opt_out_events: pl.DataFrame,
+    blocked: pl.DataFrame,
+    coupon_checks: pl.DataFrame,
+    computed_details: pl.DataFrame,
+    fee_schedule: pl.DataFrame,
+    order_rates: pl.DataFrame,
+) -> Evidence:
     day = timedelta(hours=24)
     # An order is near a toggle when its shop's nearest opt-out change is within a day of it: an
     # as-of join, not every order against every change of its shop.
     toggled = (
-        orders.select("order_id", "shop_id", "created_at").sort("created_at")
+        orders.select("order_id", "shop_id", "created_at")
+        .sort("created_at")
         .join_asof(
             opt_out_events.select("shop_id", pl.col("changed_at").alias("_changed_at")).sort("_changed_at"),
-            left_on="created_at", right_on="_changed_at", by="shop_id", strategy="nearest", tolerance=day, check_sortedness=False,
+            left_on="created_at",
+            right_on="_changed_at",
+            by="shop_id",
+            strategy="nearest",
+            tolerance=day,
+            check_sortedness=False,
         )
         .filter(pl.col("_changed_at").is_not_null())
-        .select("order_id").unique()
+        .select("order_id")
+        .unique()
     )
     rates = fee_schedule.select("referral_fee_rate_ppm").unique()
     b = (
-        pl.col(cents_name("Net sales")) + pl.col(cents_name("Customer-paid shipping fee")) + pl.col(cents_name("Customer-paid shipping fee refund"))
+        pl.col(cents_name("Net sales"))
+        + pl.col(cents_name("Customer-paid shipping fee"))
+        + pl.col(cents_name("Customer-paid shipping fee refund"))
     )
     alternatives = (
         computed_details.select(*GRAIN, b.alias("_b"))
@@ -232,7 +323,9 @@ def _causes(breaks: pl.DataFrame, ev: Evidence) -> pl.DataFrame:
     """The first probable cause whose evidence holds, in SPEC order; else null."""
     platform_differs = (
         breaks.filter(pl.col("column").is_in(list(PLATFORM_DISCOUNT_COLUMNS)) & (pl.col("difference_cents") != 0))
-        .select("order_id").unique().with_columns(pl.lit(True).alias("_platform_differs"))
+        .select("order_id")
+        .unique()
+        .with_columns(pl.lit(True).alias("_platform_differs"))
     )
     # Compared statement by statement: the window may hold only some of an order's rows.
     reported_fee = breaks.filter(
@@ -241,7 +334,9 @@ def _causes(breaks: pl.DataFrame, ev: Evidence) -> pl.DataFrame:
     fee_match = (
         ev.referral_alternatives.join(reported_fee, on=GRAIN)
         .filter(pl.col("alt_referral_fee_cents") == pl.col("_reported_fee"))
-        .select("order_id").unique().with_columns(pl.lit(True).alias("_fee_rate"))
+        .select("order_id")
+        .unique()
+        .with_columns(pl.lit(True).alias("_fee_rate"))
     )
 
     def flag(frame: pl.DataFrame, name: str) -> pl.DataFrame:
@@ -256,31 +351,47 @@ def _causes(breaks: pl.DataFrame, ev: Evidence) -> pl.DataFrame:
     )
     has = lambda name: pl.col(name).fill_null(False)  # noqa: E731
     cause = (
-        pl.when(pl.col("column").is_in(list(NOT_MODELLED))).then(pl.lit("not_modelled"))
-        .when(has("_platform_differs") & has("_toggled")).then(pl.lit("opt_out_timing"))
-        .when(has("_platform_differs") & has("_blocked")).then(pl.lit("flash_deal_priority"))
-        .when(has("_coupon")).then(pl.lit("coupon_rejected"))
-        .when(has("_fee_rate")).then(pl.lit("fee_rate"))
+        pl.when(pl.col("column").is_in(list(NOT_MODELLED)))
+        .then(pl.lit("not_modelled"))
+        .when(has("_platform_differs") & has("_toggled"))
+        .then(pl.lit("opt_out_timing"))
+        .when(has("_platform_differs") & has("_blocked"))
+        .then(pl.lit("flash_deal_priority"))
+        .when(has("_coupon"))
+        .then(pl.lit("coupon_rejected"))
+        .when(has("_fee_rate"))
+        .then(pl.lit("fee_rate"))
         .otherwise(pl.lit(None, pl.String))
     )
     return enriched.with_columns(
-        pl.when(pl.col("break_type") == "statement_residual").then(pl.lit(None, pl.String)).otherwise(cause).alias("probable_cause")
+        pl.when(pl.col("break_type") == "statement_residual")
+        .then(pl.lit(None, pl.String))
+        .otherwise(cause)
+        .alias("probable_cause")
     )
 
 
-def _bridge(computed: pl.DataFrame, reported: pl.DataFrame, reported_statements: pl.DataFrame, window: pl.DataFrame, breaks: pl.DataFrame) -> pl.DataFrame:
+def _bridge(
+    computed: pl.DataFrame,
+    reported: pl.DataFrame,
+    reported_statements: pl.DataFrame,
+    window: pl.DataFrame,
+    breaks: pl.DataFrame,
+) -> pl.DataFrame:
     """One row per statement in the window: expected, reported, difference of each total, and its breaks."""
     totals = ("Total settlement amount", "Net sales", "Shipping", "Fees")
     expected = computed.group_by("shop_id", "statement_date").agg(
-        *[pl.col(cents_name(l)).sum().alias(f"expected_{cents_name(l)}") for l in totals],
+        *[pl.col(cents_name(label)).sum().alias(f"expected_{cents_name(label)}") for label in totals],
         pl.col(cents_name("Adjustment amount")).sum().alias(f"expected_{cents_name('Adjustments')}"),
     )
     from_rows = reported.group_by("shop_id", "statement_date").agg(
         pl.col("statement_id").drop_nulls().first().alias("_rows_statement_id"),
-        *[pl.col(cents_name(l)).sum().alias(f"reported_{cents_name(l)}") for l in totals],
+        *[pl.col(cents_name(label)).sum().alias(f"reported_{cents_name(label)}") for label in totals],
         pl.col(cents_name("Adjustment amount")).sum().alias(f"reported_{cents_name('Adjustments')}"),
     )
-    sheet_cols = [cents_name(l) for l in ("Total settlement amount", "Net sales", "Shipping", "Fees", "Adjustments")]
+    sheet_cols = [
+        cents_name(label) for label in ("Total settlement amount", "Net sales", "Shipping", "Fees", "Adjustments")
+    ]
     sheet = reported_statements.group_by("shop_id", "statement_date").agg(
         pl.col("statement_id").first().alias("reported_statement_id"),
         *[pl.col(c).sum().alias(f"sheet_{c}") for c in sheet_cols],
@@ -297,10 +408,19 @@ def _bridge(computed: pl.DataFrame, reported: pl.DataFrame, reported_statements:
     )
     cols = []
     for c in sheet_cols:
-        rep = pl.coalesce(pl.col(f"sheet_{c}"), pl.col(f"reported_{c}"), pl.lit(0))  # a Statements sheet wins where given
-        cols += [pl.col(f"expected_{c}").fill_null(0).alias(f"expected_{c}"), rep.alias(f"reported_{c}"),
-                 (rep - pl.col(f"expected_{c}").fill_null(0)).alias(f"difference_{c}")]
+        rep = pl.coalesce(
+            pl.col(f"sheet_{c}"), pl.col(f"reported_{c}"), pl.lit(0)
+        )  # a Statements sheet wins where given
+        cols += [
+            pl.col(f"expected_{c}").fill_null(0).alias(f"expected_{c}"),
+            rep.alias(f"reported_{c}"),
+            (rep - pl.col(f"expected_{c}").fill_null(0)).alias(f"difference_{c}"),
+        ]
     return frame.select(
-        "shop_id", "statement_date", pl.coalesce("reported_statement_id", "_rows_statement_id").alias("reported_statement_id"), *cols,
-        pl.col("count_breaks").fill_null(0).cast(pl.Int64), pl.col("total_breaks_cents").fill_null(0).cast(pl.Int64),
+        "shop_id",
+        "statement_date",
+        pl.coalesce("reported_statement_id", "_rows_statement_id").alias("reported_statement_id"),
+        *cols,
+        pl.col("count_breaks").fill_null(0).cast(pl.Int64),
+        pl.col("total_breaks_cents").fill_null(0).cast(pl.Int64),
     ).sort("shop_id", "statement_date")

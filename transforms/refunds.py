@@ -33,15 +33,16 @@ REFUND_AMOUNTS_SCHEMA = {
 
 def line_sales_tax(line_amounts: pl.DataFrame, orders: pl.DataFrame) -> pl.DataFrame:
     """Each line's share of its order's sales tax, allocated by gross sales (list amount)."""
-    lines = line_amounts.select(*LINE_KEY, "list_amount_cents").join(orders.select("order_id", "sales_tax_cents"), on="order_id")
-    return allocate(lines, "sales_tax_cents", "list_amount_cents", "order_id", out="line_sales_tax_cents").select(*LINE_KEY, "line_sales_tax_cents")
+    lines = line_amounts.select(*LINE_KEY, "list_amount_cents").join(
+        orders.select("order_id", "sales_tax_cents"), on="order_id"
+    )
+    return allocate(lines, "sales_tax_cents", "list_amount_cents", "order_id", out="line_sales_tax_cents").select(
+        *LINE_KEY, "line_sales_tax_cents"
+    )
 
 
 def refund_amounts(
-    refunds: pl.DataFrame,
-    line_amounts: pl.DataFrame,
-    line_tax: pl.DataFrame,
-    order_shipping: pl.DataFrame,
+    refunds: pl.DataFrame, line_amounts: pl.DataFrame, line_tax: pl.DataFrame, order_shipping: pl.DataFrame
 ) -> pl.DataFrame:
     """One row per refund: gross refund, the discounts and tax it returns, shipping it returns.
 
@@ -53,13 +54,15 @@ def refund_amounts(
     )
     # Only refunded lines take part (a few in a hundred): every join below is on those alone.
     line_amounts = line_amounts.join(ordered.select(LINE_KEY).unique(), on=LINE_KEY, how="semi")
-    remaining = line_amounts.select(
-        *LINE_KEY,
-        pl.col("quantity").alias("_units"),
-        pl.col("seller_discount_cents").alias("_seller"),
-        pl.col("platform_discount_cents").alias("_platform"),
-    ).join(line_tax.select(*LINE_KEY, pl.col("line_sales_tax_cents").alias("_tax")), on=LINE_KEY, how="left").with_columns(
-        pl.col("_tax").fill_null(0)
+    remaining = (
+        line_amounts.select(
+            *LINE_KEY,
+            pl.col("quantity").alias("_units"),
+            pl.col("seller_discount_cents").alias("_seller"),
+            pl.col("platform_discount_cents").alias("_platform"),
+        )
+        .join(line_tax.select(*LINE_KEY, pl.col("line_sales_tax_cents").alias("_tax")), on=LINE_KEY, how="left")
+        .with_columns(pl.col("_tax").fill_null(0))
     )
     amounts = ("_seller", "_platform", "_tax")
     steps: list[pl.DataFrame] = []
@@ -94,16 +97,30 @@ def refund_amounts(
             pl.col("_seller_returned").alias("seller_discount_refund_cents"),
             pl.col("_platform_returned").alias("platform_discount_refund_cents"),
             pl.col("_tax_returned").alias("sales_tax_refund_cents"),
-            (pl.col("quantity") * pl.col("unit_price_cents") - pl.col("_seller_returned") - pl.col("_platform_returned")).alias("product_refund_cents"),
-            pl.when(pl.col("refund_shipping")).then(pl.col("customer_shipping_cents")).otherwise(0).fill_null(0).alias("customer_shipping_refund_cents"),
-            pl.when(pl.col("refund_shipping")).then(pl.col("platform_shipping_discount_cents")).otherwise(0).fill_null(0).alias("platform_shipping_refund_cents"),
+            (
+                pl.col("quantity") * pl.col("unit_price_cents")
+                - pl.col("_seller_returned")
+                - pl.col("_platform_returned")
+            ).alias("product_refund_cents"),
+            pl.when(pl.col("refund_shipping"))
+            .then(pl.col("customer_shipping_cents"))
+            .otherwise(0)
+            .fill_null(0)
+            .alias("customer_shipping_refund_cents"),
+            pl.when(pl.col("refund_shipping"))
+            .then(pl.col("platform_shipping_discount_cents"))
+            .otherwise(0)
+            .fill_null(0)
+            .alias("platform_shipping_refund_cents"),
         )
         .cast(REFUND_AMOUNTS_SCHEMA)
         .sort("order_id", "refunded_at", "refund_id")
     )
 
 
-def coupon_restorations(refunds: pl.DataFrame, line_amounts: pl.DataFrame, coupon_checks: pl.DataFrame, headers: pl.DataFrame) -> pl.DataFrame:
+def coupon_restorations(
+    refunds: pl.DataFrame, line_amounts: pl.DataFrame, coupon_checks: pl.DataFrame, headers: pl.DataFrame
+) -> pl.DataFrame:
     """The refund that brings an order's unrefunded units to zero restores its applied platform
     product coupon: `usable` when `refunded_at < ends_at`, else `expired`. One row per order."""
     ordered_units = line_amounts.group_by("order_id").agg(pl.col("quantity").sum().alias("_ordered"))
@@ -114,9 +131,9 @@ def coupon_restorations(refunds: pl.DataFrame, line_amounts: pl.DataFrame, coupo
         .filter(pl.col("_refunded") == pl.col("_ordered"))
         .select("order_id", "refund_id", "refunded_at")
     )
-    applied = coupon_checks.filter((pl.col("coupon_type") == "product_coupon") & (pl.col("status") == "applied")).select(
-        "order_id", "coupon_id"
-    )
+    applied = coupon_checks.filter(
+        (pl.col("coupon_type") == "product_coupon") & (pl.col("status") == "applied")
+    ).select("order_id", "coupon_id")
     return (
         closing.join(applied, on="order_id")
         .join(headers.select(pl.col("promotion_id").alias("coupon_id"), "ends_at"), on="coupon_id")
@@ -125,7 +142,10 @@ def coupon_restorations(refunds: pl.DataFrame, line_amounts: pl.DataFrame, coupo
             "coupon_id",
             "refund_id",
             "refunded_at",
-            pl.when(pl.col("refunded_at") < pl.col("ends_at")).then(pl.lit("usable")).otherwise(pl.lit("expired")).alias("status"),
+            pl.when(pl.col("refunded_at") < pl.col("ends_at"))
+            .then(pl.lit("usable"))
+            .otherwise(pl.lit("expired"))
+            .alias("status"),
         )
         .sort("order_id")
     )

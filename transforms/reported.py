@@ -20,9 +20,25 @@ from transforms.money import parse_fixed, parse_fixed_typed
 
 # "the statement date, the ID, the type, the total": of Order details rows both IDs are needed,
 # the statement's (one file per statement) and the order's (the grain reconciled).
-REQUIRED_DETAIL_LABELS = ("Statement date (UTC)", "Statement ID", "Order/adjustment ID", "Type", "Total settlement amount")
+REQUIRED_DETAIL_LABELS = (
+    "Statement date (UTC)",
+    "Statement ID",
+    "Order/adjustment ID",
+    "Type",
+    "Total settlement amount",
+)
 REQUIRED_STATEMENT_LABELS = ("Statement date (UTC)", "Statement ID", "Total settlement amount")
-_TEXT_LABELS = ("Statement ID", "Payment ID", "Status", "Currency", "Type", "Order/adjustment ID", "SKU ID", "Adjustment reason", "Related order ID")
+_TEXT_LABELS = (
+    "Statement ID",
+    "Payment ID",
+    "Status",
+    "Currency",
+    "Type",
+    "Order/adjustment ID",
+    "SKU ID",
+    "Adjustment reason",
+    "Related order ID",
+)
 
 
 class ReportedFileError(ValueError):
@@ -65,7 +81,9 @@ def _exact(dtype: pl.DataType) -> bool:
     return dtype.is_integer() or (isinstance(dtype, pl.Decimal) and (dtype.scale or 0) <= 2)
 
 
-def _typed(frame: pl.DataFrame, source: str, money_labels: tuple[str, ...], required: tuple[str, ...], sheet: str) -> pl.DataFrame:
+def _typed(
+    frame: pl.DataFrame, source: str, money_labels: tuple[str, ...], required: tuple[str, ...], sheet: str
+) -> pl.DataFrame:
     frame = normalise_headers(frame)
     for label in required:
         if label not in frame.columns:
@@ -86,49 +104,80 @@ def _typed(frame: pl.DataFrame, source: str, money_labels: tuple[str, ...], requ
     )
     if textual:
         value, reason = _money(pl.col("text"))
-        long = frame.select("_row", *[pl.col(label).cast(pl.String) for label in textual]).unpivot(index="_row", on=textual, variable_name="column", value_name="text")
+        long = frame.select("_row", *[pl.col(label).cast(pl.String) for label in textual]).unpivot(
+            index="_row", on=textual, variable_name="column", value_name="text"
+        )
         amounts = long.with_columns(value.alias("cents"), reason.alias("reason"))
     else:  # nothing to parse (and building the parser costs more than a small file)
-        schema = {"_row": frame.schema["_row"], "column": pl.String, "text": pl.String, "cents": pl.Int64, "reason": pl.String}
+        schema = {
+            "_row": frame.schema["_row"],
+            "column": pl.String,
+            "text": pl.String,
+            "cents": pl.Int64,
+            "reason": pl.String,
+        }
         amounts = pl.DataFrame(schema=schema)
     exact_problems = (
         exact.select("_row", *[f"_reason {label}" for label in direct])
         .unpivot(index="_row", variable_name="column", value_name="reason")
         .filter(pl.col("reason").is_not_null())
         .with_columns(pl.col("column").str.strip_prefix("_reason "))
-        .join(frame.select("_row", *[pl.col(label).cast(pl.String) for label in direct]).unpivot(index="_row", variable_name="column", value_name="text"), on=["_row", "column"])
+        .join(
+            frame.select("_row", *[pl.col(label).cast(pl.String) for label in direct]).unpivot(
+                index="_row", variable_name="column", value_name="text"
+            ),
+            on=["_row", "column"],
+        )
         .select("_row", "column", "text", "reason")
         if direct
         else amounts.clear().select("_row", "column", "text", "reason")
     )
-    dates = frame.select("_row", pl.col("Statement date (UTC)").cast(pl.String).alias("text"), _date(pl.col("Statement date (UTC)")).alias("statement_date"))
-    problems = pl.concat([
-        amounts.filter(pl.col("reason").is_not_null()).select("_row", "column", "text", "reason"),
-        exact_problems,
-        dates.filter(pl.col("statement_date").is_null()).select(
-            "_row", pl.lit("Statement date (UTC)").alias("column"), "text", pl.lit("invalid_date").alias("reason")
-        ),
-    ])
+    dates = frame.select(
+        "_row",
+        pl.col("Statement date (UTC)").cast(pl.String).alias("text"),
+        _date(pl.col("Statement date (UTC)")).alias("statement_date"),
+    )
+    problems = pl.concat(
+        [
+            amounts.filter(pl.col("reason").is_not_null()).select("_row", "column", "text", "reason"),
+            exact_problems,
+            dates.filter(pl.col("statement_date").is_null()).select(
+                "_row", pl.lit("Statement date (UTC)").alias("column"), "text", pl.lit("invalid_date").alias("reason")
+            ),
+        ]
+    )
     if problems.height:
         order = {label: i for i, label in enumerate(frame.columns)}
-        first = problems.with_columns(pl.col("column").replace_strict(order, return_dtype=pl.Int64).alias("_at")).sort("_row", "_at").row(0, named=True)
+        first = (
+            problems.with_columns(pl.col("column").replace_strict(order, return_dtype=pl.Int64).alias("_at"))
+            .sort("_row", "_at")
+            .row(0, named=True)
+        )
         raise ReportedFileError(
             f"{source}: {sheet} row {first['_row']}, column '{first['column']}': cannot read {first['text']!r} ({first['reason']})"
         )
-    wide = amounts.pivot(on="column", index="_row", values="cents") if textual and frame.height else frame.select("_row")
+    wide = (
+        amounts.pivot(on="column", index="_row", values="cents") if textual and frame.height else frame.select("_row")
+    )
     wide = wide.join(exact.select("_row", *direct), on="_row", how="left")
     exprs: list[pl.Expr] = [pl.col("_row")]
     for label in money_labels:
-        exprs.append((pl.col(label).fill_null(0) if label in wide.columns else pl.lit(0, pl.Int64)).cast(pl.Int64).alias(cents_name(label)))
+        exprs.append(
+            (pl.col(label).fill_null(0) if label in wide.columns else pl.lit(0, pl.Int64))
+            .cast(pl.Int64)
+            .alias(cents_name(label))
+        )
     typed = frame.select("_row").join(wide, on="_row", how="left", maintain_order="left").select(exprs)
     text = [
-        (pl.col(label).cast(pl.String).str.strip_chars() if label in frame.columns else pl.lit(None, pl.String)).alias(snake(label))
+        (pl.col(label).cast(pl.String).str.strip_chars() if label in frame.columns else pl.lit(None, pl.String)).alias(
+            snake(label)
+        )
         for label in _TEXT_LABELS
     ]
-    raw = pl.struct([pl.col(c).cast(pl.String) for c in extra]).struct.json_encode() if extra else pl.lit(None, pl.String)
-    return pl.concat(
-        [typed, dates.select("statement_date"), frame.select(*text, raw.alias("raw"))], how="horizontal"
+    raw = (
+        pl.struct([pl.col(c).cast(pl.String) for c in extra]).struct.json_encode() if extra else pl.lit(None, pl.String)
     )
+    return pl.concat([typed, dates.select("statement_date"), frame.select(*text, raw.alias("raw"))], how="horizontal")
 
 
 def order_detail_rows(frame: pl.DataFrame, source: str, shop_id: str) -> pl.DataFrame:
@@ -141,16 +190,21 @@ def statement_rows(frame: pl.DataFrame, source: str, shop_id: str) -> pl.DataFra
     """Typed Statements rows of one export file (money in cents; unknown columns kept in `raw`)."""
     rows = _typed(frame, source, STATEMENTS_MONEY, REQUIRED_STATEMENT_LABELS, "Statements")
     return rows.select(
-        "_row", "statement_date", "statement_id", *[cents_name(l) for l in STATEMENTS_MONEY], "raw"
+        "_row", "statement_date", "statement_id", *[cents_name(label) for label in STATEMENTS_MONEY], "raw"
     ).with_columns(pl.lit(shop_id).alias("shop_id"), pl.lit(source).alias("source"))
 
 
 def empty_reported_details() -> pl.DataFrame:
     """No reported exports: an empty frame of the typed Order details shape."""
-    header = pl.DataFrame({label: [] for label in REQUIRED_DETAIL_LABELS}, schema={label: pl.String for label in REQUIRED_DETAIL_LABELS})
+    header = pl.DataFrame(
+        {label: [] for label in REQUIRED_DETAIL_LABELS}, schema={label: pl.String for label in REQUIRED_DETAIL_LABELS}
+    )
     return order_detail_rows(header, "", "")
 
 
 def empty_reported_statements() -> pl.DataFrame:
-    header = pl.DataFrame({label: [] for label in REQUIRED_STATEMENT_LABELS}, schema={label: pl.String for label in REQUIRED_STATEMENT_LABELS})
+    header = pl.DataFrame(
+        {label: [] for label in REQUIRED_STATEMENT_LABELS},
+        schema={label: pl.String for label in REQUIRED_STATEMENT_LABELS},
+    )
     return statement_rows(header, "", "")

@@ -23,6 +23,7 @@ class Window:
 
     def covers(self, day: pl.Expr, as_text: bool = True) -> pl.Expr:
         """True for rows whose statement date (`YYYY-MM-DD` text, or a Date) is inside the window."""
+
         def value(bound: date) -> str | date:
             return bound.isoformat() if as_text else bound
 
@@ -47,7 +48,9 @@ def tolerance_cents(tolerances: dict[str, Decimal] | None) -> dict[str, int]:
     return cents
 
 
-def statement_window(days_back: int | None, statement_from: date | None, statement_to: date | None, as_of: datetime) -> tuple[date | None, date | None]:
+def statement_window(
+    days_back: int | None, statement_from: date | None, statement_to: date | None, as_of: datetime
+) -> tuple[date | None, date | None]:
     """The statement dates a run covers: the last `days_back` complete UTC days before `as_of`, or the range given."""
     if days_back is None:
         if statement_from and statement_to and statement_from > statement_to:

@@ -63,7 +63,9 @@ class Staged:
     rejected_rows: pl.DataFrame
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     # Promotion ids present in the input whose rows were rejected (coupon check `invalid_promotion`).
-    invalid_promotion_ids: pl.DataFrame = field(default_factory=lambda: pl.DataFrame({"promotion_id": []}, {"promotion_id": pl.String}))
+    invalid_promotion_ids: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame({"promotion_id": []}, {"promotion_id": pl.String})
+    )
     fee_schedule_supplied: bool = False
 
 
@@ -96,7 +98,9 @@ def _cast(col: Col, dtype: pl.DataType, done: pl.Expr) -> tuple[pl.Expr, pl.Expr
         name = f"{col.name}_cents"
     elif col.kind == "rate":
         value, reason = parse_fixed_typed(raw, dtype, 6, "too_precise")
-        reason = pl.when(reason.is_null() & ((done < 0) | (done > 1_000_000))).then(pl.lit("out_of_range")).otherwise(reason)
+        reason = (
+            pl.when(reason.is_null() & ((done < 0) | (done > 1_000_000))).then(pl.lit("out_of_range")).otherwise(reason)
+        )
         name = f"{col.name}_ppm"
     elif col.kind == "value":
         value, reason = parse_fixed_typed(raw, dtype, 2, "too_precise")
@@ -114,7 +118,12 @@ def _cast(col: Col, dtype: pl.DataType, done: pl.Expr) -> tuple[pl.Expr, pl.Expr
             value = raw
         else:
             text = raw.cast(pl.String).str.strip_chars().str.to_lowercase()
-            value = pl.when(text.is_in(["true", "1", "yes", "t", "y"])).then(True).when(text.is_in(["false", "0", "no", "f", "n"])).then(False)
+            value = (
+                pl.when(text.is_in(["true", "1", "yes", "t", "y"]))
+                .then(True)
+                .when(text.is_in(["false", "0", "no", "f", "n"]))
+                .then(False)
+            )
             reason = pl.when(text.is_not_null() & done.is_null()).then(pl.lit("invalid_value"))
     elif col.kind == "timestamp":
         value, reason = _cast_timestamp(raw, dtype)
@@ -187,9 +196,11 @@ def _reject_where(frame: pl.DataFrame, condition: pl.Expr, column: str, reason: 
     hit = pl.col(_FAIL).is_null() & condition.fill_null(False)
     if not frame.select(hit.any()).item():
         return frame
-    new = pl.when(hit).then(
-        pl.struct(column=pl.lit(column), reason=pl.lit(reason), value=value.cast(pl.String))
-    ).otherwise(pl.col(_FAIL))
+    new = (
+        pl.when(hit)
+        .then(pl.struct(column=pl.lit(column), reason=pl.lit(reason), value=value.cast(pl.String)))
+        .otherwise(pl.col(_FAIL))
+    )
     return frame.with_columns(new.cast(_FAIL_DTYPE).alias(_FAIL))
 
 
@@ -231,11 +242,17 @@ def _cast_table(table: str, raw: pl.DataFrame, extra_rules=None) -> pl.DataFrame
         if col.name not in raw.columns
     )
     keys = TABLE_KEYS.get(table, ())
-    key = pl.concat_str([pl.col(k).cast(pl.String).fill_null("") for k in keys], separator="|") if keys else pl.col(_ROW).cast(pl.String)
+    key = (
+        pl.concat_str([pl.col(k).cast(pl.String).fill_null("") for k in keys], separator="|")
+        if keys
+        else pl.col(_ROW).cast(pl.String)
+    )
     done = [f"_value_{i}" for i in range(len(cols))]
     casts = [(col, *_cast(col, frame.schema[col.name], pl.col(d))) for col, d in zip(cols, done, strict=True)]
     casts = [
-        (col, value, pl.when(pl.col(unreadable[col.name])).then(pl.lit("invalid_value")).otherwise(reason), name) if col.name in unreadable else (col, value, reason, name)
+        (col, value, pl.when(pl.col(unreadable[col.name])).then(pl.lit("invalid_value")).otherwise(reason), name)
+        if col.name in unreadable
+        else (col, value, reason, name)
         for col, value, reason, name in casts
     ]
     reasons = [f"_reason_{i}" for i in range(len(casts))]
@@ -243,7 +260,10 @@ def _cast_table(table: str, raw: pl.DataFrame, extra_rules=None) -> pl.DataFrame
     typed = frame.with_columns(value.alias(d) for (_, value, _, _), d in zip(casts, done, strict=True)).select(
         pl.col(_ROW),
         key.alias(_KEY),
-        *[(pl.col(d) if col.default is None else pl.col(d).fill_null(col.default)).alias(name) for (col, _, _, name), d in zip(casts, done, strict=True)],
+        *[
+            (pl.col(d) if col.default is None else pl.col(d).fill_null(col.default)).alias(name)
+            for (col, _, _, name), d in zip(casts, done, strict=True)
+        ],
         *[reason.alias(r) for (_, _, reason, _), r in zip(casts, reasons, strict=True)],
     )
     # The first failure (column, reason, raw value) is built only for the rows that fail: text
@@ -251,7 +271,9 @@ def _cast_table(table: str, raw: pl.DataFrame, extra_rules=None) -> pl.DataFrame
     failing = typed.filter(pl.any_horizontal([pl.col(r).is_not_null() for r in reasons])).select(_ROW, *reasons)
     failing = failing.join(frame, on=_ROW, how="left").select(
         _ROW,
-        _first_failure([_failure(col.name, pl.col(r), pl.col(col.name)) for (col, *_), r in zip(casts, reasons, strict=True)]).alias(_FAIL),
+        _first_failure(
+            [_failure(col.name, pl.col(r), pl.col(col.name)) for (col, *_), r in zip(casts, reasons, strict=True)]
+        ).alias(_FAIL),
     )
     if failing.height:
         frame = typed.drop(reasons).join(failing, on=_ROW, how="left", maintain_order="left")
@@ -282,7 +304,11 @@ def _readable(raw: pl.DataFrame, cols: tuple[Col, ...]) -> tuple[pl.DataFrame, d
     if binary:  # Polars cannot decode bytes value by value without failing the whole column; DuckDB can
         with duckdb.connect() as con:
             con.register("raw_bytes", raw.select(binary))
-            text = con.sql("SELECT " + ", ".join(f'try(decode("{name}")) AS _text_{i}' for i, name in enumerate(binary)) + " FROM raw_bytes").pl()
+            text = con.sql(
+                "SELECT "
+                + ", ".join(f'try(decode("{name}")) AS _text_{i}' for i, name in enumerate(binary))
+                + " FROM raw_bytes"
+            ).pl()
         text.columns = binary
     else:
         text = pl.DataFrame()
@@ -298,13 +324,19 @@ def _readable(raw: pl.DataFrame, cols: tuple[Col, ...]) -> tuple[pl.DataFrame, d
 
 def _readable_type(dtype: pl.DataType) -> bool:
     """Types whose values every cast of `_cast` reads, or rejects value by value."""
-    return dtype in (pl.String, pl.Boolean, pl.Date, pl.Null) or dtype.is_numeric() or isinstance(dtype, pl.Datetime | pl.Categorical | pl.Enum)
+    return (
+        dtype in (pl.String, pl.Boolean, pl.Date, pl.Null)
+        or dtype.is_numeric()
+        or isinstance(dtype, pl.Datetime | pl.Categorical | pl.Enum)
+    )
 
 
 def _output_name(table: str, column: str) -> str:
     for col in INPUT_TABLES[table]:
         if col.name == column:
-            return {"money": f"{column}_cents", "rate": f"{column}_ppm", "value": f"{column}_x100"}.get(col.kind, column)
+            return {"money": f"{column}_cents", "rate": f"{column}_ppm", "value": f"{column}_x100"}.get(
+                col.kind, column
+            )
     return column
 
 
@@ -321,7 +353,9 @@ def _rejected(table: str, frame: pl.DataFrame) -> pl.DataFrame:
 
 def _empty(table: str) -> pl.DataFrame:
     """An empty raw table with the contract's columns (for optional tables not supplied)."""
-    return pl.DataFrame({c.name: [] for c in INPUT_TABLES[table]}, schema={c.name: pl.String for c in INPUT_TABLES[table]})
+    return pl.DataFrame(
+        {c.name: [] for c in INPUT_TABLES[table]}, schema={c.name: pl.String for c in INPUT_TABLES[table]}
+    )
 
 
 # ---------------------------------------------------------------- tables
@@ -331,7 +365,12 @@ def _stage_fee_schedule(raw: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.Data
     if raw is None:
         default = pl.DataFrame(
             DEFAULT_FEE_SCHEDULE,
-            schema={"effective_from": pl.String, "referral_fee_rate_ppm": pl.Int64, "refund_admin_fee_rate_ppm": pl.Int64, "refund_admin_fee_cap_cents": pl.Int64},
+            schema={
+                "effective_from": pl.String,
+                "referral_fee_rate_ppm": pl.Int64,
+                "refund_admin_fee_rate_ppm": pl.Int64,
+                "refund_admin_fee_cap_cents": pl.Int64,
+            },
             orient="row",
         ).with_columns(pl.col("effective_from").str.to_date())
         return default, None
@@ -343,9 +382,17 @@ def _stage_fee_schedule(raw: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.Data
 def stage(raw: dict[str, pl.DataFrame]) -> Staged:
     """Stage every input table (SPEC §2). `raw` maps table name → raw frame; optional tables may be absent."""
     for table in INPUT_TABLES:
-        if table not in raw and table not in ("fee_schedule", "opt_out_events", "refunds", "promotions", "promotion_products"):
+        if table not in raw and table not in (
+            "fee_schedule",
+            "opt_out_events",
+            "refunds",
+            "promotions",
+            "promotion_products",
+        ):
             raise InputContractError(table, None, f"required table '{table}' is missing")
-    raw = {t: raw.get(t) if raw.get(t) is not None else (_empty(t) if t != "fee_schedule" else None) for t in INPUT_TABLES}
+    raw = {
+        t: raw.get(t) if raw.get(t) is not None else (_empty(t) if t != "fee_schedule" else None) for t in INPUT_TABLES
+    }
 
     fees_canonical, fees_frame = _stage_fee_schedule(raw["fee_schedule"])
     if fees_frame is not None:
@@ -365,14 +412,21 @@ def stage(raw: dict[str, pl.DataFrame]) -> Staged:
     )
     # A shop's currency is that of its earliest valid order (ties: the smaller order_id).
     shop_currency = (
-        _ok(orders).sort("created_at", "order_id").group_by("shop_id", maintain_order=True).agg(pl.col("currency").first().alias("_shop_currency"))
+        _ok(orders)
+        .sort("created_at", "order_id")
+        .group_by("shop_id", maintain_order=True)
+        .agg(pl.col("currency").first().alias("_shop_currency"))
     )
     orders = orders.join(shop_currency, on="shop_id", how="left")
-    orders = _reject_where(orders, pl.col("currency") != pl.col("_shop_currency"), "currency", "foreign_currency", pl.col("currency"))
+    orders = _reject_where(
+        orders, pl.col("currency") != pl.col("_shop_currency"), "currency", "foreign_currency", pl.col("currency")
+    )
     if first_fee_date is None:
         orders = _reject_where(orders, pl.lit(True), "created_at", "no_fee_rate", pl.col("created_at"))
     else:
-        orders = _reject_where(orders, pl.col("created_at").dt.date() < first_fee_date, "created_at", "no_fee_rate", pl.col("created_at"))
+        orders = _reject_where(
+            orders, pl.col("created_at").dt.date() < first_fee_date, "created_at", "no_fee_rate", pl.col("created_at")
+        )
     orders = orders.drop("_shop_currency")
 
     lines = _cast_table(
@@ -389,28 +443,62 @@ def stage(raw: dict[str, pl.DataFrame]) -> Staged:
     lines = _reject_where(lines, _not_among(lines, order_ids), "order_id", "unknown_order", pl.col("order_id"))
     # An order with a rejected line, or none, cannot be priced: it goes whole, lines with it.
     bad_line_orders = lines.filter(pl.col(_FAIL).is_not_null()).select("order_id").unique()
-    orders = _reject_where(orders, pl.col("order_id").is_in(bad_line_orders["order_id"].implode()), "order_id", "line_rejected", pl.col("order_id"))
-    orders = _reject_where(orders, _not_among(orders, lines.select("order_id")), "order_id", "no_lines", pl.col("order_id"))
+    orders = _reject_where(
+        orders,
+        pl.col("order_id").is_in(bad_line_orders["order_id"].implode()),
+        "order_id",
+        "line_rejected",
+        pl.col("order_id"),
+    )
+    orders = _reject_where(
+        orders, _not_among(orders, lines.select("order_id")), "order_id", "no_lines", pl.col("order_id")
+    )
     good_orders = _ok(orders).select("order_id")
     # A line or refund that passed `unknown_order` has an order in the file: its order is rejected
     # exactly when its ID has rejected rows and no accepted one. That set is small (usually empty),
     # so the test below never hashes the millions of accepted IDs.
     rejected_ids = orders.filter(pl.col(_FAIL).is_not_null()).select("order_id").unique()
-    rejected_ids = rejected_ids.join(good_orders.join(rejected_ids, on="order_id", how="semi"), on="order_id", how="anti")["order_id"].implode()
-    lines = _reject_where(lines, pl.col("order_id").is_in(rejected_ids), "order_id", "order_rejected", pl.col("order_id"))
+    rejected_ids = rejected_ids.join(
+        good_orders.join(rejected_ids, on="order_id", how="semi"), on="order_id", how="anti"
+    )["order_id"].implode()
+    lines = _reject_where(
+        lines, pl.col("order_id").is_in(rejected_ids), "order_id", "order_rejected", pl.col("order_id")
+    )
 
     refunds = _cast_table("refunds", raw["refunds"], [("quantity", "out_of_range", pl.col("quantity") < 1)])
     refunds = refunds.with_columns(pl.col("refund_shipping").fill_null(False))
     # Refunds are few: only the orders and lines of refunded orders are joined to them.
     refunded = refunds.select("order_id").unique()
-    refunds = _reject_where(refunds, _not_among(refunds, order_ids.join(refunded, on="order_id", how="semi")), "order_id", "unknown_order", pl.col("order_id"))
-    refunds = _reject_where(refunds, pl.col("order_id").is_in(rejected_ids), "order_id", "order_rejected", pl.col("order_id"))
-    line_keys = _ok(lines).join(refunded, on="order_id", how="semi").select("order_id", "sku_id", pl.col("quantity").alias("_line_quantity"))
+    refunds = _reject_where(
+        refunds,
+        _not_among(refunds, order_ids.join(refunded, on="order_id", how="semi")),
+        "order_id",
+        "unknown_order",
+        pl.col("order_id"),
+    )
+    refunds = _reject_where(
+        refunds, pl.col("order_id").is_in(rejected_ids), "order_id", "order_rejected", pl.col("order_id")
+    )
+    line_keys = (
+        _ok(lines)
+        .join(refunded, on="order_id", how="semi")
+        .select("order_id", "sku_id", pl.col("quantity").alias("_line_quantity"))
+    )
     refunds = refunds.join(line_keys, on=["order_id", "sku_id"], how="left")
     refunds = _reject_where(refunds, pl.col("_line_quantity").is_null(), "sku_id", "unknown_line", pl.col("sku_id"))
-    created = _ok(orders).join(refunded, on="order_id", how="semi").select("order_id", pl.col("created_at").alias("_created_at"))
+    created = (
+        _ok(orders)
+        .join(refunded, on="order_id", how="semi")
+        .select("order_id", pl.col("created_at").alias("_created_at"))
+    )
     refunds = refunds.join(created, on="order_id", how="left")
-    refunds = _reject_where(refunds, pl.col("refunded_at") < pl.col("_created_at"), "refunded_at", "refunded_before_created", pl.col("refunded_at"))
+    refunds = _reject_where(
+        refunds,
+        pl.col("refunded_at") < pl.col("_created_at"),
+        "refunded_at",
+        "refunded_before_created",
+        pl.col("refunded_at"),
+    )
     refunds = _sequence_refunds(refunds).drop("_line_quantity", "_created_at")
 
     promotions, scope, invalid_ids = _stage_promotions(raw["promotions"], raw["promotion_products"])
@@ -428,7 +516,8 @@ def stage(raw: dict[str, pl.DataFrame]) -> Staged:
         frames["fee_schedule"] = fees_frame
     rejected = pl.concat([_rejected(t, f) for t, f in frames.items()], how="vertical").cast(REJECTED_SCHEMA)
     counts = {
-        t: {"rows_in": f.height, "accepted": _ok(f).height, "rejected": f.height - _ok(f).height} for t, f in frames.items()
+        t: {"rows_in": f.height, "accepted": _ok(f).height, "rejected": f.height - _ok(f).height}
+        for t, f in frames.items()
     }
     # `row_number` (1-based, in the file) stays on every staged row, for later rejections.
     tables = {t: _ok(f).drop(_KEY, _FAIL) for t, f in frames.items()}
@@ -454,7 +543,9 @@ def _sequence_refunds(refunds: pl.DataFrame) -> pl.DataFrame:
     one rank at a time (vectorised over all orders per rank; an order rarely has many refunds).
     """
     refunds = refunds.sort("order_id", "refunded_at", "refund_id", nulls_last=True)
-    candidates = refunds.filter(pl.col(_FAIL).is_null()).with_columns(pl.int_range(pl.len()).over("order_id").alias("_rank"))
+    candidates = refunds.filter(pl.col(_FAIL).is_null()).with_columns(
+        pl.int_range(pl.len()).over("order_id").alias("_rank")
+    )
     remaining = candidates.group_by("order_id", "sku_id").agg(pl.col("_line_quantity").first().alias("_remaining"))
     shipped = candidates.select("order_id").unique().with_columns(pl.lit(False).alias("_shipped"))
     verdicts: list[pl.DataFrame] = []
@@ -465,29 +556,54 @@ def _sequence_refunds(refunds: pl.DataFrame) -> pl.DataFrame:
             .join(remaining, on=["order_id", "sku_id"], how="left")
             .join(shipped, on="order_id", how="left")
             .with_columns(
-                pl.when(pl.col("quantity") > pl.col("_remaining")).then(pl.lit("over_refund"))
-                .when(pl.col("refund_shipping") & pl.col("_shipped")).then(pl.lit("shipping_already_refunded"))
+                pl.when(pl.col("quantity") > pl.col("_remaining"))
+                .then(pl.lit("over_refund"))
+                .when(pl.col("refund_shipping") & pl.col("_shipped"))
+                .then(pl.lit("shipping_already_refunded"))
                 .alias("_verdict")
             )
         )
         verdicts.append(step.filter(pl.col("_verdict").is_not_null()).select("refund_id", "_verdict"))
         taken = step.filter(pl.col("_verdict").is_null())
-        remaining = remaining.join(taken.select("order_id", "sku_id", pl.col("quantity").alias("_taken")), on=["order_id", "sku_id"], how="left").select(
-            "order_id", "sku_id", (pl.col("_remaining") - pl.col("_taken").fill_null(0)).alias("_remaining")
+        remaining = remaining.join(
+            taken.select("order_id", "sku_id", pl.col("quantity").alias("_taken")),
+            on=["order_id", "sku_id"],
+            how="left",
+        ).select("order_id", "sku_id", (pl.col("_remaining") - pl.col("_taken").fill_null(0)).alias("_remaining"))
+        newly = (
+            taken.filter(pl.col("refund_shipping")).select("order_id").unique().with_columns(pl.lit(True).alias("_now"))
         )
-        newly = taken.filter(pl.col("refund_shipping")).select("order_id").unique().with_columns(pl.lit(True).alias("_now"))
-        shipped = shipped.join(newly, on="order_id", how="left").select("order_id", (pl.col("_shipped") | pl.col("_now").fill_null(False)).alias("_shipped"))
+        shipped = shipped.join(newly, on="order_id", how="left").select(
+            "order_id", (pl.col("_shipped") | pl.col("_now").fill_null(False)).alias("_shipped")
+        )
     rejected = pl.concat(verdicts) if verdicts else pl.DataFrame(schema={"refund_id": pl.String, "_verdict": pl.String})
     refunds = refunds.join(rejected, on="refund_id", how="left")
     refunds = _reject_where(refunds, pl.col("_verdict") == "over_refund", "quantity", "over_refund", pl.col("quantity"))
-    refunds = _reject_where(refunds, pl.col("_verdict") == "shipping_already_refunded", "refund_shipping", "shipping_already_refunded", pl.col("refund_shipping"))
+    refunds = _reject_where(
+        refunds,
+        pl.col("_verdict") == "shipping_already_refunded",
+        "refund_shipping",
+        "shipping_already_refunded",
+        pl.col("refund_shipping"),
+    )
     return refunds.drop("_verdict")
 
 
-_TIER_SHARED = ("promotion_type", "shop_id", "starts_at", "ends_at", "discount_kind", "max_discount_cents", "condition", "campaign_id")
+_TIER_SHARED = (
+    "promotion_type",
+    "shop_id",
+    "starts_at",
+    "ends_at",
+    "discount_kind",
+    "max_discount_cents",
+    "condition",
+    "campaign_id",
+)
 
 
-def _stage_promotions(raw_promotions: pl.DataFrame, raw_scope: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+def _stage_promotions(
+    raw_promotions: pl.DataFrame, raw_scope: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     kind, ptype = pl.col("discount_kind"), pl.col("promotion_type")
     value = pl.col("discount_value_x100")
     allowed_kind = pl.lit(False)
@@ -502,9 +618,21 @@ def _stage_promotions(raw_promotions: pl.DataFrame, raw_scope: pl.DataFrame) -> 
         ("discount_value", "out_of_range", (kind == "percent_off") & ((value <= 0) | (value > 10_000))),
         ("discount_value", "out_of_range", (kind == "amount_off") & (value <= 0)),
         ("discount_value", "out_of_range", (kind == "fixed_price") & (value < 0)),
-        ("min_spend", "threshold_not_allowed", pl.col("min_spend_cents").is_not_null() & ~ptype.is_in(list(ALLOWS_MIN_SPEND))),
-        ("min_quantity", "threshold_not_allowed", pl.col("min_quantity").is_not_null() & ~ptype.is_in(list(ALLOWS_MIN_QUANTITY))),
-        ("min_quantity", "no_threshold", ptype.is_in(list(BMSM_TYPES)) & pl.col("min_quantity").is_null() & pl.col("min_spend_cents").is_null()),
+        (
+            "min_spend",
+            "threshold_not_allowed",
+            pl.col("min_spend_cents").is_not_null() & ~ptype.is_in(list(ALLOWS_MIN_SPEND)),
+        ),
+        (
+            "min_quantity",
+            "threshold_not_allowed",
+            pl.col("min_quantity").is_not_null() & ~ptype.is_in(list(ALLOWS_MIN_QUANTITY)),
+        ),
+        (
+            "min_quantity",
+            "no_threshold",
+            ptype.is_in(list(BMSM_TYPES)) & pl.col("min_quantity").is_null() & pl.col("min_spend_cents").is_null(),
+        ),
         ("min_quantity", "out_of_range", pl.col("min_quantity") < 1),
         ("min_spend", "out_of_range", pl.col("min_spend_cents") < 0),
         ("max_discount", "out_of_range", pl.col("max_discount_cents") < 0),
@@ -512,20 +640,52 @@ def _stage_promotions(raw_promotions: pl.DataFrame, raw_scope: pl.DataFrame) -> 
     promotions = _cast_table("promotions", raw_promotions, rules)
     # Tier rows of one promotion agree on everything but each tier's discount and thresholds.
     valid = _ok(promotions)
-    disagree = valid.group_by("promotion_id").agg(
-        pl.max_horizontal(*[pl.col(c).n_unique() for c in _TIER_SHARED]).alias("_variants")
-    ).filter(pl.col("_variants") > 1)
-    promotions = _reject_where(promotions, pl.col("promotion_id").is_in(disagree["promotion_id"].implode()), "promotion_id", "inconsistent_tiers", pl.col("promotion_id"))
+    disagree = (
+        valid.group_by("promotion_id")
+        .agg(pl.max_horizontal(*[pl.col(c).n_unique() for c in _TIER_SHARED]).alias("_variants"))
+        .filter(pl.col("_variants") > 1)
+    )
+    promotions = _reject_where(
+        promotions,
+        pl.col("promotion_id").is_in(disagree["promotion_id"].implode()),
+        "promotion_id",
+        "inconsistent_tiers",
+        pl.col("promotion_id"),
+    )
 
     scope = _cast_table("promotion_products", raw_scope)
     raw_ids = promotions.select("promotion_id").unique()
-    scope = _reject_where(scope, ~pl.col("promotion_id").is_in(raw_ids["promotion_id"].implode()), "promotion_id", "unknown_promotion", pl.col("promotion_id"))
+    scope = _reject_where(
+        scope,
+        ~pl.col("promotion_id").is_in(raw_ids["promotion_id"].implode()),
+        "promotion_id",
+        "unknown_promotion",
+        pl.col("promotion_id"),
+    )
     # A promotion whose scope rows were all rejected would silently widen to every product.
     with_scope = scope.group_by("promotion_id").agg(pl.col(_FAIL).is_null().any().alias("_any_ok"))
     lost_scope = with_scope.filter(~pl.col("_any_ok"))
-    promotions = _reject_where(promotions, pl.col("promotion_id").is_in(lost_scope["promotion_id"].implode()), "promotion_id", "scope_rejected", pl.col("promotion_id"))
+    promotions = _reject_where(
+        promotions,
+        pl.col("promotion_id").is_in(lost_scope["promotion_id"].implode()),
+        "promotion_id",
+        "scope_rejected",
+        pl.col("promotion_id"),
+    )
     bad_ids = promotions.filter(pl.col(_FAIL).is_not_null()).select("promotion_id").unique()
-    promotions = _reject_where(promotions, pl.col("promotion_id").is_in(bad_ids["promotion_id"].implode()), "promotion_id", "tier_rejected", pl.col("promotion_id"))
-    scope = _reject_where(scope, pl.col("promotion_id").is_in(bad_ids["promotion_id"].implode()), "promotion_id", "promotion_rejected", pl.col("promotion_id"))
+    promotions = _reject_where(
+        promotions,
+        pl.col("promotion_id").is_in(bad_ids["promotion_id"].implode()),
+        "promotion_id",
+        "tier_rejected",
+        pl.col("promotion_id"),
+    )
+    scope = _reject_where(
+        scope,
+        pl.col("promotion_id").is_in(bad_ids["promotion_id"].implode()),
+        "promotion_id",
+        "promotion_rejected",
+        pl.col("promotion_id"),
+    )
     invalid_ids = bad_ids.filter(pl.col("promotion_id").is_not_null()).sort("promotion_id")
     return promotions, scope, invalid_ids

@@ -36,7 +36,9 @@ class StatementParams:
     hold_days: int = 8
 
 
-def settlement_timing(orders: pl.DataFrame, line_amounts: pl.DataFrame, refunds: pl.DataFrame, params: StatementParams) -> pl.DataFrame:
+def settlement_timing(
+    orders: pl.DataFrame, line_amounts: pl.DataFrame, refunds: pl.DataFrame, params: StatementParams
+) -> pl.DataFrame:
     """One row per order: `settles_at`, `status` (`settled`, `in_hold`, `awaiting_delivery`, `closed`).
 
     `delivered_at` later than `as_of` has not happened yet. An order whose units were all
@@ -44,7 +46,14 @@ def settlement_timing(orders: pl.DataFrame, line_amounts: pl.DataFrame, refunds:
     """
     units = line_amounts.group_by("order_id").agg(pl.col("quantity").sum().alias("_units"))
     delivered = pl.when(pl.col("delivered_at") <= params.as_of).then(pl.col("delivered_at"))
-    timing = orders.select("order_id", "shop_id", "currency", "created_at", delivered.alias("delivered_at"), "affiliate_commission_rate_ppm")
+    timing = orders.select(
+        "order_id",
+        "shop_id",
+        "currency",
+        "created_at",
+        delivered.alias("delivered_at"),
+        "affiliate_commission_rate_ppm",
+    )
     before_delivery = (
         refunds.join(timing.select("order_id", "delivered_at"), on="order_id")
         .filter(pl.col("delivered_at").is_null() | (pl.col("refunded_at") < pl.col("delivered_at")))
@@ -70,13 +79,20 @@ def settlement_timing(orders: pl.DataFrame, line_amounts: pl.DataFrame, refunds:
     )
 
 
-def _fee_rates(timing: pl.DataFrame, refunds: pl.DataFrame, fee_schedule: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _fee_rates(
+    timing: pl.DataFrame, refunds: pl.DataFrame, fee_schedule: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Referral rate by the order's created date; admin rate and cap by each refund's date."""
     schedule = fee_schedule.sort("effective_from")
     order_rates = (
         timing.select("order_id", pl.col("created_at").dt.date().alias("_day"))
         .sort("_day")
-        .join_asof(schedule.select("effective_from", "referral_fee_rate_ppm"), left_on="_day", right_on="effective_from", strategy="backward")
+        .join_asof(
+            schedule.select("effective_from", "referral_fee_rate_ppm"),
+            left_on="_day",
+            right_on="effective_from",
+            strategy="backward",
+        )
         .select("order_id", "referral_fee_rate_ppm")
     )
     refund_rates = (
@@ -84,20 +100,25 @@ def _fee_rates(timing: pl.DataFrame, refunds: pl.DataFrame, fee_schedule: pl.Dat
         .sort("_day")
         .join_asof(
             schedule.select("effective_from", "refund_admin_fee_rate_ppm", "refund_admin_fee_cap_cents"),
-            left_on="_day", right_on="effective_from", strategy="backward",
+            left_on="_day",
+            right_on="effective_from",
+            strategy="backward",
         )
         .select("refund_id", "refund_admin_fee_rate_ppm", "refund_admin_fee_cap_cents")
     )
     return order_rates, refund_rates
 
 
-def _refund_events(refunds: pl.DataFrame, timing: pl.DataFrame, order_rates: pl.DataFrame, refund_rates: pl.DataFrame) -> pl.DataFrame:
+def _refund_events(
+    refunds: pl.DataFrame, timing: pl.DataFrame, order_rates: pl.DataFrame, refund_rates: pl.DataFrame
+) -> pl.DataFrame:
     """Refunds with their fold cut-off decision and their own admin fee (SPEC §4)."""
     fold_until = pl.when(pl.col("status") == "settled").then(pl.col("settles_at")).otherwise(pl.lit(None))
     product_part = pl.col("gross_refund_cents") - pl.col("seller_discount_refund_cents")
     returned_referral = mul_div_half_up(pl.col("referral_fee_rate_ppm"), product_part, PPM)
     admin = pl.min_horizontal(
-        mul_div_half_up(pl.col("refund_admin_fee_rate_ppm"), returned_referral, PPM), pl.col("refund_admin_fee_cap_cents")
+        mul_div_half_up(pl.col("refund_admin_fee_rate_ppm"), returned_referral, PPM),
+        pl.col("refund_admin_fee_cap_cents"),
     )
     return (
         refunds.join(timing.select("order_id", "status", "settles_at", "delivered_at"), on="order_id")
@@ -122,20 +143,31 @@ def _money_columns(frame: pl.DataFrame, values: dict[str, pl.Expr]) -> pl.DataFr
         *[values[label].cast(pl.Int64).alias(cents_name(label)) for label in values],
         *[pl.lit(0, pl.Int64).alias(cents_name(label)) for label in NOT_MODELLED if label not in values],
     )
-    net = pl.sum_horizontal([pl.col(cents_name(l)) for l in NET_SALES_PARTS])
+    net = pl.sum_horizontal([pl.col(cents_name(label)) for label in NET_SALES_PARTS])
     frame = frame.with_columns(net.alias(cents_name("Net sales")))
-    b = pl.col(cents_name("Net sales")) + pl.col(cents_name("Customer-paid shipping fee")) + pl.col(cents_name("Customer-paid shipping fee refund"))
-    frame = frame.with_columns(
-        (-mul_div_half_up(pl.col("referral_fee_rate_ppm"), b, PPM)).alias(cents_name("Referral fee")),
-        (-mul_div_half_up(pl.col("affiliate_commission_rate_ppm").fill_null(0), pl.col("_product_after_all"), PPM)).alias(cents_name("Affiliate commission")),
+    b = (
+        pl.col(cents_name("Net sales"))
+        + pl.col(cents_name("Customer-paid shipping fee"))
+        + pl.col(cents_name("Customer-paid shipping fee refund"))
     )
     frame = frame.with_columns(
-        pl.sum_horizontal([pl.col(cents_name(l)) for l in SHIPPING_PARTS]).alias(cents_name("Shipping")),
-        pl.sum_horizontal([pl.col(cents_name(l)) for l in FEES_PARTS]).alias(cents_name("Fees")),
+        (-mul_div_half_up(pl.col("referral_fee_rate_ppm"), b, PPM)).alias(cents_name("Referral fee")),
+        (
+            -mul_div_half_up(pl.col("affiliate_commission_rate_ppm").fill_null(0), pl.col("_product_after_all"), PPM)
+        ).alias(cents_name("Affiliate commission")),
+    )
+    frame = frame.with_columns(
+        pl.sum_horizontal([pl.col(cents_name(label)) for label in SHIPPING_PARTS]).alias(cents_name("Shipping")),
+        pl.sum_horizontal([pl.col(cents_name(label)) for label in FEES_PARTS]).alias(cents_name("Fees")),
         pl.lit(0, pl.Int64).alias(cents_name("Adjustment amount")),
     )
     return frame.with_columns(
-        (pl.col(cents_name("Net sales")) + pl.col(cents_name("Shipping")) + pl.col(cents_name("Fees")) + pl.col(cents_name("Adjustment amount"))).alias(cents_name("Total settlement amount"))
+        (
+            pl.col(cents_name("Net sales"))
+            + pl.col(cents_name("Shipping"))
+            + pl.col(cents_name("Fees"))
+            + pl.col(cents_name("Adjustment amount"))
+        ).alias(cents_name("Total settlement amount"))
     )
 
 
@@ -152,10 +184,24 @@ def _order_rows(
     folded = events.filter(pl.col("is_folded"))
     per_line = folded.group_by(LINE_KEY).agg(
         pl.col("quantity").sum().alias("_ref_qty"),
-        *[pl.col(c).sum() for c in ("gross_refund_cents", "seller_discount_refund_cents", "platform_discount_refund_cents",
-                                    "sales_tax_refund_cents", "product_refund_cents", "admin_fee_cents")],
+        *[
+            pl.col(c).sum()
+            for c in (
+                "gross_refund_cents",
+                "seller_discount_refund_cents",
+                "platform_discount_refund_cents",
+                "sales_tax_refund_cents",
+                "product_refund_cents",
+                "admin_fee_cents",
+            )
+        ],
     )
-    shipping_back = folded.filter(pl.col("is_shipping_refunded")).select("order_id").unique().with_columns(pl.lit(True).alias("_ship_back"))
+    shipping_back = (
+        folded.filter(pl.col("is_shipping_refunded"))
+        .select("order_id")
+        .unique()
+        .with_columns(pl.lit(True).alias("_ship_back"))
+    )
     # What the order contributes is joined at order grain first (fewer rows), then once to its lines.
     per_order = (
         timing.join(shipping, on="order_id", how="left")
@@ -167,16 +213,31 @@ def _order_rows(
         line_amounts.join(per_order, on="order_id")
         .join(line_tax, on=LINE_KEY, how="left")
         .join(per_line, on=LINE_KEY, how="left")
-        .with_columns(pl.col(c).fill_null(0) for c in ("gross_refund_cents", "seller_discount_refund_cents", "platform_discount_refund_cents",
-                                                        "sales_tax_refund_cents", "product_refund_cents", "admin_fee_cents", "_ref_qty"))
+        .with_columns(
+            pl.col(c).fill_null(0)
+            for c in (
+                "gross_refund_cents",
+                "seller_discount_refund_cents",
+                "platform_discount_refund_cents",
+                "sales_tax_refund_cents",
+                "product_refund_cents",
+                "admin_fee_cents",
+                "_ref_qty",
+            )
+        )
         .with_columns(pl.col("_ship_back").fill_null(False))
     )
-    rows = allocate_many(rows, {
-        "_label": "actual_shipping_fee_cents",
-        "_customer_shipping": "customer_shipping_cents",
-        "_platform_shipping": "platform_shipping_discount_cents",
-        "_seller_shipping": "seller_shipping_discount_cents",
-    }, "list_amount_cents", "order_id")
+    rows = allocate_many(
+        rows,
+        {
+            "_label": "actual_shipping_fee_cents",
+            "_customer_shipping": "customer_shipping_cents",
+            "_platform_shipping": "platform_shipping_discount_cents",
+            "_seller_shipping": "seller_shipping_discount_cents",
+        },
+        "list_amount_cents",
+        "order_id",
+    )
     rows = rows.with_columns(
         pl.col("line_sales_tax_cents").fill_null(0).alias("_tax"),
         (pl.col("final_amount_cents") - pl.col("product_refund_cents")).alias("_product_after_all"),
@@ -198,12 +259,18 @@ def _order_rows(
             "TikTok Shop shipping incentive refund": pl.when(back).then(-pl.col("_platform_shipping")).otherwise(0),
             "Refund administration fee": -pl.col("admin_fee_cents"),
             "Customer payment": pl.col("final_amount_cents") + pl.col("_customer_shipping") + pl.col("_tax"),
-            "Customer refund": -(pl.col("product_refund_cents") + pl.when(back).then(pl.col("_customer_shipping")).otherwise(0) + pl.col("sales_tax_refund_cents")),
+            "Customer refund": -(
+                pl.col("product_refund_cents")
+                + pl.when(back).then(pl.col("_customer_shipping")).otherwise(0)
+                + pl.col("sales_tax_refund_cents")
+            ),
             "Platform discounts": pl.col("platform_discount_cents"),
             "Platform discounts refund": -pl.col("platform_discount_refund_cents"),
             "Sales tax payment": pl.col("_tax"),
             "Sales tax refund": -pl.col("sales_tax_refund_cents"),
-            "Customer-paid shipping fee before discounts": pl.col("_customer_shipping") + pl.col("_seller_shipping") + pl.col("_platform_shipping"),
+            "Customer-paid shipping fee before discounts": pl.col("_customer_shipping")
+            + pl.col("_seller_shipping")
+            + pl.col("_platform_shipping"),
             "Seller shipping fee discount": pl.col("_seller_shipping"),
             "TikTok Shop shipping fee discount to customer": pl.col("_platform_shipping"),
         },
@@ -214,12 +281,14 @@ def _refund_rows(events: pl.DataFrame, timing: pl.DataFrame, line_amounts: pl.Da
     """One row per refund made after its order settled, in the statement of its own date."""
     later = (
         events.filter(~pl.col("is_folded"))
-        .join(timing.select("order_id", "shop_id", "currency", "created_at", "affiliate_commission_rate_ppm"), on="order_id")
+        .join(
+            timing.select("order_id", "shop_id", "currency", "created_at", "affiliate_commission_rate_ppm"),
+            on="order_id",
+        )
         .join(line_amounts.select(*LINE_KEY, "product_name", "sku_name"), on=LINE_KEY)
     )
     later = later.with_columns(
-        (-pl.col("product_refund_cents")).alias("_product_after_all"),
-        pl.col("refunded_at").alias("_event_at"),
+        (-pl.col("product_refund_cents")).alias("_product_after_all"), pl.col("refunded_at").alias("_event_at")
     )
     return _money_columns(
         later,
@@ -235,7 +304,11 @@ def _refund_rows(events: pl.DataFrame, timing: pl.DataFrame, line_amounts: pl.Da
             "TikTok Shop shipping incentive refund": -pl.col("platform_shipping_refund_cents"),
             "Refund administration fee": -pl.col("admin_fee_cents"),
             "Customer payment": pl.lit(0),
-            "Customer refund": -(pl.col("product_refund_cents") + pl.col("customer_shipping_refund_cents") + pl.col("sales_tax_refund_cents")),
+            "Customer refund": -(
+                pl.col("product_refund_cents")
+                + pl.col("customer_shipping_refund_cents")
+                + pl.col("sales_tax_refund_cents")
+            ),
             "Platform discounts": pl.lit(0),
             "Platform discounts refund": -pl.col("platform_discount_refund_cents"),
             "Sales tax payment": pl.lit(0),
@@ -258,7 +331,19 @@ class Statements:
     referral_rates: pl.DataFrame  # (order_id, referral_fee_rate_ppm)
 
 
-_KEEP = ["shop_id", "currency", "order_id", "sku_id", "refund_id", "quantity", "product_name", "sku_name", "created_at", "delivered_at", "_event_at"]
+_KEEP = [
+    "shop_id",
+    "currency",
+    "order_id",
+    "sku_id",
+    "refund_id",
+    "quantity",
+    "product_name",
+    "sku_name",
+    "created_at",
+    "delivered_at",
+    "_event_at",
+]
 
 
 def build_statements(
@@ -275,37 +360,53 @@ def build_statements(
     order_rates, refund_rates = _fee_rates(timing, refunds, fee_schedule)
     events = _refund_events(refunds, timing, order_rates, refund_rates)
     order_rows = _order_rows(timing, line_amounts, line_tax, shipping, orders, events, order_rates)
-    money = [cents_name(l) for l in ORDER_DETAILS_MONEY]
+    money = [cents_name(label) for label in ORDER_DETAILS_MONEY]
     # Only the columns kept are filtered (the order rows carry many more).
     settled_rows = order_rows.select(*_KEEP, *money).filter(order_rows["status"] == "settled")
     refund_rows = _refund_rows(events.filter(pl.col("status") == "settled"), timing, line_amounts)
-    details = pl.concat(
-        [settled_rows, refund_rows.select(*_KEEP, *money)], how="vertical_relaxed"
-    ).with_columns(
-        pl.col("_event_at").dt.date().alias("statement_date"),
-    # Date first: the by-date outputs then need no sort of their own, and a statement's rows (one
-    # shop and date) are still one run, in order, refund and SKU order.
-    ).sort("statement_date", "shop_id", "order_id", "refund_id", "sku_id", nulls_last=False)
-    statements = details.group_by("shop_id", "currency", "statement_date").agg(
-        pl.col(cents_name("Total settlement amount")).sum(),
-        pl.col(cents_name("Net sales")).sum(),
-        pl.col(cents_name("Shipping")).sum(),
-        pl.col(cents_name("Fees")).sum(),
-        pl.col(cents_name("Adjustment amount")).sum().alias(cents_name("Adjustments")),
-    ).with_columns(
-        pl.lit(0, pl.Int64).alias(cents_name("Reserve amount")),
-    ).with_columns(
-        (pl.col(cents_name("Total settlement amount")) + pl.col(cents_name("Reserve amount"))).alias(cents_name("Payable amount"))
-    ).sort("shop_id", "statement_date")
+    details = (
+        pl.concat([settled_rows, refund_rows.select(*_KEEP, *money)], how="vertical_relaxed")
+        .with_columns(
+            pl.col("_event_at").dt.date().alias("statement_date")
+            # Date first: the by-date outputs then need no sort of their own, and a statement's rows (one
+            # shop and date) are still one run, in order, refund and SKU order.
+        )
+        .sort("statement_date", "shop_id", "order_id", "refund_id", "sku_id", nulls_last=False)
+    )
+    statements = (
+        details.group_by("shop_id", "currency", "statement_date")
+        .agg(
+            pl.col(cents_name("Total settlement amount")).sum(),
+            pl.col(cents_name("Net sales")).sum(),
+            pl.col(cents_name("Shipping")).sum(),
+            pl.col(cents_name("Fees")).sum(),
+            pl.col(cents_name("Adjustment amount")).sum().alias(cents_name("Adjustments")),
+        )
+        .with_columns(pl.lit(0, pl.Int64).alias(cents_name("Reserve amount")))
+        .with_columns(
+            (pl.col(cents_name("Total settlement amount")) + pl.col(cents_name("Reserve amount"))).alias(
+                cents_name("Payable amount")
+            )
+        )
+        .sort("shop_id", "statement_date")
+    )
     unsettled = _unsettled(order_rows, timing)
-    return Statements(order_details=details, statements=statements, unsettled_orders=unsettled, timing=timing, referral_rates=order_rates)
+    return Statements(
+        order_details=details,
+        statements=statements,
+        unsettled_orders=unsettled,
+        timing=timing,
+        referral_rates=order_rates,
+    )
 
 
 def _unsettled(order_rows: pl.DataFrame, timing: pl.DataFrame) -> pl.DataFrame:
     """Every order not settled at `as_of`, with its order rows summed as if settled now."""
     expected = ("Total settlement amount", "Net sales", "Shipping", "Fees")
-    sums = order_rows.filter(pl.col("status").is_in(["in_hold", "awaiting_delivery"])).group_by("order_id").agg(
-        pl.col(cents_name(l)).sum().alias(f"expected_{cents_name(l)}") for l in expected
+    sums = (
+        order_rows.filter(pl.col("status").is_in(["in_hold", "awaiting_delivery"]))
+        .group_by("order_id")
+        .agg(pl.col(cents_name(label)).sum().alias(f"expected_{cents_name(label)}") for label in expected)
     )
     return (
         timing.filter(pl.col("status") != "settled")
@@ -314,8 +415,10 @@ def _unsettled(order_rows: pl.DataFrame, timing: pl.DataFrame) -> pl.DataFrame:
             "order_id",
             "shop_id",
             "status",
-            pl.when(pl.col("status") == "in_hold").then(pl.col("settles_at").dt.date()).alias("expected_statement_date"),
-            *[pl.col(f"expected_{cents_name(l)}").fill_null(0) for l in expected],
+            pl.when(pl.col("status") == "in_hold")
+            .then(pl.col("settles_at").dt.date())
+            .alias("expected_statement_date"),
+            *[pl.col(f"expected_{cents_name(label)}").fill_null(0) for label in expected],
         )
         .sort("shop_id", "order_id")
     )
@@ -380,5 +483,3 @@ def unsettled_layout(unsettled: pl.DataFrame) -> pl.DataFrame:
     return unsettled.with_columns(
         cents_to_decimal(pl.col(c)).alias(c.removesuffix("_cents")) for c in unsettled.columns if c.endswith("_cents")
     ).drop([c for c in unsettled.columns if c.endswith("_cents")])
-
-

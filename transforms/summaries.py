@@ -10,7 +10,12 @@ from transforms.run_scope import Window
 def orders_table(results: Results) -> pl.DataFrame:
     """The database's per-order table: each order's dates and settlement status."""
     return results.statements.timing.select(
-        "order_id", "shop_id", pl.col("created_at").dt.date().alias("created_date"), "delivered_at", "settles_at", "status"
+        "order_id",
+        "shop_id",
+        pl.col("created_at").dt.date().alias("created_date"),
+        "delivered_at",
+        "settles_at",
+        "status",
     )
 
 
@@ -25,13 +30,18 @@ def shop_summary(results: Results, window: Window) -> pl.DataFrame:
         pl.col(cents_name("Fees")).sum().alias("fees_cents"),
     )
     orders = results.staged.tables["orders"].select("order_id", "shop_id")
-    discounts = results.priced.discount_lines.join(orders, on="order_id").group_by("shop_id").agg(
-        pl.col("amount_cents").filter(pl.col("funded_by") == "seller").sum().alias("seller_funded_cents"),
-        pl.col("amount_cents").filter(pl.col("funded_by") == "platform").sum().alias("tiktok_funded_cents"),
+    discounts = (
+        results.priced.discount_lines.join(orders, on="order_id")
+        .group_by("shop_id")
+        .agg(
+            pl.col("amount_cents").filter(pl.col("funded_by") == "seller").sum().alias("seller_funded_cents"),
+            pl.col("amount_cents").filter(pl.col("funded_by") == "platform").sum().alias("tiktok_funded_cents"),
+        )
     )
     unsettled = results.statements.unsettled_orders.group_by("shop_id").agg(pl.len().alias("unsettled_orders"))
     return (
-        orders.select("shop_id").unique()
+        orders.select("shop_id")
+        .unique()
         .join(settled, on="shop_id", how="left")
         .join(discounts, on="shop_id", how="left")
         .join(unsettled, on="shop_id", how="left")
