@@ -47,6 +47,20 @@ PROMOTION_TYPES = (
 )
 DISCOUNT_KINDS = ("percent_off", "amount_off", "fixed_price", "free_shipping")
 
+# The stacking step of each promotion type (SPEC §3), in the order the steps run: declared once,
+# read by the engine (which step prices a type) and by the discount lines' contract.
+STEP_TYPES: dict[str, tuple[str, ...]] = {
+    "1": ("flash_deal", "product_discount"),
+    "2": ("product_incentive",),
+    "3a": ("seller_bmsm",),
+    "3b": ("platform_bmsm",),
+    "4a": ("seller_coupon",),
+    "4b": ("product_coupon",),
+    "5": ("platform_shipping_discount", "seller_shipping_discount"),
+}
+STEPS = tuple(STEP_TYPES)
+STEP_OF = {ptype: step for step, types in STEP_TYPES.items() for ptype in types}
+
 UNIT_PRICE_TYPES = ("flash_deal", "product_discount", "product_incentive")
 BMSM_TYPES = ("seller_bmsm", "platform_bmsm")
 COUPON_TYPES = ("seller_coupon", "product_coupon")

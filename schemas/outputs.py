@@ -11,7 +11,7 @@ import pandera.polars as pa
 import polars as pl
 
 from schemas.checks import unique_rows
-from schemas.inputs import COUPON_TYPES, FUNDED_BY, PROMOTION_TYPES, REASONS
+from schemas.inputs import COUPON_TYPES, FUNDED_BY, PROMOTION_TYPES, REASONS, STEP_OF, STEPS
 from schemas.layout import (
     FEES_PARTS,
     NET_SALES_PARTS,
@@ -28,16 +28,6 @@ from schemas.layout import (
 Money = Annotated[pl.Decimal, 18, 2]
 UtcTime = Annotated[pl.Datetime, "us", "UTC"]
 
-STEPS = ("1", "2", "3a", "3b", "4a", "4b", "5")
-STEP_TYPES = {
-    "1": ("flash_deal", "product_discount"),
-    "2": ("product_incentive",),
-    "3a": ("seller_bmsm",),
-    "3b": ("platform_bmsm",),
-    "4a": ("seller_coupon",),
-    "4b": ("product_coupon",),
-    "5": ("platform_shipping_discount", "seller_shipping_discount"),
-}
 COUPON_REASON_CODES = (
     "unknown",
     "invalid_promotion",
@@ -77,10 +67,9 @@ class DiscountLines(pa.DataFrameModel):
 
     @pa.dataframe_check(name="step_follows_type")
     def step_follows_type(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        ok = pl.lit(False)
-        for step, types in STEP_TYPES.items():
-            ok = ok | ((pl.col("step") == step) & pl.col("promotion_type").is_in(list(types)))
-        return data.lazyframe.select(ok)
+        return data.lazyframe.select(
+            pl.col("promotion_type").replace_strict(STEP_OF, default="", return_dtype=pl.String) == pl.col("step")
+        )
 
     @pa.dataframe_check(name="sku_null_only_for_shipping")
     def sku_null_only_for_shipping(cls, data: pa.PolarsData) -> pl.LazyFrame:

@@ -10,13 +10,15 @@ from datetime import datetime
 
 import polars as pl
 
+from schemas.handoffs import dtypes
+from schemas.outputs import RejectedRows
 from transforms.applicability import promotion_headers
 from transforms.money import cents_to_decimal, decimalise
 from transforms.reconcile import Evidence, ReconParams, evidence, reconcile, reconciled_window
 from transforms.refunds import coupon_restorations, line_sales_tax, refund_amounts
 from transforms.reported import empty_reported_details, empty_reported_statements
 from transforms.stacking import Priced, price_orders
-from transforms.staging import REJECTED_SCHEMA, Staged, stage
+from transforms.staging import Staged, stage
 from transforms.statements import (
     StatementParams,
     Statements,
@@ -168,7 +170,7 @@ def cut_at_as_of(staged: Staged, as_of: datetime) -> Staged:
                 pl.lit(column).alias("column"),
                 pl.lit("after_as_of").alias("reason"),
                 value.alias("value"),
-            ).cast(REJECTED_SCHEMA)
+            ).cast(dtypes(RejectedRows))
         )
         t[table] = t[table].join(late.select("row_number"), on="row_number", how="anti")
         counts[table]["accepted"] -= late.height

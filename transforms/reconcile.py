@@ -12,6 +12,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
+from schemas.handoffs import BreakCents, dtypes, empty
 from schemas.layout import NOT_MODELLED, ORDER_DETAILS_MONEY, cents_name
 from transforms.money import mul_div_half_up
 
@@ -19,19 +20,6 @@ GRAIN = ["shop_id", "statement_date", "order_id"]
 ORDER_TYPES = ("order", "refund")
 PLATFORM_DISCOUNT_COLUMNS = ("Platform discounts", "Platform discounts refund")
 TOTAL = "Total settlement amount"
-
-BREAKS_SCHEMA = {
-    "shop_id": pl.String,
-    "statement_date": pl.Date,
-    "order_id": pl.String,
-    "column": pl.String,
-    "expected_cents": pl.Int64,
-    "reported_cents": pl.Int64,
-    "difference_cents": pl.Int64,
-    "within_tolerance": pl.Boolean,
-    "break_type": pl.String,
-    "probable_cause": pl.String,
-}
 
 
 @dataclass(frozen=True)
@@ -193,8 +181,8 @@ def reconcile(
                 <= pl.col("column").replace_strict(params.tolerances_cents, default=0, return_dtype=pl.Int64)
             ).alias("within_tolerance")
         )
-        .select(list(BREAKS_SCHEMA))
-        .cast(BREAKS_SCHEMA)
+        .select(list(dtypes(BreakCents)))
+        .cast(dtypes(BreakCents))
         .sort("shop_id", "statement_date", "order_id", "column", "break_type", nulls_last=True)
     )
     return breaks, _bridge(computed, reported, reported_statements, window, breaks)
@@ -219,23 +207,7 @@ def _statement_residuals(
 ) -> pl.DataFrame:
     """A reported Statements total that differs from the sum of its reported Order details rows."""
     if reported_statements.height == 0:
-        return pl.DataFrame(
-            schema={
-                **{
-                    k: BREAKS_SCHEMA[k]
-                    for k in (
-                        "shop_id",
-                        "statement_date",
-                        "order_id",
-                        "column",
-                        "expected_cents",
-                        "reported_cents",
-                        "difference_cents",
-                        "break_type",
-                    )
-                }
-            }
-        )
+        return empty(BreakCents).drop("within_tolerance", "probable_cause")
     rows = reported.group_by("shop_id", "statement_date").agg(pl.col(cents_name(TOTAL)).sum().alias("_rows"))
     sheet = reported_statements.group_by("shop_id", "statement_date").agg(pl.col(cents_name(TOTAL)).sum())
     return (

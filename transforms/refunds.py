@@ -9,26 +9,11 @@ shipping refunds, so every refund here is accepted.
 
 import polars as pl
 
+from schemas.handoffs import RefundAmounts, dtypes, empty
 from transforms.allocate import allocate
 from transforms.money import mul_div_half_up
 
 LINE_KEY = ["order_id", "sku_id"]
-
-REFUND_AMOUNTS_SCHEMA = {
-    "refund_id": pl.String,
-    "order_id": pl.String,
-    "sku_id": pl.String,
-    "refunded_at": pl.Datetime("us", "UTC"),
-    "quantity": pl.Int64,
-    "is_shipping_refunded": pl.Boolean,
-    "gross_refund_cents": pl.Int64,
-    "seller_discount_refund_cents": pl.Int64,
-    "platform_discount_refund_cents": pl.Int64,
-    "sales_tax_refund_cents": pl.Int64,
-    "product_refund_cents": pl.Int64,
-    "customer_shipping_refund_cents": pl.Int64,
-    "platform_shipping_refund_cents": pl.Int64,
-}
 
 
 def line_sales_tax(line_amounts: pl.DataFrame, orders: pl.DataFrame) -> pl.DataFrame:
@@ -80,7 +65,7 @@ def refund_amounts(
             *[(pl.col(x) - pl.col(f"{x}_returned").fill_null(0)).alias(x) for x in amounts],
         )
     if not steps:
-        return pl.DataFrame(schema=REFUND_AMOUNTS_SCHEMA)
+        return empty(RefundAmounts)
     units = line_amounts.select(*LINE_KEY, "unit_price_cents")
     shipping = order_shipping.select("order_id", "customer_shipping_cents", "platform_shipping_discount_cents")
     return (
@@ -113,7 +98,7 @@ def refund_amounts(
             .fill_null(0)
             .alias("platform_shipping_refund_cents"),
         )
-        .cast(REFUND_AMOUNTS_SCHEMA)
+        .cast(dtypes(RefundAmounts))
         .sort("order_id", "refunded_at", "refund_id")
     )
 

@@ -10,24 +10,23 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from schemas.inputs import BMSM_TYPES, COUPON_TYPES, FUNDED_BY, PROMOTION_TYPES, SHIPPING_TYPES, UNIT_PRICE_TYPES
+from schemas.handoffs import DiscountLineCents, dtypes
+from schemas.inputs import (
+    BMSM_TYPES,
+    COUPON_TYPES,
+    FUNDED_BY,
+    PROMOTION_TYPES,
+    SHIPPING_TYPES,
+    STEP_OF,
+    UNIT_PRICE_TYPES,
+)
 from transforms.allocate import allocate
 from transforms.applicability import applicable, opted_out, promotion_headers
 from transforms.money import mul_div_half_up
 
 LINE_KEY = ["order_id", "sku_id"]
 
-DISCOUNT_LINES_SCHEMA = {
-    "order_id": pl.String,
-    "sku_id": pl.String,
-    "promotion_id": pl.String,
-    "promotion_type": pl.String,
-    "funded_by": pl.String,
-    "step": pl.String,
-    "amount_cents": pl.Int64,
-}
-
-_PART_COLUMNS = ["order_id", "sku_id", "promotion_id", "promotion_type", "step", "amount_cents"]
+_PART_COLUMNS = ["order_id", "sku_id", "promotion_id", "promotion_type", "amount_cents"]
 _LINE = "_line"  # the line's number in the running amounts (see `price_orders`)
 
 
@@ -131,7 +130,6 @@ def price_orders(
             "promotion_id",
             "promotion_type",
             (pl.col("discount_cents") * pl.col("quantity")).alias("amount_cents"),
-            pl.lit("1").alias("step"),
         ),
         step2.select(
             *LINE_KEY,
@@ -139,7 +137,6 @@ def price_orders(
             "promotion_id",
             "promotion_type",
             (pl.col("discount_cents") * pl.col("quantity")).alias("amount_cents"),
-            pl.lit("2").alias("step"),
         ),
     ]
 
@@ -154,27 +151,24 @@ def price_orders(
         "min_spend_cents",
         "min_quantity",
     )
-    for step, ptype in (("3a", "seller_bmsm"), ("3b", "platform_bmsm")):
+    for ptype in BMSM_TYPES:  # seller first
         pairs = bmsm_pairs.filter(pl.col("promotion_type") == ptype).select(*LINE_KEY, _LINE, "promotion_id")
         if ptype == "seller_bmsm":  # products priced by a flash deal cannot join a seller BMSM
             pairs = pairs.join(flash_priced, on=_LINE, how="anti")
         _chosen, parts = order_level_discount(running, pairs, tiers)
         running = _apply(running, parts)
-        discount_parts.append(parts.with_columns(pl.lit(ptype).alias("promotion_type"), pl.lit(step).alias("step")))
+        discount_parts.append(parts.with_columns(pl.lit(ptype).alias("promotion_type")))
 
     # Step 4: claimed coupons, seller then platform.
     coupon_pairs = pairs_all.filter(pl.col("promotion_type").is_in(list(COUPON_TYPES)))
     checks = []
-    for step, ptype, claim_column in (
-        ("4a", "seller_coupon", "seller_coupon_id"),
-        ("4b", "product_coupon", "platform_coupon_id"),
-    ):
+    for ptype, claim_column in (("seller_coupon", "seller_coupon_id"), ("product_coupon", "platform_coupon_id")):
         check, parts = _coupon_step(
             orders, running, headers, coupon_pairs, terms, opted, invalid_promotion_ids, ptype, claim_column
         )
         checks.append(check)
         running = _apply(running, parts)
-        discount_parts.append(parts.with_columns(pl.lit(ptype).alias("promotion_type"), pl.lit(step).alias("step")))
+        discount_parts.append(parts.with_columns(pl.lit(ptype).alias("promotion_type")))
 
     # Step 5: shipping, platform first, seller on what is left.
     shipping_pairs = pairs_all.filter(pl.col("promotion_type").is_in(list(SHIPPING_TYPES)))
@@ -184,12 +178,14 @@ def price_orders(
     parts = (
         pl.concat([p.select(*_PART_COLUMNS, _LINE) for p in _with_sku(discount_parts)], how="vertical_relaxed")
         .filter(pl.col("amount_cents") > 0)
-        .with_columns(pl.col("promotion_type").replace_strict(FUNDED_BY, return_dtype=pl.String).alias("funded_by"))
+        .with_columns(
+            pl.col("promotion_type").replace_strict(FUNDED_BY, return_dtype=pl.String).alias("funded_by"),
+            pl.col("promotion_type").replace_strict(STEP_OF, return_dtype=pl.String).alias("step"),
+        )
     )
+    schema = dtypes(DiscountLineCents)
     discount_lines = (
-        parts.select(list(DISCOUNT_LINES_SCHEMA))
-        .cast(DISCOUNT_LINES_SCHEMA)
-        .sort("order_id", "step", "sku_id", "promotion_id", nulls_last=True)
+        parts.select(list(schema)).cast(schema).sort("order_id", "step", "sku_id", "promotion_id", nulls_last=True)
     )
     flash_lines = step1.filter(pl.col("promotion_type") == "flash_deal")[_LINE]
     line_amounts = _line_amounts(ordered, parts.filter(pl.col(_LINE).is_not_null()), flash_lines)
@@ -452,11 +448,7 @@ def _shipping(
         .sort("order_id")
     )
     parts = pl.concat([platform, seller]).select(
-        "order_id",
-        "promotion_id",
-        "promotion_type",
-        pl.col("discount_cents").alias("amount_cents"),
-        pl.lit("5").alias("step"),
+        "order_id", "promotion_id", "promotion_type", pl.col("discount_cents").alias("amount_cents")
     )
     return shipping, parts
 

@@ -13,6 +13,7 @@ import duckdb
 import polars as pl
 
 from schemas.checks import in_key_order, run_values
+from schemas.handoffs import dtypes
 from schemas.inputs import (
     ALLOWED_KINDS,
     ALLOWS_MIN_QUANTITY,
@@ -28,16 +29,9 @@ from schemas.inputs import (
     TABLE_KEYS,
     Col,
 )
+from schemas.outputs import RejectedRows
 from transforms.money import parse_fixed, parse_fixed_typed
 
-REJECTED_SCHEMA = {
-    "table": pl.String,
-    "row_number": pl.Int64,
-    "key": pl.String,
-    "column": pl.String,
-    "reason": pl.String,
-    "value": pl.String,
-}
 _FAIL = "_failure"
 _ROW = "row_number"
 _KEY = "_key"
@@ -514,7 +508,7 @@ def stage(raw: dict[str, pl.DataFrame]) -> Staged:
     }
     if fees_frame is not None:
         frames["fee_schedule"] = fees_frame
-    rejected = pl.concat([_rejected(t, f) for t, f in frames.items()], how="vertical").cast(REJECTED_SCHEMA)
+    rejected = pl.concat([_rejected(t, f) for t, f in frames.items()], how="vertical").cast(dtypes(RejectedRows))
     counts = {
         t: {"rows_in": f.height, "accepted": _ok(f).height, "rejected": f.height - _ok(f).height}
         for t, f in frames.items()
