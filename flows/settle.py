@@ -23,8 +23,8 @@ from prefect.runtime import flow_run as flow_run_context
 from pydantic import Field
 
 from flows.steps import (
+    FILED_BY_DATE,
     ORDERS_TABLE,
-    PARTITIONED,
     SCRATCH,
     PartitionParams,
     RunFailed,
@@ -399,9 +399,10 @@ def publish_run(
     """Write the statement-dated tables by date, apply the run to a copy of the database, write
     the manifest, drop scratch, and swap the run in. A retry picks up where the last try stopped."""
     if (building / SCRATCH).exists():  # gone only once the manifest is written: then only the swap is left
-        files = {name: sorted(dated_scratch(building, name).glob("*.parquet")) for name in PARTITIONED}
+        files = {name: sorted(dated_scratch(building, name).glob("*.parquet")) for name in FILED_BY_DATE}
         files |= {
-            name: sorted((building / name).glob("*.parquet")) for name in (*warehouse.BY_ORDER, "unsettled_orders")
+            name: sorted((building / name).glob("*.parquet"))
+            for name in (*warehouse.REPLACED_PER_ORDER, "unsettled_orders")
         }
         files[ORDERS_TABLE] = sorted((building / SCRATCH / ORDERS_TABLE).glob("*.parquet"))
         files["rejected_rows"] = [building / "rejected_rows.parquet"]
@@ -424,7 +425,7 @@ def publish_run(
         # written beside the database load.
         manifest["database_rows_inserted"] = beside(
             lambda: [
-                parquet.write_by_date(files[name], building / name, column) for name, column in PARTITIONED.items()
+                parquet.write_by_date(files[name], building / name, column) for name, column in FILED_BY_DATE.items()
             ],
             load_database,
         )

@@ -15,7 +15,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-import pandera.polars as pa
 import polars as pl
 from pandera import errors as pa_errors
 from prefect import task
@@ -34,25 +33,8 @@ from transforms.run_scope import Window
 from transforms.staging import InputContractError, Staged, stage
 from transforms.summaries import orders_table, shop_summary
 
-# Output table → its Pandera schema (validated on the full data before publishing).
-OUTPUT_MODELS: dict[str, type[pa.DataFrameModel] | pa.DataFrameSchema] = {
-    "discount_lines": outputs.DiscountLines,
-    "blocked_incentives": outputs.BlockedIncentives,
-    "coupon_checks": outputs.CouponChecks,
-    "coupon_restorations": outputs.CouponRestorations,
-    "order_details": outputs.OrderDetails,
-    "statements": outputs.StatementsSchema,
-    "unsettled_orders": outputs.UnsettledOrders,
-    "recon_breaks": outputs.ReconBreaks,
-    "recon_statements": outputs.ReconStatements,
-}
-# Tables with a statement date: Parquet partitioned by it, and replaced per date in the database.
-PARTITIONED = {
-    "order_details": "statement_date_utc",
-    "statements": "statement_date_utc",
-    "recon_breaks": "statement_date_utc",
-    "recon_statements": "statement_date_utc",
-}
+# Tables with a statement date: their Parquet is one directory per date, named by this column.
+FILED_BY_DATE = dict.fromkeys(outputs.replaced_per("statement_date"), "statement_date_utc")
 SCRATCH = ".scratch"
 ORDERS_TABLE = "orders"  # the database's per-order table (status, dates): not a SPEC output, so kept in scratch
 
@@ -203,14 +185,14 @@ def published_tables(results: Results, window: Window) -> dict[str, pl.DataFrame
     tables = results.published()
     del tables["rejected_rows"]  # written once, for the whole input, by `stage_inputs`
     return {
-        name: frame.filter(window.covers(pl.col("statement_date_utc"))) if name in PARTITIONED else frame
+        name: frame.filter(window.covers(pl.col("statement_date_utc"))) if name in FILED_BY_DATE else frame
         for name, frame in tables.items()
     }
 
 
 def validate(results: Results, tables: dict[str, pl.DataFrame]) -> list[str]:
     """Validate every output and engine frame of a partition on all its rows; the checks passed."""
-    checked = [(name, model, tables[name]) for name, model in OUTPUT_MODELS.items()]
+    checked = [(name, outputs.CONTRACTS[name], frame) for name, frame in tables.items()]
     checked += [
         ("priced lines", outputs.PricedLines, results.priced.line_amounts),
         ("order shipping", outputs.OrderShipping, results.priced.order_shipping),
@@ -265,8 +247,8 @@ def settle_partition(building: Path, index: int, params: PartitionParams, sliced
     def validate_and_write() -> list[str]:
         passed = validate(results, tables)
         for table, frame in tables.items():
-            if table in PARTITIONED:  # published by date for the whole run by `publish_run`
-                parquet.write_scratch(frame, dated_scratch(building, table) / name, sorted_by=PARTITIONED[table])
+            if table in FILED_BY_DATE:  # published by date for the whole run by `publish_run`
+                parquet.write_scratch(frame, dated_scratch(building, table) / name, sorted_by=FILED_BY_DATE[table])
             else:
                 parquet.write_parquet(frame, building / table / name)
         return passed
@@ -339,7 +321,7 @@ def finish_sliced_shop(
         .select(partial.columns)
         .sort("statement_date_utc", maintain_order=True)
     )
-    checks = [check("statements", OUTPUT_MODELS["statements"], statements)]
+    checks = [check("statements", outputs.CONTRACTS["statements"], statements)]
     parquet.write_scratch(statements, statement_files[0], sorted_by="statement_date_utc")
     for extra in statement_files[1:]:
         parquet.write_scratch(statements.head(0), extra)
@@ -365,7 +347,7 @@ def finish_sliced_shop(
 
     recon = beside(_exporting(xlsx), csv_and_reconcile) if params.xlsx else csv_and_reconcile()
     for table, frame in recon.items():
-        checks.append(check(table, OUTPUT_MODELS[table], frame))
+        checks.append(check(table, outputs.CONTRACTS[table], frame))
         parquet.write_scratch(frame, dated_scratch(building, table) / names[0], sorted_by="statement_date_utc")
     return {
         "rows_out": {"statements": statements.height, **{table: frame.height for table, frame in recon.items()}},

@@ -8,12 +8,10 @@ from pathlib import Path
 
 import polars as pl
 
+from transforms.money import money_text
+
 FILE_NAME = "reconciliation_report.html"
 _TOP = 25
-
-
-def _money(value) -> str:
-    return f"{value:,.2f}" if value is not None else ""
 
 
 def _table(frame: pl.DataFrame, money: tuple[str, ...] = ()) -> str:
@@ -22,7 +20,7 @@ def _table(frame: pl.DataFrame, money: tuple[str, ...] = ()) -> str:
     for row in frame.rows():  # a handful of summary rows for display, not the data path
         cells = []
         for column, value in zip(frame.columns, row, strict=True):
-            text = _money(value) if column in money else ("" if value is None else str(value))
+            text = money_text(value) if column in money else ("" if value is None else str(value))
             cls = ' class="num"' if column in money else ""
             cells.append(f"<td{cls}>{html.escape(text)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
@@ -106,8 +104,8 @@ td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 <h1>Settlement reconciliation</h1>
 <p>As of {html.escape(as_of.isoformat())}. Reported − expected, per statement in the reconciled window.</p>
 <div class="kpi">Statements<b>{statements.height:,}</b></div>
-<div class="kpi">Expected total<b>{_money(total_expected)}</b></div>
-<div class="kpi">Reported total<b>{_money(total_reported)}</b></div>
+<div class="kpi">Expected total<b>{money_text(total_expected)}</b></div>
+<div class="kpi">Reported total<b>{money_text(total_reported)}</b></div>
 <div class="kpi">Breaks<b>{breaks.height:,}</b></div>
 <h2>Difference per statement</h2>
 {_bridge_chart(statements)}

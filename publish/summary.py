@@ -3,10 +3,11 @@
 from rich.console import Console
 from rich.table import Table
 
+from transforms.money import money_text
+
 
 def money(cents: int) -> str:
-    sign = "-" if cents < 0 else ""
-    return f"{sign}${abs(cents) // 100:,}.{abs(cents) % 100:02d}"
+    return money_text(cents, "$", cents=True)
 
 
 def print_summary(summary: dict) -> None:

@@ -18,13 +18,14 @@ import duckdb
 
 from publish.store import failpoint
 from schemas.layout import ORDER_DETAILS_CONSTANTS, snake
+from schemas.outputs import replaced_per
 
 # How each table is replaced: per (shop, statement date), per order of the run's shops, per
 # shop, or whole (the rejected rows are about the input the run read, not about a shop).
-BY_STATEMENT_DATE = ("order_details", "statements", "recon_breaks", "recon_statements")
-BY_ORDER = ("discount_lines", "blocked_incentives", "coupon_checks", "coupon_restorations")
-BY_SHOP = ("unsettled_orders", "orders")
-WHOLE = ("rejected_rows",)
+REPLACED_PER_STATEMENT_DATE = replaced_per("statement_date")
+REPLACED_PER_ORDER = replaced_per("order")
+REPLACED_PER_SHOP = (*replaced_per("shop"), "orders")  # `orders`: the database's own table of order status
+REPLACED_WHOLE = replaced_per("run")
 RUNS_TABLE = "settle_runs"
 # Columns every row holds the same value in (checked on every row by the output contract): the
 # database computes them (virtual generated columns) rather than storing millions of copies.
@@ -129,20 +130,20 @@ def update(
             "from": (statement_from or date.min).isoformat(),
             "to": (statement_to or date.max).isoformat(),
         }
-        for name in BY_STATEMENT_DATE:
+        for name in REPLACED_PER_STATEMENT_DATE:
             con.execute(
                 f'DELETE FROM "{name}" WHERE list_contains($shops, shop_id) AND statement_date_utc BETWEEN $from AND $to',
                 window,
             )
-        for name in BY_ORDER:
+        for name in REPLACED_PER_ORDER:
             con.execute(
                 f"""DELETE FROM "{name}" WHERE order_id IN (SELECT order_id FROM orders WHERE list_contains($shops, shop_id))
                     OR order_id IN (SELECT order_id FROM {SOURCE})""",
                 {"shops": shops, **_files(files["orders"])},
             )
-        for name in BY_SHOP:
+        for name in REPLACED_PER_SHOP:
             con.execute(f'DELETE FROM "{name}" WHERE list_contains($shops, shop_id)', {"shops": shops})
-        for name in WHOLE:
+        for name in REPLACED_WHOLE:
             con.execute(f'DELETE FROM "{name}"')
         for name, paths in files.items():
             inserted[name] = con.execute(

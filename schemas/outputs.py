@@ -5,6 +5,7 @@ breaks one never publishes. Validate with `validate(frame)`: every failure is co
 (`lazy=True`) and reported together.
 """
 
+from dataclasses import dataclass
 from typing import Annotated
 
 import pandera.polars as pa
@@ -373,3 +374,42 @@ def _recon_statements_schema() -> pa.DataFrameSchema:
 
 
 ReconStatements = _recon_statements_schema()
+
+
+# ------------------------------------------------------------------ the output tables (SPEC §6)
+
+
+@dataclass(frozen=True)
+class OutputTable:
+    """A published table: its contract, and which of its rows a run replaces.
+
+    `replaced_per`: "statement_date" (the run's shops and statement dates; its Parquet is one
+    directory per date), "order" (the orders of the run's shops and of its input), "shop" (the
+    run's shops) or "run" (the whole table: it describes the input the run read).
+    """
+
+    name: str
+    contract: type[pa.DataFrameModel] | pa.DataFrameSchema
+    replaced_per: str
+
+
+# In publishing order: the order of the files, the checks and the database's tables.
+OUTPUT_TABLES = (
+    OutputTable("discount_lines", DiscountLines, "order"),
+    OutputTable("blocked_incentives", BlockedIncentives, "order"),
+    OutputTable("coupon_checks", CouponChecks, "order"),
+    OutputTable("coupon_restorations", CouponRestorations, "order"),
+    OutputTable("order_details", OrderDetails, "statement_date"),
+    OutputTable("statements", StatementsSchema, "statement_date"),
+    OutputTable("unsettled_orders", UnsettledOrders, "shop"),
+    OutputTable("recon_breaks", ReconBreaks, "statement_date"),
+    OutputTable("recon_statements", ReconStatements, "statement_date"),
+    OutputTable("rejected_rows", RejectedRows, "run"),
+)
+CONTRACTS = {table.name: table.contract for table in OUTPUT_TABLES}
+
+
+def replaced_per(kind: str) -> tuple[str, ...]:
+    """The output tables whose rows a run replaces per `kind` (see `OutputTable`)."""
+    assert kind in {table.replaced_per for table in OUTPUT_TABLES}, kind
+    return tuple(table.name for table in OUTPUT_TABLES if table.replaced_per == kind)

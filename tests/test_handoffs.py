@@ -5,7 +5,8 @@ import pytest
 from pandera.errors import SchemaErrors
 
 from schemas.handoffs import BreakCents, DiscountLineCents, dtypes, empty
-from schemas.outputs import DiscountLines, ReconBreaks
+from schemas.outputs import OUTPUT_TABLES, DiscountLines, ReconBreaks
+from tests.conftest import run
 
 
 def _published_name(column: str) -> str:
@@ -42,3 +43,20 @@ def test_the_step_must_follow_the_promotion_type():
     frame = pl.DataFrame(row, schema=dtypes(DiscountLineCents))
     with pytest.raises(SchemaErrors, match="step_follows_type"):
         DiscountLineCents.validate(frame, lazy=True)
+
+
+def test_a_run_publishes_every_declared_output_table_in_the_declared_order():
+    # One order, no promotions: every table is published, most of them empty.
+    results = run(
+        orders=[
+            {
+                "order_id": "O1",
+                "shop_id": "S1",
+                "created_at": "2026-10-01T10:00:00Z",
+                "delivered_at": "2026-10-03T10:00:00Z",
+                "shipping_fee": "0",
+            }
+        ],
+        order_lines=[{"order_id": "O1", "sku_id": "K1", "product_id": "P", "quantity": 1, "unit_price": "10.00"}],
+    )
+    assert list(results.published()) == [table.name for table in OUTPUT_TABLES]

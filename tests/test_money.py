@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms.money import cents_to_decimal, decimalise, mul_div_half_up, parse_fixed
+from transforms.money import cents_to_decimal, decimalise, money_text, mul_div_half_up, parse_fixed
 
 PROPERTY = settings(max_examples=100, deadline=None)
 
@@ -197,3 +197,19 @@ def test_cents_become_decimal_18_2_only_at_the_edge():
     assert out.schema["amount"] == pl.Decimal(18, 2)
     assert out["amount"].to_list() == [Decimal("1234.56"), Decimal("-0.01")]
     assert pl.select(cents_to_decimal(pl.lit(5))).item() == Decimal("0.05")
+
+
+@pytest.mark.parametrize(
+    ("amount", "symbol", "cents", "expected"),
+    [
+        (Decimal("1234.56"), "", False, "1,234.56"),
+        (Decimal("-0.01"), "", False, "-0.01"),
+        (Decimal("0"), "", False, "0.00"),
+        (None, "", False, ""),
+        (123456, "$", True, "$1,234.56"),
+        (-123456789, "$", True, "-$1,234,567.89"),  # the sign goes before the symbol
+        (5, "$", True, "$0.05"),
+    ],
+)
+def test_reports_print_money_one_way(amount, symbol, cents, expected):
+    assert money_text(amount, symbol, cents=cents) == expected

@@ -52,7 +52,7 @@ def test_partitions_hold_each_order_once_and_platform_promotions_everywhere():
     groups = partition.plan(tables["orders"].group_by("shop_id").len(), 250)
     parts = partition.split(tables, groups)
     assert len(parts) == len(groups) > 1
-    for name in partition.BY_ORDER:
+    for name in partition.ORDER_TABLES:
         assert sum(p[name].height for p in parts) == tables[name].height
     everywhere = tables["promotions"].filter(pl.col("shop_id").is_null())
     assert everywhere.height > 0
@@ -173,7 +173,7 @@ def test_slices_hold_consecutive_order_ids_each_once():
     parts = partition.plan_parts(sizes, 150)
     assert any(p.sliced for p in parts)
     pieces = partition.split(tables, parts)
-    for name in partition.BY_ORDER:
+    for name in partition.ORDER_TABLES:
         assert sum(p[name].height for p in pieces) == tables[name].height
     by_shop: dict[str, list[pl.Series]] = {}
     for part, piece in zip(parts, pieces, strict=True):

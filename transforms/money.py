@@ -98,6 +98,18 @@ def cents_to_decimal(cents: pl.Expr) -> pl.Expr:
     return units_to_decimal(cents, 2)
 
 
+def money_text(amount: Decimal | int | None, symbol: str = "", *, cents: bool = False) -> str:
+    """The one way a report prints money: `1,234.56`, `-$1,234.56` with `symbol="$"`, `` for none.
+
+    `amount` is dollars (a Decimal), or integer cents with `cents=True`; never a float.
+    """
+    if amount is None:
+        return ""
+    value = Decimal(amount).scaleb(-2) if cents else Decimal(amount)
+    sign = "-" if value < 0 else ""
+    return f"{sign}{symbol}{abs(value):,.2f}"
+
+
 def decimalise(frame: pl.DataFrame) -> pl.DataFrame:
     """Turn every `*_cents` column into a `Decimal(18,2)` column without the suffix."""
     return frame.with_columns(

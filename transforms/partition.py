@@ -16,8 +16,9 @@ import polars as pl
 
 from schemas.checks import run_values
 
-# Staged tables split by partition (through the order), and those copied or filtered whole.
-BY_ORDER = ("orders", "order_lines", "refunds")
+# Staged input tables whose rows each belong to one order: a partition takes the rows of its orders.
+# The others (promotions and the like) are shared, copied or filtered whole.
+ORDER_TABLES = ("orders", "order_lines", "refunds")
 
 
 def plan(shop_orders: pl.DataFrame, target_orders: int, shops: list[str] | None = None) -> list[list[str]]:
@@ -129,7 +130,7 @@ def split(tables: dict[str, pl.DataFrame], groups: list[list[str]] | list[Part])
     }
     result = []
     for i, shops in enumerate(p.shops for p in parts):
-        own = {name: pieces[name].get((i,), tables[name].clear()) for name in BY_ORDER}
+        own = {name: pieces[name].get((i,), tables[name].clear()) for name in ORDER_TABLES}
         # A coupon claim is checked against the claimed promotion wherever it belongs: another
         # shop's coupon is `wrong_type` or `wrong_shop` in one run, so it must not be `unknown` here.
         claimed = pl.concat([own["orders"]["seller_coupon_id"], own["orders"]["platform_coupon_id"]]).drop_nulls()
