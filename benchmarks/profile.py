@@ -40,7 +40,7 @@ def main() -> None:
         staged = stage_inputs.fn(args.input, building, AS_OF, None, args.partition_orders)
         seconds = {"stage": time.perf_counter() - clock}
         clock = time.perf_counter()
-        plan = staged["partitions"]
+        plan = staged.partitions
         with ThreadPoolExecutor(max_workers=args.partitions_at_once) as pool:  # as the flow: N in flight, in plan order
             list(
                 pool.map(
@@ -60,7 +60,7 @@ def main() -> None:
         shutil.rmtree(out, ignore_errors=True)
     print(
         ", ".join(f"{phase} {s:.1f} s" for phase, s in seconds.items()),
-        f"({len(staged['partitions'])} partitions); peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB",
+        f"({len(staged.partitions)} partitions); peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB",
     )
 
 

@@ -8,6 +8,9 @@ paths and small summaries, never frames (`flows/steps.py`); I/O tasks alone retr
 import os
 import platform
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -26,8 +29,11 @@ from flows.steps import (
     FILED_BY_DATE,
     ORDERS_TABLE,
     SCRATCH,
+    FinishedShop,
     PartitionParams,
     RunFailed,
+    SettledPartition,
+    StagedRun,
     beside,
     dated_scratch,
     finish_sliced_shop,
@@ -117,6 +123,42 @@ def _scheduled_start() -> datetime:
     return datetime.fromisoformat(scheduled.isoformat()) if scheduled else datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class RunSetup:
+    """One run's fixed facts, passed to each of its steps."""
+
+    input_dir: Path
+    out_dir: Path
+    building: Path  # the run directory being built, swapped in by `publish_run`
+    run_id: str
+    started: datetime
+    params: PartitionParams
+    partition_orders: int
+    partitions_at_once: int
+    dask_address: str | None
+
+
+@dataclass(frozen=True)
+class Settled:
+    """Every partition's result, in partition order, and those of the sliced shops finished from them."""
+
+    partitions: list[SettledPartition]
+    sliced_shops: list[FinishedShop]
+
+
+class _Phases:
+    """Seconds per phase of the run, for the log and the summary."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        clock = time.perf_counter()
+        yield
+        self.seconds[name] = time.perf_counter() - clock
+
+
 def run(
     input_dir: Path,
     out_dir: Path,
@@ -129,92 +171,127 @@ def run(
     partitions_at_once: int = PARTITIONS_AT_ONCE,
     dask_address: str | None = None,
 ) -> dict:
-    """The flow body; returns the run summary (also written in the manifest)."""
+    """The flow body, under the output's lock: stage → settle the partitions → publish. Returns the
+    run summary (also written in the manifest); a failed run leaves the last published one as it was."""
     logger = get_run_logger()
     as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
-    window = window or Window()
     started = datetime.now(UTC)
     run_id = started.strftime("%Y%m%dT%H%M%S%fZ")
-    params = PartitionParams(as_of=as_of, hold_days=hold_days, recon=recon or ReconParams(), window=window, xlsx=xlsx)
+    params = PartitionParams(
+        as_of=as_of, hold_days=hold_days, recon=recon or ReconParams(), window=window or Window(), xlsx=xlsx
+    )
     try:
         with store.run_lock(out_dir, run_id):
             recovered = store.recover(out_dir, warehouse.published_run(out_dir / store.DATABASE_NAME))
             for repaired in recovered:
                 logger.warning("a run killed while publishing: %s", repaired)
-            building = store.new_run_dir(out_dir, run_id)
+            setup = RunSetup(
+                input_dir=input_dir,
+                out_dir=out_dir,
+                building=store.new_run_dir(out_dir, run_id),
+                run_id=run_id,
+                started=started,
+                params=params,
+                partition_orders=partition_orders,
+                partitions_at_once=partitions_at_once,
+                dask_address=dask_address,
+            )
             try:
-                return _run_locked(
-                    input_dir,
-                    out_dir,
-                    building,
-                    run_id,
-                    started,
-                    params,
-                    partition_orders,
-                    partitions_at_once,
-                    dask_address,
-                    logger,
-                    recovered,
+                phases = _Phases()
+                with phases.phase("stage"):
+                    staged = _stage(setup, logger)
+                settled = _settle(setup, staged, phases, logger)
+                with phases.phase("publish"):
+                    summary = _publish(setup, staged, settled, recovered)
+                logger.info(
+                    "published %s in %s",
+                    out_dir / store.CURRENT,
+                    ", ".join(f"{k} {v:.1f} s" for k, v in phases.seconds.items()),
                 )
+                return summary | {"seconds": {k: round(v, 3) for k, v in phases.seconds.items()}}
             except BaseException:
-                store.discard(building)
+                store.discard(setup.building)
                 raise
     except store.RunLocked as exc:
         raise RunFailed(str(exc)) from None
 
 
-def _run_locked(
-    input_dir,
-    out_dir,
-    building,
-    run_id,
-    started,
-    params: PartitionParams,
-    partition_orders,
-    partitions_at_once,
-    dask_address,
-    logger,
-    recovered: list[str],
-) -> dict:
-    timings = {}
-    clock = time.perf_counter()
+def _stage(setup: RunSetup, logger) -> StagedRun:
+    """Stage every input row once and plan the partitions; a broken input stops the run in one line."""
     try:
-        staged = stage_inputs(input_dir, building, params.as_of, params.window.shops, partition_orders)
+        staged = stage_inputs(
+            setup.input_dir, setup.building, setup.params.as_of, setup.params.window.shops, setup.partition_orders
+        )
     except InputError as exc:
         raise RunFailed(str(exc)) from None
     except InputContractError as exc:
-        raise RunFailed(contract_error_message(input_dir, exc)) from None
-    timings["stage"] = time.perf_counter() - clock
-    plan: list[Part] = staged["partitions"]
+        raise RunFailed(contract_error_message(setup.input_dir, exc)) from None
     logger.info(
         "staged %s orders (%s rows rejected) into %s partition(s)",
-        f"{staged['orders_accepted']:,}",
-        f"{staged['rows_rejected']:,}",
-        len(plan),
+        f"{staged.orders_accepted:,}",
+        f"{staged.rows_rejected:,}",
+        len(staged.partitions),
     )
-    clock = time.perf_counter()
-    parts = _settle_partitions(building, plan, params, partitions_at_once, dask_address, logger)
-    timings["partitions"] = time.perf_counter() - clock
-    clock = time.perf_counter()
-    finished = [finish_sliced_shop(building, indices, params) for indices in sliced_shops(plan)]
-    if finished:
-        timings["sliced_shops"] = time.perf_counter() - clock
-    clock = time.perf_counter()
-    groups = [part.shops for part in plan]
-    shops = _shop_summaries(parts, finished)
-    rows_out = {
-        table: sum(part["rows_out"][table] for part in parts + finished if table in part["rows_out"])
-        for table in parts[0]["rows_out"]
-    }  # always one partition or more
-    rows_out["rejected_rows"] = staged["rows_rejected"]
+    return staged
+
+
+def _settle(setup: RunSetup, staged: StagedRun, phases: _Phases, logger) -> Settled:
+    """Settle every partition, then finish each sliced shop from its slices."""
+    plan = staged.partitions
+    with phases.phase("partitions"):
+        parts = _settle_partitions(
+            setup.building, plan, setup.params, setup.partitions_at_once, setup.dask_address, logger
+        )
+    indices = sliced_shops(plan)
+    if not indices:
+        return Settled(parts, [])
+    with phases.phase("sliced_shops"):
+        return Settled(parts, [finish_sliced_shop(setup.building, shop, setup.params) for shop in indices])
+
+
+def _publish(setup: RunSetup, staged: StagedRun, settled: Settled, recovered: list[str]) -> dict:
+    """Write the run's report and manifest, publish the run, and return its summary."""
+    params, building = setup.params, setup.building
+    shops = _shop_summaries(settled)
     recon_statements, recon_breaks = (_read_table(building, name) for name in ("recon_statements", "recon_breaks"))
     (building / recon_report.FILE_NAME).write_text(recon_report.render(recon_statements, recon_breaks, params.as_of))
-    shop_ids = sorted({s for g in groups for s in g})
-    manifest = {
-        "run_id": run_id,
+    shop_ids = sorted({shop for part in staged.partitions for shop in part.shops})
+    publish_run(
+        setup.out_dir, building, setup.run_id, _manifest(setup, staged, settled, shops, recovered), shop_ids, params
+    )
+    recon_report.publish_artifacts(recon_statements, recon_breaks, shops, setup.out_dir)
+    window = params.window
+    return {
+        "run_id": setup.run_id,
+        "published": str(setup.out_dir / store.CURRENT),
+        "database": str(setup.out_dir / store.DATABASE_NAME),
+        "as_of": params.as_of.isoformat(),
+        "statement_from": window.statement_from.isoformat() if window.statement_from else None,
+        "statement_to": window.statement_to.isoformat() if window.statement_to else None,
+        "rows_rejected": staged.rows_rejected,
+        "orders_accepted": staged.orders_accepted,
+        "partitions": len(staged.partitions),
+        "shops": shops.to_dicts(),
+        "recon_breaks": recon_breaks.height,
+        "recon_statements": recon_statements.height,
+        "report": str(setup.out_dir / store.CURRENT / recon_report.FILE_NAME),
+    }
+
+
+def _manifest(setup: RunSetup, staged: StagedRun, settled: Settled, shops: pl.DataFrame, recovered: list[str]) -> dict:
+    """What the run read, did and wrote, as `manifest.json` records it."""
+    params = setup.params
+    done = settled.partitions + settled.sliced_shops
+    rows_out = {
+        table: sum(part.rows_out[table] for part in done if table in part.rows_out)
+        for table in settled.partitions[0].rows_out
+    }  # always one partition or more
+    rows_out["rejected_rows"] = staged.rows_rejected
+    return {
+        "run_id": setup.run_id,
         "parameters": {
-            "input_dir": str(input_dir),
-            "out_dir": str(out_dir),
+            "input_dir": str(setup.input_dir),
+            "out_dir": str(setup.out_dir),
             "hold_days": params.hold_days,
             "shops": params.window.shops,
             "statement_from": params.window.statement_from,
@@ -222,51 +299,31 @@ def _run_locked(
             "recon_from": params.recon.recon_from,
             "recon_to": params.recon.recon_to,
             "tolerances_cents": params.recon.tolerances_cents,
-            "partition_orders": partition_orders,
-            "partitions_at_once": partitions_at_once,
-            "dask_address": dask_address,
+            "partition_orders": setup.partition_orders,
+            "partitions_at_once": setup.partitions_at_once,
+            "dask_address": setup.dask_address,
         },
-        "reported_files": staged["reported_files"],
+        "reported_files": staged.reported_files,
         "as_of": params.as_of.isoformat(),
-        "started_at": started.isoformat(),
-        "inputs": fingerprints(input_dir),
-        "fee_schedule": "supplied" if staged["fee_schedule_supplied"] else "default (US)",
-        "rows_in": staged["rows_in"],
+        "started_at": setup.started.isoformat(),
+        "inputs": fingerprints(setup.input_dir),
+        "fee_schedule": "supplied" if staged.fee_schedule_supplied else "default (US)",
+        "rows_in": staged.rows_in,
         "rows_out": rows_out,
         "partitions": [
             {
                 "shops": part.shops,
                 **({"slice": part.slice + 1, "of": part.slices} if part.sliced else {}),
-                "orders": p["orders"],
-                "order_lines": p["order_lines"],
-                "seconds": p["seconds"],
+                "orders": p.orders,
+                "order_lines": p.order_lines,
+                "seconds": p.seconds,
             }
-            for part, p in zip(plan, parts, strict=True)
+            for part, p in zip(staged.partitions, settled.partitions, strict=True)
         ],
-        "checks_passed": sorted(set(staged["checks_passed"]).union(*(p["checks_passed"] for p in parts + finished))),
+        "checks_passed": sorted(set(staged.checks_passed).union(*(p.checks_passed for p in done))),
         "shops": shops.to_dicts(),
         "versions": {"python": platform.python_version(), "polars": pl.__version__},
         "recovered": recovered,  # what this run finished or removed of a run killed while publishing
-    }
-    published = publish_run(out_dir, building, run_id, manifest, shop_ids, params)
-    timings["publish"] = time.perf_counter() - clock
-    logger.info("published %s in %s", published, ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
-    recon_report.publish_artifacts(recon_statements, recon_breaks, shops, out_dir)
-    return {
-        "run_id": run_id,
-        "published": str(out_dir / store.CURRENT),
-        "database": str(out_dir / store.DATABASE_NAME),
-        "as_of": params.as_of.isoformat(),
-        "statement_from": params.window.statement_from.isoformat() if params.window.statement_from else None,
-        "statement_to": params.window.statement_to.isoformat() if params.window.statement_to else None,
-        "rows_rejected": staged["rows_rejected"],
-        "orders_accepted": staged["orders_accepted"],
-        "partitions": len(groups),
-        "shops": shops.to_dicts(),
-        "recon_breaks": recon_breaks.height,
-        "recon_statements": recon_statements.height,
-        "report": str(out_dir / store.CURRENT / recon_report.FILE_NAME),
-        "seconds": {k: round(v, 3) for k, v in timings.items()},
     }
 
 
@@ -279,15 +336,13 @@ def sliced_shops(plan: list[Part]) -> list[list[int]]:
     return list(shops.values())
 
 
-def _shop_summaries(parts: list[dict], finished: list[dict]) -> pl.DataFrame:
+def _shop_summaries(settled: Settled) -> pl.DataFrame:
     """One summary row per shop: a sliced shop's slices summed, its statements counted once."""
-    shops = pl.DataFrame(
-        [shop for part in parts for shop in part["shops"]]
-    )  # every partition's shops (none if no orders)
+    shops = pl.DataFrame([shop for part in settled.partitions for shop in part.shops])  # none if no orders
     if not shops.height:
         return shops
     shops = shops.group_by("shop_id", maintain_order=True).agg(pl.exclude("shop_id").sum()).sort("shop_id")
-    counted = {shop: n for done in finished for shop, n in done["statements_by_shop"].items()}
+    counted = {shop: n for done in settled.sliced_shops for shop, n in done.statements_by_shop.items()}
     if counted:
         shops = shops.with_columns(
             pl.col("shop_id")
@@ -306,7 +361,7 @@ def _read_table(building: Path, name: str) -> pl.DataFrame:
 
 def _settle_partitions(
     building: Path, groups: list[Part], params: PartitionParams, at_once: int, dask_address: str | None, logger
-) -> list[dict]:
+) -> list[SettledPartition]:
     """Every partition's summary, in partition order; progress as a Prefect artifact and in the log.
     Without Dask, `at_once` partitions are in flight at a time, so memory holds at most that many."""
     progress = create_progress_artifact(progress=0.0, key="settle-progress", description="Partitions settled")
@@ -327,7 +382,7 @@ def _settle_partitions(
 
 def _settle_in_flight(
     building: Path, groups: list[Part], params: PartitionParams, at_once: int, progress: UUID, logger
-) -> list[dict]:
+) -> list[SettledPartition]:
     """Submit the partitions to the current task runner, `at_once` in flight (largest first, as
     planned); their summaries in partition order. If one fails, the others in flight finish
     before the error goes on (the run directory they write into is then discarded whole)."""
@@ -343,13 +398,13 @@ def _settle_in_flight(
             _report_progress(progress, groups, parts, logger)
     finally:
         wait(running)
-    return sorted(parts, key=lambda part: part["index"])
+    return sorted(parts, key=lambda part: part.index)
 
 
-def _report_progress(progress, groups: list[Part], parts: list[dict], logger) -> None:
+def _report_progress(progress, groups: list[Part], parts: list[SettledPartition], logger) -> None:
     update_progress_artifact(artifact_id=progress, progress=100.0 * len(parts) / len(groups))
     last = parts[-1]
-    part = groups[last["index"]]
+    part = groups[last.index]
     what = (
         f"slice {part.slice + 1}/{part.slices} of shop {part.shops[0]!r}"
         if part.sliced
@@ -359,9 +414,9 @@ def _report_progress(progress, groups: list[Part], parts: list[dict], logger) ->
         "partition %s/%s settled: %s orders of %s in %.1f s",
         len(parts),
         len(groups),
-        f"{last['orders']:,}",
+        f"{last.orders:,}",
         what,
-        last["seconds"],
+        last.seconds,
     )
 
 
@@ -387,7 +442,9 @@ def _dask_runner(address: str):
 
 
 @flow(name="settle-partitions-on-dask", validate_parameters=False)
-def settle_on_dask(building: Path, groups: list[Part], params: PartitionParams, progress: UUID) -> list[dict]:
+def settle_on_dask(
+    building: Path, groups: list[Part], params: PartitionParams, progress: UUID
+) -> list[SettledPartition]:
     """Every partition submitted to the Dask cluster at once (its workers schedule them); the summaries as they finish."""
     return _settle_in_flight(building, groups, params, len(groups), progress, get_run_logger())
 

@@ -52,6 +52,41 @@ class PartitionParams:
     xlsx: bool
 
 
+@dataclass(frozen=True)
+class StagedRun:
+    """What staging hands the flow: the partitions planned, and the input's counts for the manifest."""
+
+    partitions: list[partition.Part]
+    rows_in: dict[str, dict[str, int]]  # per input table: rows_in, accepted
+    rows_rejected: int
+    orders_accepted: int
+    fee_schedule_supplied: bool
+    reported_files: list[str]
+    checks_passed: list[str]
+
+
+@dataclass(frozen=True)
+class SettledPartition:
+    """What one partition hands back: its counts, its shops' summaries and the checks it passed."""
+
+    index: int
+    orders: int
+    order_lines: int
+    rows_out: dict[str, int]
+    shops: list[dict]  # `transforms.summaries.shop_summary` rows
+    checks_passed: list[str]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class FinishedShop:
+    """What finishing a sliced shop hands back: the rows of the tables made from all its slices."""
+
+    rows_out: dict[str, int]
+    statements_by_shop: dict[str, int]
+    checks_passed: list[str]
+
+
 def _is_transient(task, task_run, state) -> bool:
     """Retry I/O only for what may pass (a busy disk, a network mount), never a broken input."""
     return not isinstance(state.result(raise_on_failure=False), InputError | InputContractError)
@@ -115,7 +150,7 @@ def _part(directory: Path, index: int) -> Path:
 @task(retries=2, retry_delay_seconds=2, retry_condition_fn=_is_transient, cache_policy=NO_CACHE)
 def stage_inputs(
     input_dir: Path, building: Path, as_of: datetime, shops: list[str] | None, partition_orders: int
-) -> dict:
+) -> StagedRun:
     """Read and stage every input row once; write `rejected_rows`, and each partition's tables to scratch.
 
     Returns the partitions (lists of shop IDs) and the counts for the manifest.
@@ -154,15 +189,15 @@ def stage_inputs(
                 parquet.write_scratch(
                     frame.filter(pl.col("shop_id").is_in(part.shops)), _part(building, index) / f"{name}.parquet"
                 )
-    return {
-        "partitions": parts,
-        "rows_in": staged.counts,
-        "rows_rejected": staged.rejected_rows.height,
-        "orders_accepted": staged.counts["orders"]["accepted"],
-        "fee_schedule_supplied": staged.fee_schedule_supplied,
-        "reported_files": files,
-        "checks_passed": checks,
-    }
+    return StagedRun(
+        partitions=parts,
+        rows_in=staged.counts,
+        rows_rejected=staged.rejected_rows.height,
+        orders_accepted=staged.counts["orders"]["accepted"],
+        fee_schedule_supplied=staged.fee_schedule_supplied,
+        reported_files=files,
+        checks_passed=checks,
+    )
 
 
 def _read_partition(building: Path, index: int) -> tuple[Staged, pl.DataFrame | None, pl.DataFrame | None]:
@@ -222,7 +257,7 @@ def _pieces_dir(building: Path, index: int) -> Path:
 
 
 @task(cache_policy=NO_CACHE)
-def settle_partition(building: Path, index: int, params: PartitionParams, sliced: bool = False) -> dict:
+def settle_partition(building: Path, index: int, params: PartitionParams, sliced: bool = False) -> SettledPartition:
     """Compute, validate and write one partition's outputs into the run being built; a small summary back.
 
     A slice of a shop (`sliced`) writes its Order details rows, its share of the statements
@@ -281,15 +316,15 @@ def settle_partition(building: Path, index: int, params: PartitionParams, sliced
     rows_out = {table: frame.height for table, frame in tables.items()}
     if sliced:  # counted once for the shop, by `finish_sliced_shop`
         rows_out |= dict.fromkeys(SHOP_SUMMED, 0)
-    return {
-        "index": index,
-        "orders": staged.tables["orders"].height,
-        "order_lines": staged.tables["order_lines"].height,
-        "rows_out": rows_out,
-        "shops": shop_summary(results, params.window).to_dicts(),
-        "checks_passed": checks,
-        "seconds": round(time.perf_counter() - started, 3),
-    }
+    return SettledPartition(
+        index=index,
+        orders=staged.tables["orders"].height,
+        order_lines=staged.tables["order_lines"].height,
+        rows_out=rows_out,
+        shops=shop_summary(results, params.window).to_dicts(),
+        checks_passed=checks,
+        seconds=round(time.perf_counter() - started, 3),
+    )
 
 
 SHOP_SUMMED = ("statements", "recon_breaks", "recon_statements")  # a sliced shop's tables made from all its slices
@@ -298,7 +333,7 @@ SHOP_SUMMED = ("statements", "recon_breaks", "recon_statements")  # a sliced sho
 @task(cache_policy=NO_CACHE)
 def finish_sliced_shop(
     building: Path, indices: list[int], params: PartitionParams, batch_rows: int = parquet.BY_DATE_BATCH_ROWS
-) -> dict:
+) -> FinishedShop:
     """What sums over a sliced shop's orders, from all its slices (partitions `indices`, in order):
 
     - its statements: the slices' shares summed per statement (each share is the sum of that
@@ -349,11 +384,11 @@ def finish_sliced_shop(
     for table, frame in recon.items():
         checks.append(check(table, outputs.CONTRACTS[table], frame))
         parquet.write_scratch(frame, dated_scratch(building, table) / names[0], sorted_by="statement_date_utc")
-    return {
-        "rows_out": {"statements": statements.height, **{table: frame.height for table, frame in recon.items()}},
-        "statements_by_shop": dict(zip(*statements.group_by("shop_id").len().get_columns(), strict=True)),
-        "checks_passed": checks,
-    }
+    return FinishedShop(
+        rows_out={"statements": statements.height, **{table: frame.height for table, frame in recon.items()}},
+        statements_by_shop=dict(zip(*statements.group_by("shop_id").len().get_columns(), strict=True)),
+        checks_passed=checks,
+    )
 
 
 def _reconcile_sliced_shop(building: Path, indices: list[int], params: PartitionParams) -> dict[str, pl.DataFrame]:
