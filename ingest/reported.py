@@ -48,32 +48,62 @@ def _sheets(path: Path) -> list[str]:
 
 
 def read_reported(input_dir: Path) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
-    """(order detail rows, statements rows, files read) of every shop's exports; empty when none."""
+    """(order detail rows, statements rows, files read) of every shop's exports; empty when none.
+
+    Every file and sheet is read before anything stops the run: what cannot be read in all of
+    them (a file, a sheet, a required column, every unreadable cell, a Statement ID in two
+    files) comes out as one `ReportedFileError`."""
     root = input_dir / "reported"
     details: list[pl.DataFrame] = []
     statements: list[pl.DataFrame] = []
     files: list[str] = []
+    errors: list[ReportedFileError] = []
     if root.is_dir():
         for shop_dir in sorted(p for p in root.iterdir() if p.is_dir()):
             for path in sorted(p for p in shop_dir.iterdir() if p.suffix.lower() in SUFFIXES):
                 files.append(str(path))
-                source = str(path)
-                if path.suffix.lower() == ".xlsx":
-                    sheets = _sheets(path)
-                    if "Order details" not in sheets:
-                        raise ReportedFileError(f"{path}: no sheet 'Order details' (sheets: {', '.join(sheets)})")
-                    details.append(order_detail_rows(_read_text(path, "Order details"), source, shop_dir.name))
-                    if "Statements" in sheets:
-                        statements.append(statement_rows(_read_text(path, "Statements"), source, shop_dir.name))
-                else:
-                    details.append(order_detail_rows(_read_text(path), source, shop_dir.name))
+                try:
+                    _read_file(path, shop_dir.name, details, statements, errors)
+                except ReportedFileError as exc:
+                    errors.append(exc)
     detail_frame = pl.concat(details, how="diagonal_relaxed") if details else None
     statement_frame = pl.concat(statements, how="diagonal_relaxed") if statements else None
-    _one_file_per_statement(detail_frame, statement_frame)
+    clashes = _one_file_per_statement(detail_frame, statement_frame)
+    if errors or clashes:
+        raise ReportedFileError.combined([*errors, ReportedFileError(*clashes)])
     return detail_frame, statement_frame, files
 
 
-def _one_file_per_statement(details: pl.DataFrame | None, statements: pl.DataFrame | None) -> None:
+def _read_file(
+    path: Path,
+    shop_id: str,
+    details: list[pl.DataFrame],
+    statements: list[pl.DataFrame],
+    errors: list[ReportedFileError],
+) -> None:
+    """Append one file's typed rows to `details` and `statements`; a sheet of an XLSX that
+    cannot be read goes to `errors` (the other sheet is still read), a file that cannot be read
+    at all is raised."""
+    source = str(path)
+    if path.suffix.lower() != ".xlsx":
+        details.append(order_detail_rows(_read_text(path), source, shop_id))
+        return
+    sheets = _sheets(path)
+    if "Order details" not in sheets:
+        raise ReportedFileError(f"{path}: no sheet 'Order details' (sheets: {', '.join(sheets)})")
+    for sheet, rows, into in (
+        ("Order details", order_detail_rows, details),
+        ("Statements", statement_rows, statements),
+    ):
+        if sheet in sheets:
+            try:
+                into.append(rows(_read_text(path, sheet), source, shop_id))
+            except ReportedFileError as exc:
+                errors.append(exc)
+
+
+def _one_file_per_statement(details: pl.DataFrame | None, statements: pl.DataFrame | None) -> list[str]:
+    """A message for each Statement ID found in more than one file, by Statement ID."""
     # A blank Statement ID names no statement, so it cannot clash.
     ids = [
         f.select("statement_id", "source").filter(pl.col("statement_id").fill_null("") != "")
@@ -81,14 +111,18 @@ def _one_file_per_statement(details: pl.DataFrame | None, statements: pl.DataFra
         if f is not None
     ]
     if not ids:
-        return
+        return []
     clash = (
         pl.concat(ids)
         .unique()
         .group_by("statement_id")
         .agg(pl.col("source").sort())
         .filter(pl.col("source").list.len() > 1)
+        .sort("statement_id")
     )
-    if clash.height:
-        sid, sources = clash.sort("statement_id").row(0)
-        raise ReportedFileError(f"Statement ID {sid} is in two files: {sources[0]} and {sources[1]}")
+    return [
+        f"Statement ID {sid} is in two files: {sources[0]} and {sources[1]}"
+        if len(sources) == 2
+        else f"Statement ID {sid} is in {len(sources)} files: {', '.join(sources[:-1])} and {sources[-1]}"
+        for sid, sources in zip(clash["statement_id"], clash["source"], strict=True)
+    ]

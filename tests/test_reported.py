@@ -213,8 +213,8 @@ def test_a_sub_cent_decimal_column_is_read_as_text_and_rejected():
         order_detail_rows(rows, SOURCE, "S1")
 
 
-def test_the_error_points_at_the_first_bad_cell_by_row_then_column():
-    # Row 3 is fine; row 4 has two bad cells: the leftmost of them is named.
+def test_the_error_names_the_bad_cells_by_row_then_column():
+    # Row 2 is fine; row 3 has two bad cells: both are named, the leftmost first.
     with pytest.raises(ReportedFileError) as error:
         typed(
             """
@@ -223,9 +223,9 @@ def test_the_error_points_at_the_first_bad_cell_by_row_then_column():
             | 2025-07-10           | S1-1         | O2                  | Order | 9.2O                    | 1O.00     | -0.80 |
             """
         )
-    assert (
-        str(error.value)
-        == f"{SOURCE}: Order details row 3, column 'Total settlement amount': cannot read '9.2O' (invalid_value)"
+    assert str(error.value) == (
+        f"{SOURCE}: Order details row 3, column 'Total settlement amount': cannot read '9.2O' (invalid_value); "
+        "row 3, column 'Net sales': cannot read '1O.00' (invalid_value)"
     )
 
 

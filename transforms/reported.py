@@ -3,8 +3,13 @@
 Headers match the layout labels case-insensitively after trimming spaces and a byte-order mark;
 money may carry `$`, thousands separators or parentheses for negatives; dates come as
 `YYYY-MM-DD`, `YYYY/MM/DD` or `MM/DD/YYYY`. Unknown columns are kept (as `raw`), never an error.
-A value that cannot be read is an error naming the file, the row and the column.
+Values that cannot be read are errors as data (`BadCell`: file, sheet, row, column, raw text,
+reason), every one of them found with one expression per column and reported together, with any
+missing required column, as one `ReportedFileError`.
 """
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -41,8 +46,69 @@ _TEXT_LABELS = (
 )
 
 
+LIMIT = 20  # bad cells (and other problems) listed in a message; the rest are counted
+VALUE_CHARS = 60  # a cell's raw text is shown up to this many characters
+
+
+@dataclass(frozen=True)
+class BadCell:
+    """A cell of a reported export that cannot be read: where it is, its raw text (never
+    interpreted; cut at `VALUE_CHARS` characters, the cut marked `…`) and why."""
+
+    file: str
+    sheet: str
+    row: int  # the spreadsheet row: 1 is the header, 2 the first data row
+    column: str
+    value: str | None
+    reason: str  # `invalid_value`, `sub_cent`, `out_of_range` or `invalid_date`
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self._at()}"
+
+    def _at(self) -> str:
+        return f"{self.sheet} row {self.row}, column '{self.column}': cannot read {self.value!r} ({self.reason})"
+
+
 class ReportedFileError(ValueError):
-    """A reported export that cannot be read; the message names file, row and column."""
+    """Reported exports that cannot be read, as data.
+
+    `problems`: messages of what stops a whole file or sheet (unreadable, no "Order details"
+    sheet, a required column missing) or the run (a Statement ID in two files), each naming its
+    file(s). `cells`: the first `LIMIT` unreadable cells, in file, sheet, row and column order.
+    `count`: every unreadable cell found, listed in `cells` or not.
+
+    The message is one line (the command line's contract: one line on stderr): the problems,
+    then the cells, separated by `; `, the first `LIMIT` of them and `and N more`. One problem or
+    one bad cell reads as it always has: `<file>: Order details row 3, column 'Fees': cannot
+    read '0.0o' (invalid_value)`.
+    """
+
+    def __init__(self, *problems: str, cells: Sequence[BadCell] = (), count: int | None = None) -> None:
+        self.problems = tuple(problems)
+        self.cells = tuple(cells[:LIMIT])
+        self.count = len(cells) if count is None else count
+        super().__init__(_message(self.problems, self.cells, self.count))
+
+    @classmethod
+    def combined(cls, errors: Iterable["ReportedFileError"]) -> "ReportedFileError":
+        """One error of several (files read in turn): their problems, cells and counts together."""
+        errors = list(errors)
+        return cls(
+            *[problem for error in errors for problem in error.problems],
+            cells=[cell for error in errors for cell in error.cells],
+            count=sum(error.count for error in errors),
+        )
+
+
+def _message(problems: tuple[str, ...], cells: tuple[BadCell, ...], count: int) -> str:
+    listed = list(problems[:LIMIT])
+    place = None
+    for cell in cells[: LIMIT - len(listed)]:
+        # A cell in the file and sheet of the one before it is named by its row alone.
+        listed.append(cell._at().removeprefix(f"{cell.sheet} ") if place == (cell.file, cell.sheet) else str(cell))
+        place = (cell.file, cell.sheet)
+    more = len(problems) + count - len(listed)
+    return "; ".join(listed + ([f"and {more} more"] if more > 0 else []))
 
 
 def normalise_headers(frame: pl.DataFrame) -> pl.DataFrame:
@@ -85,9 +151,9 @@ def _typed(
     frame: pl.DataFrame, source: str, money_labels: tuple[str, ...], required: tuple[str, ...], sheet: str
 ) -> pl.DataFrame:
     frame = normalise_headers(frame)
-    for label in required:
-        if label not in frame.columns:
-            raise ReportedFileError(f"{source}: {sheet}: required column '{label}' is missing")
+    missing = [
+        f"{source}: {sheet}: required column '{label}' is missing" for label in required if label not in frame.columns
+    ]
     frame = frame.with_row_index("_row", offset=2)  # spreadsheet row: 1 is the header
     known = set(ORDER_DETAILS_LABELS) | set(money_labels)
     extra = [c for c in frame.columns if c not in known and c != "_row"]
@@ -132,29 +198,21 @@ def _typed(
         if direct
         else amounts.clear().select("_row", "column", "text", "reason")
     )
-    dates = frame.select(
-        "_row",
-        pl.col("Statement date (UTC)").cast(pl.String).alias("text"),
-        _date(pl.col("Statement date (UTC)")).alias("statement_date"),
-    )
+    dated = "Statement date (UTC)" in frame.columns  # when not, the file is in error (`missing`)
+    date_cell = pl.col("Statement date (UTC)") if dated else pl.lit(None, pl.String)
+    dates = frame.select("_row", date_cell.cast(pl.String).alias("text"), _date(date_cell).alias("statement_date"))
     problems = pl.concat(
         [
             amounts.filter(pl.col("reason").is_not_null()).select("_row", "column", "text", "reason"),
             exact_problems,
-            dates.filter(pl.col("statement_date").is_null()).select(
+            dates.filter(pl.col("statement_date").is_null() & dated).select(
                 "_row", pl.lit("Statement date (UTC)").alias("column"), "text", pl.lit("invalid_date").alias("reason")
             ),
         ]
     )
-    if problems.height:
-        order = {label: i for i, label in enumerate(frame.columns)}
-        first = (
-            problems.with_columns(pl.col("column").replace_strict(order, return_dtype=pl.Int64).alias("_at"))
-            .sort("_row", "_at")
-            .row(0, named=True)
-        )
+    if missing or problems.height:
         raise ReportedFileError(
-            f"{source}: {sheet} row {first['_row']}, column '{first['column']}': cannot read {first['text']!r} ({first['reason']})"
+            *missing, cells=_first_cells(problems, frame.columns, source, sheet), count=problems.height
         )
     wide = (
         amounts.pivot(on="column", index="_row", values="cents") if textual and frame.height else frame.select("_row")
@@ -178,6 +236,24 @@ def _typed(
         pl.struct([pl.col(c).cast(pl.String) for c in extra]).struct.json_encode() if extra else pl.lit(None, pl.String)
     )
     return pl.concat([typed, dates.select("statement_date"), frame.select(*text, raw.alias("raw"))], how="horizontal")
+
+
+def _first_cells(problems: pl.DataFrame, columns: list[str], source: str, sheet: str) -> list[BadCell]:
+    """The first `LIMIT` of a sheet's unreadable cells (`_row`, `column`, `text`, `reason`, one
+    row each) by row, then column as laid out in the file, their text cut for showing."""
+    order = {label: i for i, label in enumerate(columns)}
+    text = pl.col("text")
+    shown = pl.when(text.str.len_chars() > VALUE_CHARS).then(text.str.slice(0, VALUE_CHARS - 1) + "…").otherwise(text)
+    first = (
+        problems.with_columns(pl.col("column").replace_strict(order, return_dtype=pl.Int64).alias("_at"))
+        .bottom_k(LIMIT, by=["_row", "_at"])
+        .sort("_row", "_at")
+        .select("_row", "column", shown, "reason")
+    )
+    return [
+        BadCell(source, sheet, row, column, value, reason)
+        for row, column, value, reason in zip(*first.get_columns(), strict=True)
+    ]
 
 
 def order_detail_rows(frame: pl.DataFrame, source: str, shop_id: str) -> pl.DataFrame:
