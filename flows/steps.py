@@ -96,18 +96,33 @@ def _schema_name(model) -> str:
     return getattr(model, "name", None) or model.__name__
 
 
+FAILURES_SHOWN = 5  # failure cases a failed validation names; all of them are counted
+
+
 def check(name: str, model, frame: pl.DataFrame) -> str:
-    """Validate one frame on all its rows; a failure names the table, the check and a case."""
+    """Validate one frame on all its rows; a failure says how many cases and rows failed, and
+    names the first few (check, column, row, value) in one line."""
     try:
         model.validate(frame, lazy=True)
     except pa_errors.SchemaErrors as exc:
-        cases = exc.failure_cases
-        first = cases.row(0, named=True) if cases.height else {}
         raise RunFailed(
-            f"{name} failed validation ({cases.height} failures; first: check {first.get('check')!r} "
-            f"on {first.get('column')!r}, case {first.get('failure_case')!r}); nothing was published"
+            f"{name} failed validation: {failure_summary(exc.failure_cases)}; nothing was published"
         ) from None
     return _schema_name(model)
+
+
+def failure_summary(cases: pl.DataFrame) -> str:
+    """`N failures in M rows: <the first FAILURES_SHOWN cases>` of Pandera's failure cases."""
+    rows = cases["index"].drop_nulls().n_unique()
+    shown = [
+        f"check {check!r} on {column!r}" + (f" at row {index + 1}" if index is not None else "") + f": {case!r}"
+        for check, column, index, case in zip(
+            *cases.head(FAILURES_SHOWN).select("check", "column", "index", "failure_case").get_columns(), strict=True
+        )
+    ]
+    more = f"; and {cases.height - len(shown)} more" if cases.height > len(shown) else ""
+    counted = f"{cases.height} failure{'s' * (cases.height != 1)} in {rows} row{'s' * (rows != 1)}"
+    return f"{counted}: " + "; ".join(shown) + more
 
 
 def check_nothing_lost(staged: Staged) -> None:
