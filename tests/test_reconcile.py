@@ -23,7 +23,7 @@ from schemas.layout import ORDER_DETAILS_LABELS, ORDER_DETAILS_MONEY, cents_name
 from synthetic.generate import generate_inputs
 from tests.conftest import inputs, table
 from transforms.pipeline import Results, compute
-from transforms.reconcile import ReconParams
+from transforms.reconcile import ReconParams, merge
 from transforms.reported import order_detail_rows, statement_rows
 
 AS_OF = datetime(2025, 7, 1, tzinfo=UTC)
@@ -785,3 +785,15 @@ def test_the_bridge_holds_to_the_cent_whatever_is_reported(seed, ops, shuffle, w
         )
     )
     assert sorted(by_column.filter(pl.col("difference_cents") != 0).rows()) == sorted(net.rows())
+
+
+def test_the_merge_indicator_says_on_which_side_each_key_is():
+    expected = pl.DataFrame({"order_id": ["O1", "O2"], "expected_cents": [100, 200]})
+    reported = pl.DataFrame({"order_id": ["O2", "O3"], "reported_cents": [200, 300]})
+    merged = merge(expected, reported, on=["order_id"]).sort("order_id")
+    assert merged.select("order_id", "merge").rows() == [
+        ("O1", "expected_only"),
+        ("O2", "both"),
+        ("O3", "reported_only"),
+    ]
+    assert merged["reported_cents"].to_list() == [None, 200, 300]  # nothing invented on the missing side

@@ -30,12 +30,32 @@ class ReconParams:
     tolerances_cents: dict[str, int] = field(default_factory=dict)
 
 
-_REPORTED = "\x00reported"  # suffix of the reported side's columns (no label can end with it)
+def _side(side: str, label: str) -> str:
+    """The column of one side (`expected` or `reported`) of an amount, e.g. `reported_fees_cents`."""
+    return f"{side}_{cents_name(label)}"
 
 
-def _wide(frame: pl.DataFrame) -> pl.DataFrame:
-    """(grain…, one cents column per money label): each grain's sum of every Order details amount."""
-    return frame.group_by(GRAIN).agg(pl.col(cents_name(label)).sum().alias(label) for label in ORDER_DETAILS_MONEY)
+def _wide(frame: pl.DataFrame, side: str) -> pl.DataFrame:
+    """(grain…, one `<side>_…_cents` column per money label): each grain's sum of every Order details amount."""
+    return frame.group_by(GRAIN).agg(
+        pl.col(cents_name(label)).sum().alias(_side(side, label)) for label in ORDER_DETAILS_MONEY
+    )
+
+
+def merge(expected: pl.DataFrame, reported: pl.DataFrame, on: list[str]) -> pl.DataFrame:
+    """A full join of the expected and the reported side with an explicit indicator, as datacompy
+    keeps one: `merge` is `both`, `expected_only` or `reported_only` for each key."""
+    joined = expected.with_columns(pl.lit(True).alias("_expected")).join(
+        reported.with_columns(pl.lit(True).alias("_reported")), on=on, how="full", coalesce=True
+    )
+    return joined.with_columns(
+        pl.when(pl.col("_expected") & pl.col("_reported"))
+        .then(pl.lit("both"))
+        .when(pl.col("_expected"))
+        .then(pl.lit("expected_only"))
+        .otherwise(pl.lit("reported_only"))
+        .alias("merge")
+    ).drop("_expected", "_reported")
 
 
 def _long(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
@@ -96,32 +116,30 @@ def reconcile(
 
     # Expected against reported per grain, one column per amount (a join of grains, not of grains
     # times amounts), then one row per grain and amount.
-    both = _wide(computed).join(
-        _wide(reported.filter(is_order_row)), on=GRAIN, how="full", coalesce=True, suffix=_REPORTED
+    both = _wide(computed, "expected").join(
+        _wide(reported.filter(is_order_row), "reported"), on=GRAIN, how="full", coalesce=True
     )
     order_diffs = pl.concat(
         [
             both.select(
                 *GRAIN,
                 pl.lit(label).alias("column"),
-                pl.col(label).fill_null(0).alias("expected_cents"),
-                pl.col(label + _REPORTED).fill_null(0).alias("reported_cents"),
+                pl.col(_side("expected", label)).fill_null(0).alias("expected_cents"),
+                pl.col(_side("reported", label)).fill_null(0).alias("reported_cents"),
             )
             for label in ORDER_DETAILS_MONEY
         ]
     ).with_columns((pl.col("reported_cents") - pl.col("expected_cents")).alias("difference_cents"))
-    # What the classification needs to know about each order.
-    reported_order_ids = (
-        reported.filter(is_order_row)
-        .select("shop_id", "order_id")
-        .unique()
-        .with_columns(pl.lit(True).alias("_in_reported"))
+    # What the classification needs to know about each order: on which side it has rows in the
+    # window (`merge`), whether it agrees over the window, whether it was paid as expected.
+    order_ids = ["shop_id", "order_id"]
+    order_sides = merge(
+        computed.select(order_ids).unique(), reported.filter(is_order_row).select(order_ids).unique(), on=order_ids
     )
     window_totals = order_diffs.group_by("shop_id", "order_id", "column").agg(
         (pl.col("difference_cents").sum() == 0).alias("_agrees_over_window"),
         pl.col("reported_cents").sum().alias("_reported_over_window"),
     )
-    computed_ids = computed.select("shop_id", "order_id").unique().with_columns(pl.lit(True).alias("_has_computed"))
     # "Its reported amount equals its expected amount in unsettled_orders" is a test of the order:
     # over the window, every amount unsettled_orders carries for it (total, net sales, shipping,
     # fees) was reported as expected; then all its breaks are timing (an order paid early).
@@ -133,26 +151,19 @@ def reconcile(
     )
     differing = order_diffs.filter(pl.col("difference_cents") != 0)
     # Of the input's order IDs (all shops, millions), only those with a break matter here.
-    known = (
-        known_orders.filter(pl.col("order_id").is_in(differing["order_id"].unique().implode()))
-        .select("order_id")
-        .unique()
-        .with_columns(pl.lit(True).alias("_known"))
-    )
+    known = known_orders.filter(pl.col("order_id").is_in(differing["order_id"].unique().implode()))["order_id"]
     breaks = (
-        differing.join(reported_order_ids, on=["shop_id", "order_id"], how="left")
+        differing.join(order_sides, on=order_ids, how="left")
         .join(window_totals, on=["shop_id", "order_id", "column"], how="left")
-        .join(computed_ids, on=["shop_id", "order_id"], how="left")
-        .join(known, on="order_id", how="left")
-        .join(paid_as_expected, on=["shop_id", "order_id"], how="left")
+        .join(paid_as_expected, on=order_ids, how="left")
         .with_columns(
-            pl.when(pl.col("_known").is_null())
+            pl.when(~pl.col("order_id").is_in(known.implode()).fill_null(False))
             .then(pl.lit("unexpected_in_reported"))
-            .when(pl.col("_in_reported").is_null())
+            .when(pl.col("merge") == "expected_only")
             .then(pl.lit("missing_in_reported"))
             .when(pl.col("_agrees_over_window"))
             .then(pl.lit("timing"))
-            .when(pl.col("_has_computed").is_null() & pl.col("_paid_as_expected"))
+            .when((pl.col("merge") == "reported_only") & pl.col("_paid_as_expected").fill_null(False))
             .then(pl.lit("timing"))
             .otherwise(pl.lit("amount_mismatch"))
             .alias("break_type")
@@ -293,49 +304,36 @@ def evidence(
 
 def _causes(breaks: pl.DataFrame, ev: Evidence) -> pl.DataFrame:
     """The first probable cause whose evidence holds, in SPEC order; else null."""
-    platform_differs = (
-        breaks.filter(pl.col("column").is_in(list(PLATFORM_DISCOUNT_COLUMNS)) & (pl.col("difference_cents") != 0))
-        .select("order_id")
-        .unique()
-        .with_columns(pl.lit(True).alias("_platform_differs"))
+    platform_differs = breaks.filter(
+        pl.col("column").is_in(list(PLATFORM_DISCOUNT_COLUMNS)) & (pl.col("difference_cents") != 0)
     )
     # Compared statement by statement: the window may hold only some of an order's rows.
     reported_fee = breaks.filter(
         (pl.col("column") == "Referral fee") & ~pl.col("break_type").is_in(["adjustment", "statement_residual"])
     ).select(*GRAIN, pl.col("reported_cents").alias("_reported_fee"))
-    fee_match = (
-        ev.referral_alternatives.join(reported_fee, on=GRAIN)
-        .filter(pl.col("alt_referral_fee_cents") == pl.col("_reported_fee"))
-        .select("order_id")
-        .unique()
-        .with_columns(pl.lit(True).alias("_fee_rate"))
+    fee_match = ev.referral_alternatives.join(reported_fee, on=GRAIN).filter(
+        pl.col("alt_referral_fee_cents") == pl.col("_reported_fee")
     )
 
-    def flag(frame: pl.DataFrame, name: str) -> pl.DataFrame:
-        return frame.select("order_id").unique().with_columns(pl.lit(True).alias(name))
+    def holds_for(evidence: pl.DataFrame) -> pl.Expr:
+        """True where the break's order is among those `evidence` names (false for no order)."""
+        return pl.col("order_id").is_in(evidence["order_id"].unique().implode()).fill_null(False)
 
-    enriched = (
-        breaks.join(platform_differs, on="order_id", how="left")
-        .join(flag(ev.opt_out_toggled, "_toggled"), on="order_id", how="left")
-        .join(flag(ev.blocked_incentive, "_blocked"), on="order_id", how="left")
-        .join(flag(ev.coupon_rejected, "_coupon"), on="order_id", how="left")
-        .join(fee_match, on="order_id", how="left")
-    )
-    has = lambda name: pl.col(name).fill_null(False)  # noqa: E731
+    platform = holds_for(platform_differs)
     cause = (
         pl.when(pl.col("column").is_in(list(NOT_MODELLED)))
         .then(pl.lit("not_modelled"))
-        .when(has("_platform_differs") & has("_toggled"))
+        .when(platform & holds_for(ev.opt_out_toggled))
         .then(pl.lit("opt_out_timing"))
-        .when(has("_platform_differs") & has("_blocked"))
+        .when(platform & holds_for(ev.blocked_incentive))
         .then(pl.lit("flash_deal_priority"))
-        .when(has("_coupon"))
+        .when(holds_for(ev.coupon_rejected))
         .then(pl.lit("coupon_rejected"))
-        .when(has("_fee_rate"))
+        .when(holds_for(fee_match))
         .then(pl.lit("fee_rate"))
         .otherwise(pl.lit(None, pl.String))
     )
-    return enriched.with_columns(
+    return breaks.with_columns(
         pl.when(pl.col("break_type") == "statement_residual")
         .then(pl.lit(None, pl.String))
         .otherwise(cause)
