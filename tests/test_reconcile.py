@@ -1,4 +1,4 @@
-"""Reconciliation (transforms/reconcile.py) against SPEC §5.
+"""Reconciliation (transforms/reconcile.py) against docs/reconciliation.md.
 
 Computed and reported Order details rows in the reconciled window (per shop, the reported
 statement dates, or `recon_from`/`recon_to`) are compared at (shop, statement date, order,
@@ -161,7 +161,7 @@ BREAK_LINES = "| order_id | sku_id | product_id | unit_price |\n" + "\n".join(
 BREAK_TABLES = {
     "orders": BREAK_ORDERS,
     "order_lines": BREAK_LINES,
-    # `closed` is refunded whole before delivery: closed, it settles nothing (SPEC §4).
+    # `closed` is refunded whole before delivery: closed, it settles nothing (docs/statements.md).
     "refunds": "| refund_id | order_id | sku_id | quantity | refunded_at |\n| R1 | closed | A | 1 | 2025-06-05T00:00:00Z |",
 }
 BREAK_REPORT = f"""
@@ -452,7 +452,7 @@ CAUSE_TABLES = {
     | toggled_blocked  | A      | PB         | 10.00      |
     | toggled_insured  | A      | P1         | 10.00      |
     """,
-    # In both shops a $0.50 flash deal on PB blocks a $1.00 product incentive (SPEC §3 step 2);
+    # In both shops a $0.50 flash deal on PB blocks a $1.00 product incentive (docs/stacking.md step 2);
     # T's incentive covers all of T's products. NOPE is no promotion: the claim is rejected.
     "promotions": """
     | promotion_id | promotion_type    | shop_id | discount_kind | discount_value |
@@ -797,3 +797,24 @@ def test_the_merge_indicator_says_on_which_side_each_key_is():
         ("O3", "reported_only"),
     ]
     assert merged["reported_cents"].to_list() == [None, 200, 300]  # nothing invented on the missing side
+
+
+def test_a_closed_order_reported_at_zero_is_timing_by_the_second_clause():
+    # Refunded whole before delivery, `closed` settles nothing: unsettled_orders expects 0 of its
+    # total, net sales, shipping and fees. TikTok shows the sale and its refund on one row, netting
+    # to 0 on all four: as expected, so the gross columns that differ are timing, not a mismatch.
+    tables = {
+        "orders": "| order_id | delivered_at |\n| closed |  |",
+        "order_lines": "| order_id | sku_id | product_id | unit_price |\n| closed | A | P1 | 10.00 |",
+        "refunds": "| refund_id | order_id | sku_id | quantity | refunded_at |\n| R1 | closed | A | 1 | 2025-06-05T00:00:00Z |",
+    }
+    report = """
+| Statement date (UTC) | Order/adjustment ID | Total settlement amount | Net sales | Gross sales | Gross sales refund |
+| 2025-06-10           | closed              | 0.00                    | 0.00      | 10.00       | -10.00             |
+"""
+    result = reconcile_run(tables, reported(report))
+    assert result.statements.unsettled_orders.select("order_id", "status").rows() == [("closed", "closed")]
+    assert by_cell(result) == {
+        ("closed", "Gross sales"): ("timing", None),
+        ("closed", "Gross sales refund"): ("timing", None),
+    }

@@ -1,4 +1,4 @@
-"""Reconciliation of computed statements with the ones TikTok reported (SPEC §5).
+"""Reconciliation of computed statements with the ones TikTok reported (docs/reconciliation.md).
 
 Compared at the grain (shop, statement date, order, column), an order's SKU rows summed, within
 the reconciled window (per shop, the reported statement dates, or a parameter range). Every
@@ -206,10 +206,8 @@ def _unsettled_long(unsettled: pl.DataFrame) -> pl.DataFrame:
         "Shipping": "expected_shipping_cents",
         "Fees": "expected_fees_cents",
     }
-    return (
-        unsettled.filter(pl.col("status") != "closed")
-        .select("order_id", *[pl.col(c).alias(label) for label, c in mapping.items()])
-        .unpivot(index="order_id", variable_name="column", value_name="_unsettled_cents")
+    return unsettled.select("order_id", *[pl.col(c).alias(label) for label, c in mapping.items()]).unpivot(
+        index="order_id", variable_name="column", value_name="_unsettled_cents"
     )
 
 
@@ -303,7 +301,7 @@ def evidence(
 
 
 def _causes(breaks: pl.DataFrame, ev: Evidence) -> pl.DataFrame:
-    """The first probable cause whose evidence holds, in SPEC order; else null."""
+    """The first probable cause whose evidence holds, in the order docs/reconciliation.md lists them; else null."""
     platform_differs = breaks.filter(
         pl.col("column").is_in(list(PLATFORM_DISCOUNT_COLUMNS)) & (pl.col("difference_cents") != 0)
     )
