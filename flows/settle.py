@@ -80,7 +80,7 @@ def settle_flow(
     """Recompute discounts and statements, reconcile them with TikTok's exports, and publish.
 
     Args:
-        input_dir: Directory of input Parquet files (SPEC §2), with reported exports under `reported/<shop_id>/`.
+        input_dir: Directory of input Parquet files (docs/stacking.md), with reported exports under `reported/<shop_id>/`.
         out_dir: Directory the outputs are published to (`current/`, `settlement.duckdb`).
         as_of: The instant the run is as of (UTC); inputs dated after it have not happened. Default: the run's scheduled start (now, for a run by hand), so a late or retried nightly run settles the same day.
         days_back: Cover the statements of the last N complete UTC days before `as_of` (1 = yesterday, the nightly run); overrides statement_from/statement_to.

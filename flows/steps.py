@@ -36,7 +36,9 @@ from transforms.summaries import orders_table, shop_summary
 # Tables with a statement date: their Parquet is one directory per date, named by this column.
 FILED_BY_DATE = dict.fromkeys(outputs.replaced_per("statement_date"), "statement_date_utc")
 SCRATCH = ".scratch"
-ORDERS_TABLE = "orders"  # the database's per-order table (status, dates): not a SPEC output, so kept in scratch
+ORDERS_TABLE = (
+    "orders"  # the database's per-order table (status, dates): not a published output table, so kept in scratch
+)
 
 
 class RunFailed(RuntimeError):

@@ -1,4 +1,4 @@
-"""Reading the input directory: the SPEC §2 tables, as Parquet files named after them."""
+"""Reading the input directory: the docs/stacking.md tables, as Parquet files named after them."""
 
 import hashlib
 from collections.abc import Iterator

@@ -1,4 +1,4 @@
-"""Reading `reported/<shop_id>/*` exports as downloaded: CSV, XLSX or Parquet (SPEC §5)."""
+"""Reading `reported/<shop_id>/*` exports as downloaded: CSV, XLSX or Parquet (docs/reconciliation.md)."""
 
 from pathlib import Path
 

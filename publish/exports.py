@@ -1,5 +1,5 @@
 """Seller Center-style exports: per shop and statement, a CSV of its Order details and an XLSX
-with the sheets "Statements" and "Order details", with the exact labels (SPEC §4, §6).
+with the sheets "Statements" and "Order details", with the exact labels (docs/statements.md).
 
 A run writes thousands of CSV files (one per shop and statement, every day), and formatting
 each one apart costs more in per-call overhead than in the rows themselves. So the rows are

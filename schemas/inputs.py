@@ -1,4 +1,4 @@
-"""The input contract of SPEC §2: every table, its columns, their logical kinds and value rules.
+"""The input contract of docs/stacking.md: every table, its columns, their logical kinds and value rules.
 
 Declared once here; staging (`transforms/staging.py`) reads it to cast and reject, the loader
 (`ingest/input_tables.py`) reads it to name missing files and columns, and the generator writes it.
@@ -47,7 +47,7 @@ PROMOTION_TYPES = (
 )
 DISCOUNT_KINDS = ("percent_off", "amount_off", "fixed_price", "free_shipping")
 
-# The stacking step of each promotion type (SPEC §3), in the order the steps run: declared once,
+# The stacking step of each promotion type (docs/stacking.md), in the order the steps run: declared once,
 # read by the engine (which step prices a type) and by the discount lines' contract.
 STEP_TYPES: dict[str, tuple[str, ...]] = {
     "1": ("flash_deal", "product_discount"),
@@ -66,7 +66,7 @@ BMSM_TYPES = ("seller_bmsm", "platform_bmsm")
 COUPON_TYPES = ("seller_coupon", "product_coupon")
 SHIPPING_TYPES = ("seller_shipping_discount", "platform_shipping_discount")
 
-# SPEC §2 "Promotion types": which kinds each type may carry, and which thresholds.
+# docs/stacking.md "Promotion types": which kinds each type may carry, and which thresholds.
 ALLOWED_KINDS: dict[str, tuple[str, ...]] = {
     **{t: ("percent_off", "amount_off", "fixed_price") for t in UNIT_PRICE_TYPES},
     **{t: ("percent_off", "amount_off") for t in BMSM_TYPES + COUPON_TYPES},
@@ -167,7 +167,7 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "fee_schedule": ("effective_from",),
 }
 
-# The default US fee schedule (SPEC §2 "Fees"): effective_from, referral rate, admin rate, admin cap.
+# The default US fee schedule (docs/statements.md "Fee schedule"): effective_from, referral rate, admin rate, admin cap.
 # Rates in millionths, cap in cents.
 DEFAULT_FEE_SCHEDULE = (
     ("2024-04-01", 60_000, 0, 0),

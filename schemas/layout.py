@@ -1,4 +1,4 @@
-"""The Seller Center "Statements" layout (SPEC §4), declared once.
+"""The Seller Center "Statements" layout (docs/statements.md), declared once.
 
 `ORDER_DETAILS_LABELS` and `STATEMENTS_LABELS` are the exact export labels, in order. Parquet
 and DuckDB use `snake(label)`; CSV and XLSX use the labels themselves.

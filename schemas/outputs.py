@@ -193,7 +193,7 @@ class OrderShipping(pa.DataFrameModel):
         )
 
 
-# ------------------------------------------------------------------ statements (SPEC §4)
+# ------------------------------------------------------------------ statements (docs/statements.md)
 
 
 def _identity(name: str, total: str, parts: list[str]) -> pa.Check:
@@ -244,7 +244,7 @@ def _order_details_schema() -> pa.DataFrameSchema:
             ),
         ],
         name="OrderDetails",
-        description="One row per order SKU per settlement event (SPEC §4 Order details).",
+        description="One row per order SKU per settlement event (docs/statements.md Order details).",
     )
 
 
@@ -260,7 +260,7 @@ def _statements_schema() -> pa.DataFrameSchema:
         unique=["shop_id", "statement_date_utc"],
         checks=[_identity("payable_identity", "payable_amount", ["total_settlement_amount", "reserve_amount"])],
         name="Statements",
-        description="One row per (shop, statement date) (SPEC §4 Statements).",
+        description="One row per (shop, statement date) (docs/statements.md Statements).",
     )
 
 
@@ -307,7 +307,7 @@ class UnsettledOrders(pa.DataFrameModel):
         return data.lazyframe.select((pl.col("status") != "closed") | (pl.col("expected_total_settlement_amount") == 0))
 
 
-# ------------------------------------------------------------------ reconciliation (SPEC §5)
+# ------------------------------------------------------------------ reconciliation (docs/reconciliation.md)
 
 BREAK_TYPES = (
     "missing_in_reported",
@@ -369,14 +369,14 @@ def _recon_statements_schema() -> pa.DataFrameSchema:
         unique=["shop_id", "statement_date_utc"],
         checks=checks,
         name="ReconStatements",
-        description="One row per statement in the reconciled window (SPEC §5).",
+        description="One row per statement in the reconciled window (docs/reconciliation.md).",
     )
 
 
 ReconStatements = _recon_statements_schema()
 
 
-# ------------------------------------------------------------------ the output tables (SPEC §6)
+# ------------------------------------------------------------------ the output tables (docs/statements.md)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Pandera contracts of the staged input tables (SPEC §2): grain, key, canonical types, value rules.
+"""Pandera contracts of the staged input tables (docs/stacking.md): grain, key, canonical types, value rules.
 
 `schemas/inputs.py` says how raw columns are read; these models state what staging guarantees
 to the business logic afterwards (money in integer cents, rates in millionths, UTC times), and

@@ -1,4 +1,4 @@
-"""Synthetic, clean inputs in the SPEC §2 contract (`schemas.inputs`), deterministic by seed.
+"""Synthetic, clean inputs in the docs/stacking.md contract (`schemas.inputs`), deterministic by seed.
 
 Every value is drawn with numpy Generators (one per table family, spawned from the seed) and
 assembled with Polars expressions; no Python loop runs over rows or orders. Money stays integer

@@ -13,7 +13,7 @@ MM/DD/YYYY dates) and one Parquet file, all with the exact labels, a Payment ID 
     .venv/bin/python -m synthetic.reported OUT_DIR    # writes OUT_DIR/reported/ instead
 
 Byte-identical on every run (no clock, no randomness; XLSX metadata dates fixed). Money is
-perturbed in integer cents and every row keeps the SPEC §4 identities (Net sales, Shipping, Fees,
+perturbed in integer cents and every row keeps the docs/statements.md identities (Net sales, Shipping, Fees,
 Total), which the builder checks before writing.
 """
 
@@ -114,7 +114,7 @@ def _platform_funded(rows: pl.DataFrame, where: pl.Expr, discount: pl.Expr | int
 
 
 def _referral_fee(rate_ppm: int, base: pl.Expr) -> pl.Expr:
-    """SPEC §4: −round(rate × B), B = Net sales + customer-paid shipping (and its refund)."""
+    """docs/statements.md: −round(rate × B), B = Net sales + customer-paid shipping (and its refund)."""
     return -mul_div_half_up(pl.lit(rate_ppm), base, 1_000_000)
 
 
@@ -193,7 +193,7 @@ def plant(results: Results, paid_early: Results) -> pl.DataFrame:
     assert rows.filter(_at(shop, day, order)).height == 2
     rows = rows.filter(~_at(shop, day, order))
 
-    # not_modelled: an FBT fulfillment fee on O-0193's row. It is a Shipping part (SPEC §4: Shipping
+    # not_modelled: an FBT fulfillment fee on O-0193's row. It is a Shipping part (docs/statements.md: Shipping
     # spans "TikTok Shop shipping fee" … "Return shipping fee"), so Shipping and Total follow.
     shop, day, order = FBT_ORDER
     rows = _add(
@@ -282,7 +282,7 @@ def _unknown_order(order: str) -> dict[str, object]:
 
 
 def _check_identities(rows: pl.DataFrame) -> None:
-    """SPEC §4 per row: a planted change must not break the layout's own arithmetic."""
+    """docs/statements.md per row: a planted change must not break the layout's own arithmetic."""
     total = pl.col("Net sales") + pl.col("Shipping") + pl.col("Fees") + pl.col("Adjustment amount")
     checks = {
         "Net sales": pl.sum_horizontal(*NET_SALES_PARTS),

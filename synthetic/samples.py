@@ -2,11 +2,11 @@
 
 Run `.venv/bin/python -m synthetic.samples`; it rewrites the six Parquet files in `data_samples/`,
 byte-identical on every run (fixed seed, no clock, no network). data_samples/README.md
-says which planted row exercises which rule of SPEC §2-§4 and what the expected outcome is.
+says which planted row exercises which rule of docs/stacking.md and docs/statements.md and what the expected outcome is.
 
 Money is written from strings or integer cents, never floats. `order_lines.unit_price` is a String
 column ("12.50"), so that one row can carry the sub-cent price "1.005" that must be rejected; every
-other money column is Decimal(18,2). No fee_schedule is written: SPEC §2's default US schedule applies.
+other money column is Decimal(18,2). No fee_schedule is written: docs/stacking.md's default US schedule applies.
 """
 
 import random

@@ -1,9 +1,9 @@
-"""The one allocation (transforms/allocate.py) against SPEC §1 "Allocation".
+"""The one allocation (transforms/allocate.py) against docs/stacking.md "Allocation".
 
 Largest remainder in integers: each line gets floor(|D| * w / sum(w)); the cents left over go
 one each to the largest remainders, ties to the smaller sku_id (by code point); then the sign
 of D. The truth table follows moneyphp's `allocate()` cases; the properties check the
-invariants the SPEC promises and compare with an independent integer reference.
+invariants docs/stacking.md promises and compare with an independent integer reference.
 """
 
 from fractions import Fraction
@@ -29,7 +29,7 @@ def split(amount: int, weights: list[int], skus: list[str] | None = None) -> lis
 
 
 def largest_remainder(amount: int, weights: list[int], skus: list[str]) -> list[int]:
-    """SPEC §1 written out in plain Python integers (the reference the engine must agree with)."""
+    """docs/stacking.md written out in plain Python integers (the reference the engine must agree with)."""
     total = sum(weights)
     if total == 0:
         return [0] * len(weights)

@@ -1,4 +1,4 @@
-"""Exact money (transforms/money.py) against SPEC §1 "Money" and "Rounding".
+"""Exact money (transforms/money.py) against docs/stacking.md "Money" and "Rounding".
 
 Inputs carry at most 2 decimal places as a decimal, a string or a float whose shortest
 round-trip form has at most 2 places; anything finer is rejected, never rounded. Rounding is

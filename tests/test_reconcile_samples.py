@@ -1,4 +1,4 @@
-"""The sample reconciliation end to end (SPEC §5): `data_samples/reported/` read as downloaded,
+"""The sample reconciliation end to end (docs/reconciliation.md): `data_samples/reported/` read as downloaded,
 reconciled with the sample run, every planted discrepancy found and classified exactly as
 `data_samples/README.md` ("Reported exports and planted discrepancies") documents.
 
@@ -137,7 +137,7 @@ BREAK_COLUMNS = [
     "probable_cause",
 ]
 
-# SPEC §5 "timing ... or a known order with no computed rows in the window whose reported amount
+# docs/reconciliation.md "timing ... or a known order with no computed rows in the window whose reported amount
 # equals its expected amount in unsettled_orders": the condition is on the order (its reported
 # total 42.41 is its expected total), so every break of O-7006 is timing, including the columns
 # unsettled_orders carries no expected amount for.

@@ -1,4 +1,4 @@
-"""Refunds (transforms/refunds.py, and the refund checks in staging) against SPEC §3 "Refunds".
+"""Refunds (transforms/refunds.py, and the refund checks in staging) against docs/stacking.md "Refunds".
 
 A line's refunds are taken in `refunded_at` order (ties: `refund_id`); a refund of k of the R
 units still unrefunded returns round(X * k / R), half up, of each amount X still unrefunded on
@@ -349,7 +349,7 @@ def test_a_full_refund_reverses_every_amount_to_the_cent(scenario):
     orders = {r["order_id"]: r for r in result.staged.tables["orders"].iter_rows(named=True)}
     shipping = {r["order_id"]: r for r in result.priced.order_shipping.iter_rows(named=True)}
 
-    # The tax of each line: the order's tax allocated by gross sales (SPEC §1, §4).
+    # The tax of each line: the order's tax allocated by gross sales (docs/stacking.md and docs/statements.md).
     line_tax = {}
     for order_id, order in orders.items():
         skus = sorted(sku for o, sku in lines if o == order_id)
@@ -358,7 +358,7 @@ def test_a_full_refund_reverses_every_amount_to_the_cent(scenario):
         )
         line_tax.update({(order_id, s): part for s, part in zip(skus, parts, strict=True)})
 
-    # Replay SPEC §3 in plain integers: per line, in (refunded_at, refund_id) order, each refund
+    # Replay docs/stacking.md in plain integers: per line, in (refunded_at, refund_id) order, each refund
     # returns round(X * k / R) of what is left.
     refunds = refunds_by_id(result)
     assert set(refunds) == {r["refund_id"] for r in scenario["refunds"]}

@@ -1,11 +1,11 @@
-"""Reading reported exports as downloaded (transforms/reported.py, ingest/reported.py), SPEC §5.
+"""Reading reported exports as downloaded (transforms/reported.py, ingest/reported.py), docs/reconciliation.md.
 
 "Header labels matched case-insensitively after trimming spaces and a byte-order mark; numbers
 may be strings, with `$`, thousands separators or parentheses for negatives; dates as
 `YYYY-MM-DD`, `YYYY/MM/DD` or `MM/DD/YYYY`; columns this product does not know are kept in the
 raw data, never an error; a missing required column (the statement date, the ID, the type, the
 total) is an error naming the file. Two files holding the same Statement ID stop the run with a
-message naming both." Inputs (SPEC §2): `reported/<shop_id>/*`, CSV or XLSX ("Order details"
+message naming both." Inputs (docs/stacking.md): `reported/<shop_id>/*`, CSV or XLSX ("Order details"
 sheet, optionally "Statements"), or Parquet with the same labels.
 """
 
@@ -157,7 +157,7 @@ def test_money_as_exported(text, cents):
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
-        ("12.345", "sub_cent"),  # SPEC §1: finer than a cent is rejected, never rounded
+        ("12.345", "sub_cent"),  # docs/stacking.md: finer than a cent is rejected, never rounded
         ("abc", "invalid_value"),
         ("(1.00", "invalid_value"),  # an unbalanced parenthesis is not a negative
         ("1.2.3", "invalid_value"),

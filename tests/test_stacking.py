@@ -1,8 +1,8 @@
-"""The stacking engine (transforms/stacking.py, transforms/applicability.py) against SPEC §3.
+"""The stacking engine (transforms/stacking.py, transforms/applicability.py) against docs/stacking.md.
 
 One truth table per rule. Each table is one run in which every case is its own order in its own
 shop (`shop_id` = the case name), so the promotions of one case never reach another; the
-expected numbers are worked out by hand from the SPEC in the comments. List prices are $10.00
+expected numbers are worked out by hand from docs/stacking.md in the comments. List prices are $10.00
 (1000 cents) and quantities 1 unless a case says otherwise. At the end, hypothesis prices
 batches of random orders and promotions: against a plain-Python reading of §3 (`spec_reference`),
 against the identities, under opt-outs and under shuffled input rows.
@@ -671,7 +671,7 @@ def test_step3_buy_more_save_more():
 
 def test_step4_coupon_checks_one_reason_each():
     # One claim per order. The first block fails at exactly the named reason. The `first_*`
-    # block fails the named reason and every later one in the SPEC's order (another shop,
+    # block fails the named reason and every later one in docs/stacking.md's order (another shop,
     # expired, new_buyer only, shop opted out, scoped to a product not in the order, min_spend
     # $99.00 unmet), so the reported reason must be the first of them.
     result = run(
@@ -1322,7 +1322,7 @@ def test_amounts_are_never_negative_and_the_identities_hold(scenario):
             assert row["discount_cents"] == 0 and row["reason"] is not None
 
 
-# ---------------------------------------------------------------- a plain reading of SPEC §3
+# ---------------------------------------------------------------- a plain reading of docs/stacking.md
 
 
 def _cents(text: str | None) -> int | None:
@@ -1338,7 +1338,7 @@ def _half_up(numerator: int, denominator: int) -> int:
 
 
 def _off(base: int, kind: str, value: int | None, cap: int | None) -> int:
-    """The discount of one promotion on `base`, as SPEC §3 states each formula."""
+    """The discount of one promotion on `base`, as docs/stacking.md states each formula."""
     if kind == "percent_off":
         discount = _half_up(base * value, 10_000)  # value in hundredths of a percent
         return discount if cap is None else min(discount, cap)
@@ -1355,7 +1355,7 @@ def _best(offers: list[tuple[int, str]]) -> tuple[int, str] | None:
 
 
 def spec_reference(scenario: dict[str, list[dict]]) -> tuple[set, set, set]:
-    """SPEC §3 steps 1–5 in plain Python, one order at a time, straight from the text.
+    """docs/stacking.md steps 1–5 in plain Python, one order at a time, straight from the text.
 
     Returns the discount_lines as {(order, sku, promotion, step, cents)}, the coupon checks as
     {(order, coupon type, coupon id, status, reason, cents)} and the blocked incentives as
@@ -1469,7 +1469,7 @@ def spec_reference(scenario: dict[str, list[dict]]) -> tuple[set, set, set]:
                 discount, pid, covered = min(offers, key=lambda o: (-o[0], o[1]))
                 take(step, pid, discount, covered)
 
-        # Step 4: claimed coupons, seller then platform, first failing reason in the SPEC's order.
+        # Step 4: claimed coupons, seller then platform, first failing reason in docs/stacking.md's order.
         for step, ctype, claim in (
             ("4a", "seller_coupon", "seller_coupon_id"),
             ("4b", "product_coupon", "platform_coupon_id"),

@@ -1,4 +1,4 @@
-"""Staging truth tables (SPEC §1–§2): each rejection reason, dependants, and nothing lost."""
+"""Staging truth tables (docs/stacking.md): each rejection reason, dependants, and nothing lost."""
 
 from datetime import UTC, datetime, time, timedelta
 

@@ -1,4 +1,4 @@
-"""Statements (transforms/statements.py) against SPEC §4, with §1 (rounding, allocation) and
+"""Statements (transforms/statements.py) against docs/statements.md, with §1 (rounding, allocation) and
 §3 "Refunds" where the statement rows take their amounts from.
 
 An order settles at `delivered_at + hold_days` (settled when that instant is at or before
@@ -950,7 +950,7 @@ def small_orders(draw) -> dict[str, list[dict]]:
         )
         # Some orders are refunded in full (every unit), to check that the refunds net to zero.
         full = draw(st.booleans())
-        shipping_left = True  # refund_shipping at most once per order (SPEC §3)
+        shipping_left = True  # refund_shipping at most once per order (docs/stacking.md)
         for sku in "AB"[: draw(st.integers(1, 2))]:
             quantity = draw(st.integers(1, 3))
             lines.append(
@@ -1018,7 +1018,7 @@ def test_statement_identities_hold_for_random_orders(scenario):
     assert settled.isdisjoint(waiting)
     assert settled | set(waiting) == {o["order_id"] for o in scenario["orders"]}
     # A fully refunded settled order: gross sales and their refunds net to 0 over its rows,
-    # and so do the seller discounts (a full refund reverses everything exactly, SPEC §3).
+    # and so do the seller discounts (a full refund reverses everything exactly, docs/stacking.md).
     ordered = defaultdict(int)
     for line in scenario["order_lines"]:
         ordered[line["order_id"]] += int(line["quantity"])

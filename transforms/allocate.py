@@ -1,4 +1,4 @@
-"""The one allocation of an order-level amount over lines (SPEC §1), in integers.
+"""The one allocation of an order-level amount over lines (docs/stacking.md), in integers.
 
 Largest remainder: each line gets `floor(|D| * w / sum(w))`; the cents left over go one each to the
 lines with the largest remainders, ties to the smaller `sku_id`; then the sign of `D`. The parts

@@ -1,4 +1,4 @@
-"""Which promotion applies to which order line (SPEC §3, first paragraph).
+"""Which promotion applies to which order line (docs/stacking.md, first paragraph).
 
 A promotion applies to a line when it is active at the order's `created_at`, belongs to the
 order's shop (or to all shops), covers the line's product, its condition holds, and — for a

@@ -41,7 +41,7 @@ def parse_fixed(raw: pl.Expr, scale: int, too_precise: str = "sub_cent") -> tupl
     rejection code — `invalid_value` for text that is not a plain decimal number, `too_precise`
     (or the caller's code, e.g. `sub_cent`) for digits finer than `scale`, `out_of_range` for
     absurdly large magnitudes. Floats are read from their shortest round-trip text, so 1.1 is
-    110 cents and 1.005 is rejected rather than rounded (SPEC §1).
+    110 cents and 1.005 is rejected rather than rounded (docs/stacking.md).
     """
     text = raw.cast(pl.String).str.strip_chars()
     parts = text.str.extract_groups(_FIXED)
@@ -79,7 +79,7 @@ def mul_div_half_up(value: pl.Expr | int, factor: pl.Expr | int, denominator: pl
     """`round(value * factor / denominator)` half away from zero, exactly (denominator > 0).
 
     The product is taken in Int128 so that cents × millionths never overflows; the result is
-    Int64. This is the only rounding rule of the job (SPEC §1).
+    Int64. This is the only rounding rule of the job (docs/stacking.md).
     """
     num = _i128(value) * _i128(factor)
     den = _i128(denominator)

@@ -115,7 +115,7 @@ class Results:
     )
 
     def published(self) -> dict[str, pl.DataFrame]:
-        """The SPEC §6 output tables (snake_case names, money as `Decimal(18,2)`)."""
+        """The docs/statements.md output tables (snake_case names, money as `Decimal(18,2)`)."""
         return {
             "discount_lines": decimalise(self.priced.discount_lines),
             "blocked_incentives": decimalise(self.priced.blocked_incentives),
@@ -144,7 +144,7 @@ def recon_layout(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def cut_at_as_of(staged: Staged, as_of: datetime) -> Staged:
-    """Inputs dated after `as_of` have not happened yet (SPEC §4): such orders (with their lines)
+    """Inputs dated after `as_of` have not happened yet (docs/statements.md): such orders (with their lines)
     and refunds move to `rejected_rows` as `after_as_of`, so nothing is lost and the answer
     does not depend on when the run happens. Deliveries after `as_of` are handled as not yet
     delivered by the statements."""

@@ -1,4 +1,4 @@
-"""Refunds (SPEC §3 "Refunds"): what each refund returns, and the coupons it restores.
+"""Refunds (docs/stacking.md "Refunds"): what each refund returns, and the coupons it restores.
 
 A line's refunds are taken in `refunded_at` order (ties: `refund_id`). A refund of `k` of the
 `R` units still unrefunded returns `round(X * k / R)` of each amount `X` still unrefunded on

@@ -1,4 +1,4 @@
-"""Reading Seller Center exports as downloaded (SPEC §5), from frames of raw text to typed rows.
+"""Reading Seller Center exports as downloaded (docs/reconciliation.md), from frames of raw text to typed rows.
 
 Headers match the layout labels case-insensitively after trimming spaces and a byte-order mark;
 money may carry `$`, thousands separators or parentheses for negatives; dates come as

@@ -1,4 +1,4 @@
-"""The stacking engine (SPEC §3): who funded every cent of discount, step by step.
+"""The stacking engine (docs/stacking.md): who funded every cent of discount, step by step.
 
 Steps 1, 2, 3a, 3b, 4a, 4b, 5 run in that order, each on the running amounts the earlier
 steps left. Every step is a vectorised pass over all orders at once: applicable pairs come
@@ -36,7 +36,7 @@ class Priced:
 
     `line_amounts`: one row per order line — list amount, seller and platform discounts,
     final amount. `order_shipping`: one row per order — the shipping fee split into platform
-    discount, seller discount and customer-paid shipping. The other frames are SPEC §3 outputs.
+    discount, seller discount and customer-paid shipping. The other frames are docs/stacking.md outputs.
     """
 
     line_amounts: pl.DataFrame
@@ -88,7 +88,7 @@ def price_orders(
     opt_out_events: pl.DataFrame,
     invalid_promotion_ids: pl.DataFrame,
 ) -> Priced:
-    """Run SPEC §3 steps 1–5 over staged frames."""
+    """Run docs/stacking.md steps 1–5 over staged frames."""
     headers = promotion_headers(promotions)
     first_tier = promotions.sort("promotion_id", "tier").unique(
         subset="promotion_id", keep="first", maintain_order=True
@@ -325,7 +325,7 @@ def _coupon_step(
     coupon_type: str,
     claim_column: str,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Step 4a/4b: check every claim (first failing reason, in SPEC order) and apply the valid ones."""
+    """Step 4a/4b: check every claim (first failing reason, in the order docs/stacking.md lists them) and apply the valid ones."""
     claims = orders.filter(pl.col(claim_column).is_not_null()).select(
         "order_id", "shop_id", "created_at", "channel", "buyer_is_new", pl.col(claim_column).alias("promotion_id")
     )

@@ -1,4 +1,4 @@
-"""Staging (SPEC §1–§2): cast every raw input table to canonical types and reject what breaks
+"""Staging (docs/stacking.md): cast every raw input table to canonical types and reject what breaks
 the contract, dependants included, so that business logic only ever sees clean frames.
 
 Grain is kept: every raw row is either in its staged table or in `rejected_rows` (exactly
@@ -41,7 +41,7 @@ UTC = pl.Datetime("us", "UTC")
 
 
 class InputContractError(ValueError):
-    """A broken contract that stops the run: a missing table or column (SPEC §2)."""
+    """A broken contract that stops the run: a missing table or column (docs/stacking.md)."""
 
     def __init__(self, table: str, column: str | None, message: str):
         super().__init__(message)
@@ -374,7 +374,7 @@ def _stage_fee_schedule(raw: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.Data
 
 
 def stage(raw: dict[str, pl.DataFrame]) -> Staged:
-    """Stage every input table (SPEC §2). `raw` maps table name → raw frame; optional tables may be absent."""
+    """Stage every input table (docs/stacking.md). `raw` maps table name → raw frame; optional tables may be absent."""
     for table in INPUT_TABLES:
         if table not in raw and table not in (
             "fee_schedule",
@@ -530,7 +530,7 @@ def stage(raw: dict[str, pl.DataFrame]) -> Staged:
 
 
 def _sequence_refunds(refunds: pl.DataFrame) -> pl.DataFrame:
-    """`over_refund` and `shipping_already_refunded` (SPEC §3 Refunds), in refund order.
+    """`over_refund` and `shipping_already_refunded` (docs/stacking.md Refunds), in refund order.
 
     An order's refunds are taken in (`refunded_at`, `refund_id`) order; a rejected refund
     neither consumes units nor uses up the order's one shipping refund, so acceptance is decided

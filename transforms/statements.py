@@ -1,4 +1,4 @@
-"""Statements in the Seller Center layout (SPEC §4): settlement timing, Order details rows,
+"""Statements in the Seller Center layout (docs/statements.md): settlement timing, Order details rows,
 statement totals and the orders not yet settled.
 
 An order settles at `delivered_at + hold_days`; refunds at or before that instant fold into
@@ -112,7 +112,7 @@ def _fee_rates(
 def _refund_events(
     refunds: pl.DataFrame, timing: pl.DataFrame, order_rates: pl.DataFrame, refund_rates: pl.DataFrame
 ) -> pl.DataFrame:
-    """Refunds with their fold cut-off decision and their own admin fee (SPEC §4)."""
+    """Refunds with their fold cut-off decision and their own admin fee (docs/statements.md)."""
     fold_until = pl.when(pl.col("status") == "settled").then(pl.col("settles_at")).otherwise(pl.lit(None))
     product_part = pl.col("gross_refund_cents") - pl.col("seller_discount_refund_cents")
     returned_referral = mul_div_half_up(pl.col("referral_fee_rate_ppm"), product_part, PPM)
@@ -355,7 +355,7 @@ def build_statements(
     fee_schedule: pl.DataFrame,
     params: StatementParams,
 ) -> Statements:
-    """SPEC §4 from the priced lines and refund amounts (refunds already limited to `as_of`)."""
+    """docs/statements.md from the priced lines and refund amounts (refunds already limited to `as_of`)."""
     timing = settlement_timing(orders, line_amounts, refunds, params)
     order_rates, refund_rates = _fee_rates(timing, refunds, fee_schedule)
     events = _refund_events(refunds, timing, order_rates, refund_rates)
@@ -432,7 +432,7 @@ def statement_id(shop: pl.Expr, day: pl.Expr) -> pl.Expr:
 
 
 def _statement_text() -> dict[str, pl.Expr]:
-    """The identifying columns a computed statement row carries (SPEC §4)."""
+    """The identifying columns a computed statement row carries (docs/statements.md)."""
     return {
         "Statement date (UTC)": pl.col("statement_date").dt.strftime("%Y-%m-%d"),
         "Statement ID": statement_id(pl.col("shop_id"), pl.col("statement_date")),
@@ -475,7 +475,7 @@ def statements_layout(statements: pl.DataFrame) -> pl.DataFrame:
 
 
 def snake_columns(frame: pl.DataFrame) -> pl.DataFrame:
-    """Parquet/DuckDB names: every label in snake_case (SPEC §4)."""
+    """Parquet/DuckDB names: every label in snake_case (docs/statements.md)."""
     return frame.rename({c: snake(c) for c in frame.columns})
 
 
