@@ -49,12 +49,12 @@ from transforms.staging import InputContractError
 
 __all__ = ["RunFailed", "run", "settle_flow"]
 
-# Orders per partition. At 10M order lines, 500k (8 partitions) settles in 6 s less than 250k (13)
-# at the same peak memory: the largest shop (822k orders) is a partition of its own either way.
+# Orders per partition: fewer, larger partitions cost less fixed work per order at the same peak
+# memory, since a large shop is a partition of its own either way (BENCHMARKS.md, "Choices in the code").
 PARTITION_ORDERS = 500_000
-# Partitions settled at once in the flow's process (without Dask). One partition keeps about 1.7
-# of 2 cores busy (parts of each step are single-threaded); two at once fill the gaps: at 10M order
-# lines the partitions take 99 s instead of 109 s, at 5.9 instead of 4.3 GiB (two partitions held).
+# Partitions settled at once in the flow's process (without Dask). Parts of each step are
+# single-threaded, so one partition leaves a core partly idle; a second one fills the gaps, at the
+# price of holding two partitions in memory (BENCHMARKS.md, "Choices in the code").
 PARTITIONS_AT_ONCE = 2
 
 

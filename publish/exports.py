@@ -305,8 +305,8 @@ class ExportError(ValueError):
 
 def _sheet(frame: pl.DataFrame, name: str) -> dict:
     """One jetxl sheet: money as numbers shown with 2 decimals; each column as wide as its label
-    (at least 12 characters; product and SKU names wider). Widths fitted to the data cost more
-    than the rest of a small file (29 against 11 ms for a 750-row statement).
+    (at least 12 characters; product and SKU names wider). Widths fitted to the data would cost
+    more than writing the rest of a small file (BENCHMARKS.md, "Choices in the code").
 
     XLSX holds every number as a double, so Decimal(18,2) money becomes Float64 at this edge
     only; jetxl writes each value's shortest round-trip text, which is the decimal itself for

@@ -11,15 +11,15 @@ from pathlib import Path
 import polars as pl
 
 SCRATCH_ROW_GROUP = 65_536
-# Rows of a statement-dated table held at once while publishing it by date. At 10M Order details:
-# 1.3 GiB held, and 1 s less than 500k rows, whose batches decode more of each part's row groups twice.
+# Rows of a statement-dated table held at once while publishing it by date: a bound on memory;
+# smaller batches decode more of each part's row groups twice (BENCHMARKS.md, "Choices in the code").
 BY_DATE_BATCH_ROWS = 1_000_000
 BY_DATE_WRITERS = 4  # date files written at once (small files are fixed cost that one thread cannot spread)
 
 
 def write_parquet(frame: pl.DataFrame, path: Path) -> None:
-    """A published Parquet file: zstd level 1 (Order details at 1M rows: 11 % faster to write than
-    Polars' default level 3, and 12 % smaller)."""
+    """A published Parquet file: zstd level 1, which writes faster than Polars' default level 3
+    and, on these tables, smaller files too (BENCHMARKS.md, "Choices in the code")."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with _writing(path):
         frame.write_parquet(path, compression="zstd", compression_level=1, statistics=True)

@@ -28,8 +28,8 @@ REPLACED_PER_SHOP = (*replaced_per("shop"), "orders")  # `orders`: the database'
 REPLACED_WHOLE = replaced_per("run")
 RUNS_TABLE = "settle_runs"
 # Columns every row holds the same value in (checked on every row by the output contract): the
-# database computes them (virtual generated columns) rather than storing millions of copies.
-# Order details has 23 of its 60 columns so (at 10M: 46.6 -> 42.0 s of CPU for the whole load).
+# database computes them (virtual generated columns) rather than storing and loading millions of
+# copies. Order details has 23 of its 60 columns so.
 GENERATED = {"order_details": {snake(label): value for label, value in ORDER_DETAILS_CONSTANTS.items()}}
 
 
@@ -119,8 +119,9 @@ def update(
     inserted = {}
     try:
         con.execute("SET TimeZone = 'UTC'")
-        # Tables are sets: rows are loaded in parallel, in no particular physical order (40 % faster);
-        # ask with ORDER BY. The Parquet and CSV outputs keep their exact order.
+        # Tables are sets: rows are loaded in parallel, in no particular physical order (a
+        # load that keeps the order runs on one thread); ask with ORDER BY. The Parquet and CSV
+        # outputs keep their exact order.
         con.execute("SET preserve_insertion_order = false")
         con.execute("BEGIN TRANSACTION")
         for name, paths in files.items():

@@ -12,10 +12,8 @@ every kind it allows, overlapping windows, BMSM tiers, campaigns, conditions and
 coupon claims (a few deliberately wrong or unknown); opt-out toggles; partial and full refunds.
 The generator writes clean data only: invalid rows are planted elsewhere.
 
-Measured on the 2-core dev machine (`/usr/bin/time -v python -m synthetic.generate 400000 7 /tmp/gen`):
-400,000 orders → 1,028,591 order lines (1.51M rows over the six tables) generated in 1.8-2.3 s
-and written in 0.4 s; 3.6-4.1 s wall clock for the whole process including ~1.3 s of imports;
-peak RSS 0.46-0.52 GB. Same bytes with POLARS_MAX_THREADS=1.
+Vectorised in NumPy and Polars, so generating costs a few seconds per million lines (BENCHMARKS.md,
+"Choices in the code"); the same seed gives the same bytes whatever the thread count.
 """
 
 import os
@@ -149,7 +147,7 @@ def _choice(rng: np.random.Generator, values, weights, size: int) -> np.ndarray:
 
 
 def _distinct(keys: np.ndarray) -> np.ndarray:
-    """Sorted distinct values (np.unique is ~25x slower here on 1M int64 keys)."""
+    """Sorted distinct values (sort, then keep each change: cheaper than np.unique on these keys)."""
     ordered = np.sort(keys)
     return ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if len(ordered) else ordered
 
