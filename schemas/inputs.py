@@ -7,6 +7,8 @@ Declared once here; staging (`transforms/staging.py`) reads it to cast and rejec
 from dataclasses import dataclass
 from typing import Literal
 
+import polars as pl
+
 Kind = Literal["id", "text", "money", "timestamp", "date", "bool", "count", "rate", "value", "enum"]
 
 
@@ -63,6 +65,27 @@ STEP_OF = {ptype: step for step, types in STEP_TYPES.items() for ptype in types}
 
 UNIT_PRICE_TYPES = ("flash_deal", "product_discount", "product_incentive")
 BMSM_TYPES = ("seller_bmsm", "platform_bmsm")
+# The type a well-formed input file gives each kind (Parquet as `settle generate` and the sample
+# builders write it). Staging reads other types too (text, floats within a cent, naive times are rejected).
+FILE_DTYPES: dict[str, pl.DataType] = {
+    "id": pl.String(),
+    "text": pl.String(),
+    "enum": pl.String(),
+    "money": pl.Decimal(18, 2),
+    "value": pl.Decimal(18, 2),
+    "rate": pl.Decimal(18, 6),
+    "timestamp": pl.Datetime("us", "UTC"),
+    "date": pl.Date(),
+    "bool": pl.Boolean(),
+    "count": pl.Int64(),
+}
+
+
+def file_schema(table: str) -> dict[str, pl.DataType]:
+    """The columns of an input table, in contract order, with the type a well-formed file gives them."""
+    return {col.name: FILE_DTYPES[col.kind] for col in INPUT_TABLES[table]}
+
+
 COUPON_TYPES = ("seller_coupon", "product_coupon")
 SHIPPING_TYPES = ("seller_shipping_discount", "platform_shipping_discount")
 

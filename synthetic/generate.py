@@ -31,9 +31,9 @@ from schemas.inputs import (
     CHANNELS,
     CONDITIONS,
     DISCOUNT_KINDS,
-    INPUT_TABLES,
     PLATFORM_TYPES,
     PROMOTION_TYPES,
+    file_schema,
 )
 from transforms.money import units_to_decimal
 
@@ -686,7 +686,8 @@ def _opt_outs(rng: np.random.Generator, n_shops: int) -> pl.DataFrame:
 
 
 def _contract(name: str, frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.select([c.name for c in INPUT_TABLES[name]]).rechunk()
+    """The table's columns in contract order, each of the type the input contract gives a file."""
+    return frame.select(pl.col(column).cast(dtype) for column, dtype in file_schema(name).items()).rechunk()
 
 
 def generate_inputs(n_orders: int, seed: int, n_shops: int | None = None) -> dict[str, pl.DataFrame]:
@@ -735,12 +736,12 @@ def generate_inputs(n_orders: int, seed: int, n_shops: int | None = None) -> dic
         product_id=_id("P", pl.lit(pl.Series(cat.sku_product)).gather(pl.col("sku")) + 1, 6),
         product_name=pl.lit(cat.product_name).gather(pl.lit(pl.Series(cat.sku_product)).gather(pl.col("sku"))),
         sku_name=pl.lit(cat.sku_name).gather(pl.col("sku")),
-        quantity=pl.col("quantity").cast(pl.Int64),
+        quantity=pl.col("quantity"),
         unit_price=units_to_decimal(pl.lit(pl.Series(cat.sku_price)).gather(pl.col("sku"))),
     )
     promos_out = promos.select(
         promotion_id=promo_id,
-        tier=pl.col("tier").cast(pl.Int64),
+        tier=pl.col("tier"),
         promotion_type=_pick(PROMOTION_TYPES, pl.col("type")),
         shop_id=pl.when(pl.col("shop") >= 0).then(shop_id),
         starts_at=_seconds_to_utc(pl.col("starts")),
@@ -748,7 +749,7 @@ def generate_inputs(n_orders: int, seed: int, n_shops: int | None = None) -> dic
         discount_kind=_pick(DISCOUNT_KINDS, pl.col("kind")),
         discount_value=units_to_decimal(_nullable("value")),
         min_spend=units_to_decimal(_nullable("min_spend")),
-        min_quantity=_nullable("min_qty").cast(pl.Int64),
+        min_quantity=_nullable("min_qty"),
         max_discount=units_to_decimal(_nullable("max_discount")),
         condition=_pick(CONDITIONS, pl.col("condition")),
         campaign_id=pl.when(pl.col("campaign") >= 0).then(
@@ -766,7 +767,7 @@ def generate_inputs(n_orders: int, seed: int, n_shops: int | None = None) -> dic
         refund_id=_id("R", pl.col("refund") + 1, 8),
         order_id=order_id,
         sku_id=sku_id,
-        quantity=pl.col("qty").cast(pl.Int64),
+        quantity=pl.col("qty"),
         refunded_at=_seconds_to_utc(pl.col("at")),
         refund_shipping=pl.col("shipping"),
     )
