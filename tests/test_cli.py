@@ -1,24 +1,119 @@
 """The command line as a user types it, for the commands that need no Prefect server."""
 
 import json
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 
+from synthetic.generate import GENERATED_TABLES, generate_inputs, write_inputs
 from tests.conftest import duckdb_file
 
 SETTLE = Path(sys.executable).with_name("settle")
 ROOT = Path(__file__).resolve().parents[1]
+GOLDEN = ROOT / "tests" / "golden"
 
 
 def _settle(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([str(SETTLE), *args], capture_output=True, text=True, timeout=300, env=env)
+
+
+def _rich_table(stdout: str) -> tuple[list[str], list[list[str]]]:
+    """The header and the body rows of the table `rich` printed in `stdout`, cells stripped; a
+    header cell wrapped over several lines is joined with spaces."""
+    lines = [line.strip() for line in stdout.splitlines()]
+    head = [line[1:-1].split("┃") for line in lines if line.startswith("┃")]
+    header = [" ".join(part.strip() for part in column if part.strip()) for column in zip(*head, strict=True)]
+    body = [[cell.strip() for cell in line[1:-1].split("│")] for line in lines if line.startswith("│")]
+    return header, body
+
+
+def _dollars(amount: Decimal) -> str:
+    return f"{'-' if amount < 0 else ''}${abs(amount):,.2f}"
+
+
+def assert_sample_summary(stdout: str, out: Path) -> None:
+    """What `settle run --input data_samples --out OUT --as-of 2026-11-01T00:00:00Z` prints: the
+    per-shop table, the row counts, the reconciliation counts and the paths, each one checked."""
+    assert stdout.splitlines()[0].strip() == "Settlement as of 2026-11-01T00:00:00+00:00"
+    header, rows = _rich_table(stdout)
+    assert header == [
+        "Shop",
+        "Statements",
+        "Settlement total",
+        "Seller-funded discounts",
+        "TikTok-funded discounts",
+        "Refunds (gross)",
+        "Fees",
+        "Unsettled orders",
+    ]
+    # Statements, their totals and fees per shop: the golden statements of the sample run
+    # (tests/golden/statements.csv: SHOP-A 101 statements, SHOP-B 69); gross refunds: the sum of
+    # "Gross sales refund" over the golden Order details rows (tests/golden/order_details.csv).
+    statements = pl.read_csv(GOLDEN / "statements.csv", infer_schema=False)
+    details = pl.read_csv(GOLDEN / "order_details.csv", infer_schema=False)
+
+    def per_shop(frame: pl.DataFrame, label: str, shop: str) -> Decimal:
+        return sum((Decimal(v) for v in frame.filter(pl.col("shop_id") == shop)[label]), Decimal(0))
+
+    # Seller- and TikTok-funded: the published discount lines, by the shop of their order (both are
+    # also in the database); unsettled orders: the published `unsettled_orders` rows of the shop.
+    with duckdb.connect(str(out / "settlement.duckdb"), read_only=True) as con:
+        shop_of = con.sql("SELECT order_id, shop_id FROM orders").pl()
+        unsettled = dict(con.execute("SELECT shop_id, count(*) FROM unsettled_orders GROUP BY shop_id").fetchall())
+    lines = pl.read_parquet(out / "current" / "discount_lines" / "*.parquet").join(shop_of, on="order_id", how="left")
+    assert lines["shop_id"].null_count() == 0  # every discount line is an accepted order's
+
+    def funded(shop: str, by: str) -> Decimal:
+        return lines.filter((pl.col("shop_id") == shop) & (pl.col("funded_by") == by))["amount"].sum()
+
+    expected = [
+        [
+            shop,
+            f"{statements.filter(pl.col('shop_id') == shop).height:,}",
+            _dollars(per_shop(statements, "Total settlement amount", shop)),
+            _dollars(funded(shop, "seller")),
+            _dollars(funded(shop, "platform")),
+            _dollars(per_shop(details, "Gross sales refund", shop)),
+            _dollars(per_shop(statements, "Fees", shop)),
+            f"{unsettled[shop]:,}",
+        ]
+        for shop in ("SHOP-A", "SHOP-B")
+    ]
+    assert rows == expected
+    assert [row[1] for row in rows] == ["101", "69"]  # the golden file's 170 statements, by shop
+    # data_samples/README.md: 365 order rows, 10 of them rejected (O-9901 twice, O-9902, O-9903,
+    # O-9904, O-9905, O-9907, O-9908, O-9909, O-9910) -> 355 accepted. Rejected rows, from its
+    # "Invalid rows" table: orders 10, order_lines 11, promotions 9, promotion_products 9, refunds 7
+    # (the 5 listed, RF-9901-1 with its order, and RF-7007-1, dated after as_of) = 46.
+    # Reconciliation: 51 reported statements ("51 statement files, 51 rows of recon_statements") and
+    # the 75 rows of its "Expected breaks (recon_breaks)" table.
+    manifest = json.loads((out / "current" / "manifest.json").read_text())
+    assert manifest["rows_in"]["orders"]["accepted"] == 355
+    assert sum(count["rejected"] for count in manifest["rows_in"].values()) == 46
+    counts = re.search(r"Orders accepted:\s+(\S+)\s+Rows rejected:\s+(\S+)\s+\(see rejected_rows\)", stdout)
+    assert counts and counts.groups() == ("355", "46"), stdout
+    recon = re.search(r"Reconciled statements:\s+(\S+)\s+Breaks:\s+(\S+)\s+Report:\s+(\S+)", stdout)
+    assert recon and recon.groups()[:2] == ("51", "75"), stdout
+    assert (manifest["rows_out"]["recon_statements"], manifest["rows_out"]["recon_breaks"]) == (51, 75)
+    paths = re.search(r"Outputs:\s+(\S+)\s+Database:\s+(\S+)", stdout)
+    assert paths, stdout
+    report, published, database = Path(recon.group(3)), Path(paths.group(1)), Path(paths.group(2))
+    assert (report, published, database) == (
+        out / "current" / "reconciliation_report.html",
+        out / "current",
+        out / "settlement.duckdb",
+    )
+    assert report.is_file() and published.is_dir() and database.is_file()
+    assert report.read_text().startswith("<!doctype html>")
 
 
 def test_query_prints_a_table_read_only(tmp_path):
@@ -26,7 +121,14 @@ def test_query_prints_a_table_read_only(tmp_path):
     duckdb_file(db, "CREATE TABLE statements AS SELECT * FROM (VALUES ('S1', 10), ('S2', 20)) AS t(shop_id, total)")
     shown = _settle("query", "SELECT shop_id, total FROM statements ORDER BY shop_id", "--database", str(db))
     assert shown.returncode == 0, shown.stderr
-    assert "S1" in shown.stdout and "20" in shown.stdout
+    assert _rich_table(shown.stdout) == (["shop_id", "total"], [["S1", "10"], ["S2", "20"]])
+    assert "(first" not in shown.stdout  # 2 rows, under the default limit of 100
+    limited = _settle(
+        "query", "SELECT shop_id, total FROM statements ORDER BY shop_id", "--database", str(db), "--limit", "1"
+    )
+    assert limited.returncode == 0, limited.stderr
+    assert _rich_table(limited.stdout) == (["shop_id", "total"], [["S1", "10"]])
+    assert limited.stdout.rstrip().splitlines()[-1] == "(first 1 rows; use --limit for more)"
     refused = _settle("query", "DELETE FROM statements", "--database", str(db))
     assert refused.returncode == 1
     assert "read-only" in refused.stderr
@@ -76,7 +178,21 @@ def test_generate_writes_every_table(tmp_path):
         "opt_out_events.parquet",
         "refunds.parquet",
     }
-    assert pl.read_parquet(tmp_path / "gen" / "orders.parquet").height == 200
+    gen = tmp_path / "gen"
+    assert pl.read_parquet(gen / "orders.parquet").height == 200
+    written = {p.name: p.read_bytes() for p in gen.glob("*.parquet")}
+    # Deterministic by seed, across processes: the same seed gives these very bytes here, another seed other ones.
+    write_inputs(generate_inputs(200, 3), tmp_path / "same")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "same").glob("*.parquet")} == written
+    write_inputs(generate_inputs(200, 4), tmp_path / "other")
+    for name, data in written.items():
+        assert (tmp_path / "other" / name).read_bytes() != data, name
+    # It prints each table's rows (those of its file), then where it wrote them.
+    printed = done.stdout.splitlines()
+    assert [line.split() for line in printed[:-1]] == [
+        [name, f"{pl.read_parquet(gen / f'{name}.parquet').height:,}"] for name in GENERATED_TABLES
+    ]
+    assert printed[-1] == f"written to {gen}"
 
 
 def test_generate_shops_sets_the_number_of_shops(tmp_path):
@@ -210,6 +326,7 @@ def test_a_bad_input_file_stops_the_run_with_one_line_and_the_last_outputs_stay(
         env=prefect_api,
     )
     assert good.returncode == 0, good.stderr
+    assert_sample_summary(good.stdout, out)
     before = _published(out)
     for case in BAD_FILES:
         inputs = tmp_path / case

@@ -1,19 +1,26 @@
 """The synthetic generator (synthetic/generate.py): deterministic by seed, in the input contract, clean."""
 
+from decimal import Decimal
+
 import polars as pl
 import pytest
 
+from ingest.input_tables import check_inputs, read_inputs
 from schemas.inputs import (
     ALLOWED_KINDS,
     ALLOWS_MIN_QUANTITY,
     ALLOWS_MIN_SPEND,
     BMSM_TYPES,
     INPUT_TABLES,
+    MAX_AMOUNT_CENTS,
+    MAX_COUNT,
+    MAX_LINE_GROSS_CENTS,
     PROMOTION_TYPES,
     SELLER_TYPES,
     TABLE_KEYS,
 )
 from synthetic.generate import GENERATED_TABLES, PERIOD_END, generate_inputs, generate_to_dir, write_inputs
+from transforms.staging import stage
 
 N_ORDERS = 2_000  # small enough for a fast test, large enough for every promotion type and refund kind
 
@@ -46,11 +53,28 @@ def test_another_seed_differs(tables):
     assert not other["promotions"].equals(tables["promotions"])
 
 
-def test_tables_and_columns_are_exactly_the_contract(tables):
+def test_tables_and_columns_are_exactly_the_contract(tables, tmp_path):
     assert set(tables) == set(INPUT_TABLES) - {"fee_schedule"}
     for name, frame in tables.items():
         assert frame.columns == [c.name for c in INPUT_TABLES[name]], name
+    # The requested number of orders, one row each, in the default number of shops: one per 50,000
+    # orders, at least 2 (README, `settle generate`), so 2 for 2,000 orders.
+    assert tables["orders"].height == tables["orders"]["order_id"].n_unique() == N_ORDERS
+    assert tables["orders"]["shop_id"].unique().sort().to_list() == ["SHOP01", "SHOP02"]
+    # Every row of every table passes every rule of the input contract (schemas/inputs.py) that
+    # staging enforces (types, enums, ranges, keys, tiers, references between tables): the
+    # generator writes clean data only.
+    staged = stage(tables)
+    assert staged.rejected_rows.height == 0, staged.rejected_rows.head(5)
+    for name, frame in tables.items():
         assert frame.height > 0, name
+        assert staged.counts[name] == {"rows_in": frame.height, "accepted": frame.height, "rejected": 0}, name
+    # Written as files, the loader finds every table with its required columns, and reads back the same frames.
+    write_inputs(tables, tmp_path)
+    assert check_inputs(tmp_path) == {name: tmp_path / f"{name}.parquet" for name in INPUT_TABLES if name in tables}
+    read = read_inputs(tmp_path)
+    for name, frame in tables.items():
+        assert read[name].equals(frame, null_equal=True), name
 
 
 def test_column_types_are_parquet_friendly(tables):
@@ -101,6 +125,65 @@ def test_timestamps_are_utc_aware_and_in_the_period(tables):
     delivered = orders.filter(pl.col("delivered_at").is_not_null())
     assert (delivered["delivered_at"] >= delivered["created_at"]).all()
     assert (orders["created_at"].dt.microsecond() == 0).all()  # second precision
+
+
+def test_money_and_counts_are_within_the_contract_bounds(tables):
+    """schemas/inputs.py bounds every input number (MAX_AMOUNT_CENTS, MAX_COUNT, MAX_LINE_GROSS_CENTS);
+    the generator's own list prices are $3.00 to $200.00 (synthetic/generate.py's docstring)."""
+    max_amount = Decimal(MAX_AMOUNT_CENTS) / 100
+    for name, frame in tables.items():
+        for col in INPUT_TABLES[name]:
+            values = frame[col.name].drop_nulls()
+            if col.kind in ("money", "value"):
+                assert values.len() == 0 or Decimal(0) <= values.min() <= values.max() <= max_amount, (name, col.name)
+            elif col.kind == "count":
+                assert values.len() == 0 or 1 <= values.min() <= values.max() <= MAX_COUNT, (name, col.name)
+    lines = tables["order_lines"]
+    assert Decimal("3.00") <= lines["unit_price"].min() <= lines["unit_price"].max() <= Decimal("200.00")
+    gross = lines.select((pl.col("quantity").cast(pl.Decimal(38, 2)) * pl.col("unit_price")).max()).item()
+    assert gross <= Decimal(MAX_LINE_GROSS_CENTS) / 100
+    # A percent_off discount_value is in percent points: at most 100.
+    promos = tables["promotions"]
+    assert (promos.filter(pl.col("discount_kind") == "percent_off")["discount_value"] <= 100).all()
+
+
+def test_references_between_tables_hold(tables):
+    """Foreign keys beyond staging's own: each SKU is one product at one price, each product is sold
+    by one shop, and every shop a promotion or an opt-out names is a shop with orders."""
+    orders, lines, promos = tables["orders"], tables["order_lines"], tables["promotions"]
+    scope, events, refunds = tables["promotion_products"], tables["opt_out_events"], tables["refunds"]
+    shops = set(orders["shop_id"])
+    assert lines.join(orders, on="order_id", how="anti").height == 0
+    assert refunds.join(lines, on=["order_id", "sku_id"], how="anti").height == 0
+    assert refunds.join(orders, on="order_id", how="anti").height == 0
+    assert scope.join(promos, on="promotion_id", how="anti").height == 0
+    assert set(promos["shop_id"].drop_nulls()) <= shops
+    assert promos.filter(pl.col("promotion_type").is_in(SELLER_TYPES))["shop_id"].null_count() == 0
+    assert set(events["shop_id"]) <= shops
+    per_sku = lines.group_by("sku_id").agg(pl.col("product_id", "unit_price", "product_name", "sku_name").n_unique())
+    assert (per_sku.drop("sku_id").max_horizontal() == 1).all()
+    product_shop = lines.join(orders.select("order_id", "shop_id"), on="order_id").select("product_id", "shop_id")
+    product_shop = product_shop.unique()
+    assert not product_shop["product_id"].is_duplicated().any()  # a product is one shop's
+    # A shop's promotion scopes that shop's products only (where the product was ever ordered).
+    scoped = scope.join(promos.select("promotion_id", "shop_id").unique(), on="promotion_id").join(
+        product_shop, on="product_id", suffix="_of_product"
+    )
+    assert scoped.filter(pl.col("shop_id").is_not_null()).height > 0
+    assert scoped.filter(pl.col("shop_id") != pl.col("shop_id_of_product")).height == 0
+
+
+@pytest.mark.parametrize("n_shops", [1, 5])
+def test_the_number_of_shops_is_the_one_asked_in_every_table(n_shops):
+    """`--shops N`: N shops, SHOP01 … in order; 1 puts every order (and every shop's promotion and
+    opt-out) in the one shop."""
+    generated = generate_inputs(300, seed=3, n_shops=n_shops)
+    named = [f"SHOP{i:02d}" for i in range(1, n_shops + 1)]
+    assert generated["orders"].height == 300
+    assert generated["orders"]["shop_id"].unique().sort().to_list() == named
+    assert set(generated["promotions"]["shop_id"].drop_nulls()) <= set(named)
+    assert set(generated["opt_out_events"]["shop_id"]) <= set(named)
+    assert stage(generated).rejected_rows.height == 0
 
 
 def test_money_is_non_negative_with_two_decimals(tables):
