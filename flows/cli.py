@@ -11,6 +11,7 @@ import sys
 import threading
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -90,6 +91,11 @@ def _start_temporary_server() -> threading.Thread | None:
     return thread
 
 
+class JournalSource(StrEnum):
+    computed = "computed"
+    reported = "reported"
+
+
 @app.command()
 def run(
     input: Annotated[Path, typer.Option("--input", help="Directory of input Parquet files.")] = Path("data_samples"),
@@ -135,6 +141,17 @@ def run(
     dask_address: Annotated[
         str | None, typer.Option("--dask-address", help="Run the partitions on this Dask scheduler.")
     ] = None,
+    journal_source: Annotated[
+        JournalSource,
+        typer.Option(
+            "--journal-source",
+            help="Journals from the computed statements, or from what TikTok reported (ties to the bank).",
+        ),
+    ] = JournalSource.computed,
+    accounts: Annotated[
+        Path | None,
+        typer.Option("--accounts", help="Account mapping of the journals (TOML; default: schemas/accounts.toml)."),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's own logs.")] = False,
 ) -> None:
     """Run the settlement flow on INPUT (reconciling INPUT/reported/ if present) and publish to OUT."""
@@ -149,6 +166,13 @@ def run(
     try:  # fail before starting Prefect: a typo or a file that is not Parquet costs no server start
         check_inputs(input)
     except InputError as exc:
+        _fail(str(exc))
+    from ingest.accounts import read_accounts
+    from schemas.journal import MappingError
+
+    try:  # the journals' account mapping too (the flow checks it again, for runs that do not come from here)
+        read_accounts(accounts)
+    except MappingError as exc:
         _fail(str(exc))
 
     try:  # an output another run holds stops this one at once, before a server starts (the flow holds the lock itself)
@@ -181,6 +205,8 @@ def run(
             **({"partitions_at_once": partitions_at_once} if partitions_at_once is not None else {}),
             dask=dask,
             dask_address=dask_address,
+            journal_source=journal_source.value,
+            accounts_file=str(accounts) if accounts else None,
         )
     except RunFailed as exc:
         _fail(str(exc))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 import polars as pl
@@ -28,6 +28,7 @@ from pydantic import Field
 from flows.steps import (
     FILED_BY_DATE,
     ORDERS_TABLE,
+    REPORTED_DETAILS,
     SCRATCH,
     FinishedShop,
     PartitionParams,
@@ -35,13 +36,17 @@ from flows.steps import (
     SettledPartition,
     StagedRun,
     beside,
+    check,
     dated_scratch,
     finish_sliced_shop,
     settle_partition,
     stage_inputs,
 )
+from ingest.accounts import read_accounts
 from ingest.input_tables import InputError, contract_error_message, fingerprints
-from publish import parquet, recon_report, store, warehouse
+from publish import journals, parquet, recon_report, store, warehouse
+from schemas.journal import AccountMap, JournalLines, MappingError
+from transforms import journal
 from transforms.partition import Part
 from transforms.reconcile import ReconParams
 from transforms.run_scope import ScopeError, Window, statement_window, tolerance_cents
@@ -76,6 +81,8 @@ def settle_flow(
     partitions_at_once: Annotated[int, Field(ge=1)] = PARTITIONS_AT_ONCE,
     dask: bool = False,
     dask_address: str | None = None,
+    journal_source: Literal["computed", "reported"] = "computed",
+    accounts_file: str | None = None,
 ) -> dict:
     """Recompute discounts and statements, reconcile them with TikTok's exports, and publish.
 
@@ -96,6 +103,8 @@ def settle_flow(
         partitions_at_once: Partitions settled at the same time in the flow's process (memory holds this many partitions; 1 = one after another). Not used with Dask.
         dask: Run the partitions on a local Dask cluster (one worker per core).
         dask_address: Run the partitions on the Dask scheduler at this address (e.g. tcp://10.0.0.5:8786); implies dask.
+        journal_source: Build each statement's journal from the computed statements, or from what TikTok reported (the books then tie to the bank; differences on their own account).
+        accounts_file: The account mapping of the journals (TOML, see schemas/accounts.toml); empty = the US default.
     """
     as_of_utc = (as_of or _scheduled_start()).astimezone(UTC)
     try:
@@ -114,6 +123,8 @@ def settle_flow(
         partition_orders=partition_orders,
         partitions_at_once=partitions_at_once,
         dask_address=dask_address if dask_address else ("local" if dask else None),
+        journal_source=journal_source,
+        accounts_file=Path(accounts_file) if accounts_file else None,
     )
 
 
@@ -136,6 +147,8 @@ class RunSetup:
     partition_orders: int
     partitions_at_once: int
     dask_address: str | None
+    accounts: AccountMap
+    journal_source: str
 
 
 @dataclass(frozen=True)
@@ -170,6 +183,8 @@ def run(
     partition_orders: int = PARTITION_ORDERS,
     partitions_at_once: int = PARTITIONS_AT_ONCE,
     dask_address: str | None = None,
+    journal_source: str = "computed",
+    accounts_file: Path | None = None,
 ) -> dict:
     """The flow body, under the output's lock: stage → settle the partitions → publish. Returns the
     run summary (also written in the manifest); a failed run leaves the last published one as it was."""
@@ -180,6 +195,10 @@ def run(
     params = PartitionParams(
         as_of=as_of, hold_days=hold_days, recon=recon or ReconParams(), window=window or Window(), xlsx=xlsx
     )
+    try:  # a mapping that cannot post balanced journals stops the run before any work
+        accounts = read_accounts(accounts_file)
+    except MappingError as exc:
+        raise RunFailed(str(exc)) from None
     try:
         with store.run_lock(out_dir, run_id):
             recovered = store.recover(out_dir, warehouse.published_run(out_dir / store.DATABASE_NAME))
@@ -195,6 +214,8 @@ def run(
                 partition_orders=partition_orders,
                 partitions_at_once=partitions_at_once,
                 dask_address=dask_address,
+                accounts=accounts,
+                journal_source=journal_source,
             )
             try:
                 phases = _Phases()
@@ -255,10 +276,15 @@ def _publish(setup: RunSetup, staged: StagedRun, settled: Settled, recovered: li
     shops = _shop_summaries(settled)
     recon_statements, recon_breaks = (_read_table(building, name) for name in ("recon_statements", "recon_breaks"))
     (building / recon_report.FILE_NAME).write_text(recon_report.render(recon_statements, recon_breaks, params.as_of))
+    journal_lines = _journals(setup, recon_statements)
     shop_ids = sorted({shop for part in staged.partitions for shop in part.shops})
-    publish_run(
-        setup.out_dir, building, setup.run_id, _manifest(setup, staged, settled, shops, recovered), shop_ids, params
+    manifest = _manifest(setup, staged, settled, shops, recovered)
+    manifest["rows_out"]["journal_lines"] = journal_lines.height
+    manifest["checks_passed"] = sorted(
+        {*manifest["checks_passed"], check("journal_lines", JournalLines, journal_lines)}
     )
+    manifest["journals"] = {"source": setup.journal_source, "accounts": setup.accounts.source}
+    publish_run(setup.out_dir, building, setup.run_id, manifest, shop_ids, params)
     recon_report.publish_artifacts(recon_statements, recon_breaks, shops, setup.out_dir)
     window = params.window
     return {
@@ -276,6 +302,25 @@ def _publish(setup: RunSetup, staged: StagedRun, settled: Settled, recovered: li
         "recon_statements": recon_statements.height,
         "report": str(setup.out_dir / store.CURRENT / recon_report.FILE_NAME),
     }
+
+
+def _journals(setup: RunSetup, recon_statements: pl.DataFrame) -> pl.DataFrame:
+    """Every statement's journal (computed, or as reported for the reconciled ones), checked, and
+    written beside the statement-dated tables and as QuickBooks and Xero files per shop and month."""
+    building = setup.building
+    sums = journal.statement_sums(pl.scan_parquet(sorted(dated_scratch(building, "order_details").glob("*.parquet"))))
+    if setup.journal_source == "reported":
+        details_path = building / SCRATCH / REPORTED_DETAILS
+        details = pl.read_parquet(details_path) if details_path.exists() else None
+        lines = journal.reported_journals(sums, recon_statements, details, setup.accounts)
+    else:
+        lines = journal.computed_journals(sums, setup.accounts)
+    lines = lines.filter(setup.params.window.covers(pl.col("statement_date_utc")))
+    parquet.write_scratch(
+        lines, dated_scratch(building, "journal_lines") / "journals.parquet", sorted_by="statement_date_utc"
+    )
+    journals.write_journal_exports(lines, building / "exports")
+    return lines
 
 
 def _manifest(setup: RunSetup, staged: StagedRun, settled: Settled, shops: pl.DataFrame, recovered: list[str]) -> dict:

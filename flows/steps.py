@@ -36,6 +36,7 @@ from transforms.summaries import orders_table, shop_summary
 # Tables with a statement date: their Parquet is one directory per date, named by this column.
 FILED_BY_DATE = dict.fromkeys(outputs.replaced_per("statement_date"), "statement_date_utc")
 SCRATCH = ".scratch"
+REPORTED_DETAILS = "reported_details.parquet"  # the run's reported Order details rows, in scratch
 ORDERS_TABLE = (
     "orders"  # the database's per-order table (status, dates): not a published output table, so kept in scratch
 )
@@ -196,6 +197,8 @@ def stage_inputs(
     parquet.write_parquet(staged.rejected_rows, building / "rejected_rows.parquet")
     parquet.write_scratch(known_orders(staged), scratch / "known_orders.parquet")
     parquet.write_scratch(staged.invalid_promotion_ids, scratch / "invalid_promotion_ids.parquet")
+    if details is not None:  # the reported journals' adjustments, once for the run (slices share a shop's rows)
+        parquet.write_scratch(details, scratch / REPORTED_DETAILS)
     store.failpoint("staging")
     for index, (part, tables) in enumerate(zip(parts, partition.split(staged.tables, parts), strict=True)):
         for name, frame in tables.items():

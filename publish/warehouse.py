@@ -57,6 +57,12 @@ VIEWS = {
                sum(customer_refund)::DECIMAL(18,2) AS customer_refund,
                sum(refund_administration_fee)::DECIMAL(18,2) AS refund_administration_fee
         FROM order_details WHERE gross_sales_refund <> 0 GROUP BY ALL ORDER BY ALL""",
+    "journal_by_month": """
+        SELECT shop_id, substr(statement_date_utc, 1, 7) AS month, source, account_key, account_name, account_code,
+               count(DISTINCT statement_date_utc) AS statements,
+               sum(debit)::DECIMAL(18,2) AS debit, sum(credit)::DECIMAL(18,2) AS credit,
+               (sum(credit) - sum(debit))::DECIMAL(18,2) AS net_credit
+        FROM journal_lines GROUP BY ALL ORDER BY shop_id, month, min(line)""",
     "rejections_by_reason": """
         SELECT "table", reason, count(*) AS rows FROM rejected_rows GROUP BY ALL ORDER BY rows DESC""",
 }
@@ -131,20 +137,20 @@ def update(
             "from": (statement_from or date.min).isoformat(),
             "to": (statement_to or date.max).isoformat(),
         }
-        for name in REPLACED_PER_STATEMENT_DATE:
+        for name in (name for name in REPLACED_PER_STATEMENT_DATE if name in files):
             con.execute(
                 f'DELETE FROM "{name}" WHERE list_contains($shops, shop_id) AND statement_date_utc BETWEEN $from AND $to',
                 window,
             )
-        for name in REPLACED_PER_ORDER:
+        for name in (name for name in REPLACED_PER_ORDER if name in files):
             con.execute(
                 f"""DELETE FROM "{name}" WHERE order_id IN (SELECT order_id FROM orders WHERE list_contains($shops, shop_id))
                     OR order_id IN (SELECT order_id FROM {SOURCE})""",
                 {"shops": shops, **_files(files["orders"])},
             )
-        for name in REPLACED_PER_SHOP:
+        for name in (name for name in REPLACED_PER_SHOP if name in files):
             con.execute(f'DELETE FROM "{name}" WHERE list_contains($shops, shop_id)', {"shops": shops})
-        for name in REPLACED_WHOLE:
+        for name in (name for name in REPLACED_WHOLE if name in files):
             con.execute(f'DELETE FROM "{name}"')
         for name, paths in files.items():
             inserted[name] = con.execute(

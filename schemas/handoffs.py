@@ -11,7 +11,8 @@ import pandera.polars as pa
 import polars as pl
 
 from schemas.inputs import FUNDED_BY, PROMOTION_TYPES, STEP_OF, STEPS
-from schemas.outputs import BREAK_TYPES, PROBABLE_CAUSES, UtcTime
+from schemas.outputs import BREAK_TYPES, PROBABLE_CAUSES
+from schemas.types import UtcTime
 
 
 @cache

@@ -13,7 +13,7 @@ import polars as pl
 
 from schemas.checks import unique_rows
 from schemas.layout import FEES_PARTS, NET_SALES_PARTS, ORDER_DETAILS_MONEY, SHIPPING_PARTS
-from schemas.outputs import Money
+from schemas.types import Money
 
 # The columns whose sum is a row's Total settlement amount: what a journal posts.
 POSTED_COLUMNS = (*NET_SALES_PARTS, *SHIPPING_PARTS, *FEES_PARTS, "Adjustment amount")

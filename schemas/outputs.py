@@ -6,13 +6,13 @@ breaks one never publishes. Validate with `validate(frame)`: every failure is co
 """
 
 from dataclasses import dataclass
-from typing import Annotated
 
 import pandera.polars as pa
 import polars as pl
 
 from schemas.checks import unique_rows
 from schemas.inputs import COUPON_TYPES, FUNDED_BY, PROMOTION_TYPES, REASONS, STEP_OF, STEPS
+from schemas.journal import JournalLines
 from schemas.layout import (
     FEES_PARTS,
     NET_SALES_PARTS,
@@ -25,9 +25,7 @@ from schemas.layout import (
     STATEMENTS_MONEY,
     snake,
 )
-
-Money = Annotated[pl.Decimal, 18, 2]
-UtcTime = Annotated[pl.Datetime, "us", "UTC"]
+from schemas.types import Money, UtcTime
 
 COUPON_REASON_CODES = (
     "unknown",
@@ -391,6 +389,7 @@ class OutputTable:
     name: str
     contract: type[pa.DataFrameModel] | pa.DataFrameSchema
     replaced_per: str
+    made_per_partition: bool = True  # else made once for the run, from every partition's outputs
 
 
 # In publishing order: the order of the files, the checks and the database's tables.
@@ -405,6 +404,7 @@ OUTPUT_TABLES = (
     OutputTable("recon_breaks", ReconBreaks, "statement_date"),
     OutputTable("recon_statements", ReconStatements, "statement_date"),
     OutputTable("rejected_rows", RejectedRows, "run"),
+    OutputTable("journal_lines", JournalLines, "statement_date", made_per_partition=False),
 )
 CONTRACTS = {table.name: table.contract for table in OUTPUT_TABLES}
 

@@ -393,3 +393,45 @@ def test_an_error_raised_while_prefect_handles_sigterm_is_still_a_sigterm():
     except ValueError as exc:
         assert _during_sigterm(exc)
     assert not _during_sigterm(ValueError("an error of its own"))
+
+
+def test_journals_as_reported_tie_to_the_reported_totals_and_a_bad_mapping_stops_in_one_line(tmp_path, prefect_api):
+    out = tmp_path / "out"
+    bad = tmp_path / "accounts.toml"
+    bad.write_text(
+        (ROOT / "schemas" / "accounts.toml").read_text().replace('columns = ["Referral fee"]', "columns = []")
+    )
+    refused = _settle("run", "--out", str(out), "--accounts", str(bad), env=prefect_api)
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines() == [
+        f"settle: error: {bad}: column 'Referral fee' is not mapped: add it to an account or to [not_posted]"
+    ]
+    assert not out.exists() or not (out / "current").exists()
+
+    done = _settle(
+        "run", "--out", str(out), "--as-of", "2026-11-01T00:00:00Z", "--journal-source", "reported", env=prefect_api
+    )
+    assert done.returncode == 0, done.stderr
+    database = duckdb.connect(str(out / "settlement.duckdb"), read_only=True)
+    # One journal per reconciled statement (51 in the samples), each clearing at what TikTok reported.
+    mismatched = database.execute(
+        """SELECT count(*) FROM recon_statements r JOIN journal_lines j USING (shop_id, statement_date_utc)
+           WHERE j.account_key = 'clearing' AND j.debit - j.credit <> r.reported_total_settlement_amount"""
+    ).fetchone()[0]
+    journals = database.execute("SELECT count(DISTINCT (shop_id, statement_date_utc)) FROM journal_lines").fetchone()[0]
+    sources = database.execute("SELECT DISTINCT source FROM journal_lines").fetchall()
+    by_month = database.execute("SELECT sum(debit) = sum(credit) FROM journal_by_month").fetchone()[0]
+    database.close()
+    assert (mismatched, journals, sources, by_month) == (0, 51, [("reported",)], True)
+    manifest = json.loads((out / "current" / "manifest.json").read_text())
+    assert manifest["journals"] == {"source": "reported", "accounts": "default"}
+    assert "JournalLines" in manifest["checks_passed"]
+    files = sorted(p.name for p in (out / "current" / "exports" / "SHOP-A" / "journals").iterdir())
+    assert files == [
+        "2026-09-quickbooks.csv",
+        "2026-09-xero.csv",
+        "2026-10-quickbooks.csv",
+        "2026-10-xero.csv",
+        "2026-11-quickbooks.csv",
+        "2026-11-xero.csv",
+    ]  # the reported statement dates' months

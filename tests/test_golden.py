@@ -41,3 +41,37 @@ def test_sample_run_matches_golden(published, name, table, labels):
         path.write_text(text)
     assert path.exists(), f"{path} is missing: run with UPDATE_GOLDEN=1 to create it on purpose"
     assert text == path.read_text(), f"{name} differs from the golden file; regenerate on purpose if intended"
+
+
+@pytest.fixture(scope="module")
+def journals():
+    """The sample run's journals, computed and as reported, through the export layouts."""
+    from ingest.accounts import read_accounts
+    from ingest.reported import read_reported
+    from transforms.journal import computed_journals, reported_journals, statement_sums
+
+    details, statements, _ = read_reported(ROOT / "data_samples")
+    results = compute(
+        read_inputs(ROOT / "data_samples"), AS_OF, reported_details=details, reported_statements=statements
+    )
+    published = results.published()
+    sums = statement_sums(published["order_details"].lazy())
+    mapping = read_accounts()
+    return {
+        "computed": computed_journals(sums, mapping),
+        "reported": reported_journals(sums, published["recon_statements"], details, mapping),
+    }
+
+
+@pytest.mark.parametrize("source", ["computed", "reported"])
+@pytest.mark.parametrize("layout", ["quickbooks", "xero"])
+def test_sample_journal_exports_match_golden(journals, source, layout):
+    from publish import journals as journal_exports
+
+    lines = journals[source]
+    text = journal_exports.neutralise_formulas(getattr(journal_exports, layout)(lines)).write_csv()
+    path = GOLDEN / f"journals-{source}-{layout}.csv"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.write_text(text)
+    assert path.exists(), f"{path} is missing: run with UPDATE_GOLDEN=1 to create it on purpose"
+    assert text == path.read_text(), f"{path.name} differs from the golden file; regenerate on purpose if intended"

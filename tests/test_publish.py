@@ -5,10 +5,12 @@ import polars as pl
 import pytest
 
 from flows.steps import RunFailed, beside
+from ingest.accounts import read_accounts
 from ingest.input_tables import InputError, read_inputs
 from publish import parquet, store, warehouse
 from schemas.layout import ORDER_DETAILS_CONSTANTS, snake
 from tests.conftest import duckdb_file, run
+from transforms.journal import computed_journals, statement_sums
 from transforms.summaries import orders_table
 
 
@@ -127,7 +129,9 @@ def _run_files(directory) -> dict[str, list]:
         orders=[{"order_id": "O1", "delivered_at": "2025-06-03T00:00:00Z"}],
         order_lines="| order_id | sku_id | product_id | unit_price |\n| O1 | A | P1 | 10.00 |",
     )
-    tables = results.published() | {"orders": orders_table(results)}
+    published = results.published()
+    journals = computed_journals(statement_sums(published["order_details"].lazy()), read_accounts())
+    tables = published | {"orders": orders_table(results), "journal_lines": journals}
     files = {}
     for name, frame in tables.items():
         parquet.write_parquet(frame, directory / f"{name}.parquet")
