@@ -365,11 +365,15 @@ def _terminate(signum: int, frame: object) -> None:
 def _during_sigterm(exc: BaseException | None) -> bool:
     """Whether `exc` is, or arose while handling, Prefect's TerminationSignal: while a flow runs,
     Prefect's own SIGTERM handler replaces ours, and a SIGTERM that lands while a task run is being
-    created ends in `ValueError: Task run is not set` raised during its handling."""
+    created ends in `ValueError: Task run is not set` raised during its handling. One that lands
+    inside a Polars call that runs Python (reading a schema) comes back as Rust's PanicException,
+    whose message names the TerminationSignal it carried."""
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
         if type(exc).__name__ == "TerminationSignal":
+            return True
+        if type(exc).__name__ == "PanicException" and "TerminationSignal" in str(exc):
             return True
         exc = exc.__cause__ or exc.__context__
     return False

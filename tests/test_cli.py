@@ -394,6 +394,17 @@ def test_an_error_raised_while_prefect_handles_sigterm_is_still_a_sigterm():
         assert _during_sigterm(exc)
     assert not _during_sigterm(ValueError("an error of its own"))
 
+    # Landing inside a Polars call that runs Python, it comes back as pyo3's PanicException (a
+    # BaseException named so), whose message carries the TerminationSignal (seen under load).
+    class PanicException(BaseException):
+        pass
+
+    carried = (
+        "called `Result::unwrap()` on an `Err` value: PyErr { type: <class 'prefect.exceptions.TerminationSignal'> }"
+    )
+    assert _during_sigterm(PanicException(carried))
+    assert not _during_sigterm(PanicException("called `Option::unwrap()` on a `None` value"))
+
 
 def test_journals_as_reported_tie_to_the_reported_totals_and_a_bad_mapping_stops_in_one_line(tmp_path, prefect_api):
     out = tmp_path / "out"
