@@ -10,7 +10,7 @@ import platform
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -49,7 +49,7 @@ from schemas.journal import AccountMap, JournalLines, MappingError
 from transforms import journal
 from transforms.partition import Part
 from transforms.reconcile import ReconParams
-from transforms.run_scope import ScopeError, Window, statement_window, tolerance_cents
+from transforms.run_scope import ScopeError, Window, catch_up, statement_window, tolerance_cents
 from transforms.staging import InputContractError
 
 __all__ = ["RunFailed", "run", "settle_flow"]
@@ -90,7 +90,7 @@ def settle_flow(
         input_dir: Directory of input Parquet files (docs/stacking.md), with reported exports under `reported/<shop_id>/`.
         out_dir: Directory the outputs are published to (`current/`, `settlement.duckdb`).
         as_of: The instant the run is as of (UTC); inputs dated after it have not happened. Default: the run's scheduled start (now, for a run by hand), so a late or retried nightly run settles the same day.
-        days_back: Cover the statements of the last N complete UTC days before `as_of` (1 = yesterday, the nightly run); overrides statement_from/statement_to.
+        days_back: Cover the statements of the last N complete UTC days before `as_of` (1 = yesterday, the nightly run), and every earlier day since the last published run covered (a missed night is caught up); overrides statement_from/statement_to.
         statement_from: First statement date (UTC) to publish and replace in the database; empty = from the first.
         statement_to: Last statement date (UTC) to publish and replace in the database; empty = up to the last.
         shops: Shop IDs to settle; empty = every shop in the input.
@@ -125,6 +125,7 @@ def settle_flow(
         dask_address=dask_address if dask_address else ("local" if dask else None),
         journal_source=journal_source,
         accounts_file=Path(accounts_file) if accounts_file else None,
+        catch_up_nights=days_back is not None,
     )
 
 
@@ -185,6 +186,7 @@ def run(
     dask_address: str | None = None,
     journal_source: str = "computed",
     accounts_file: Path | None = None,
+    catch_up_nights: bool = False,
 ) -> dict:
     """The flow body, under the output's lock: stage → settle the partitions → publish. Returns the
     run summary (also written in the manifest); a failed run leaves the last published one as it was."""
@@ -204,6 +206,14 @@ def run(
             recovered = store.recover(out_dir, warehouse.published_run(out_dir / store.DATABASE_NAME))
             for repaired in recovered:
                 logger.warning("a run killed while publishing: %s", repaired)
+            caught_up: list[date] = []
+            if catch_up_nights and params.window.statement_from is not None:  # a nightly run
+                window = params.window
+                covered = warehouse.covered_to(out_dir / store.DATABASE_NAME, window.shops)
+                first, caught_up = catch_up(window.statement_from, window.statement_to, covered)
+                params = replace(params, window=replace(window, statement_from=first))
+                if caught_up:
+                    logger.warning("catching up %s statement date(s) no run published: %s", len(caught_up), caught_up)
             setup = RunSetup(
                 input_dir=input_dir,
                 out_dir=out_dir,
@@ -223,7 +233,7 @@ def run(
                     staged = _stage(setup, logger)
                 settled = _settle(setup, staged, phases, logger)
                 with phases.phase("publish"):
-                    summary = _publish(setup, staged, settled, recovered)
+                    summary = _publish(setup, staged, settled, recovered, caught_up)
                 logger.info(
                     "published %s in %s",
                     out_dir / store.CURRENT,
@@ -270,7 +280,7 @@ def _settle(setup: RunSetup, staged: StagedRun, phases: _Phases, logger) -> Sett
         return Settled(parts, [finish_sliced_shop(setup.building, shop, setup.params) for shop in indices])
 
 
-def _publish(setup: RunSetup, staged: StagedRun, settled: Settled, recovered: list[str]) -> dict:
+def _publish(setup: RunSetup, staged: StagedRun, settled: Settled, recovered: list[str], caught_up: list[date]) -> dict:
     """Write the run's report and manifest, publish the run, and return its summary."""
     params, building = setup.params, setup.building
     shops = _shop_summaries(settled)
@@ -284,6 +294,7 @@ def _publish(setup: RunSetup, staged: StagedRun, settled: Settled, recovered: li
         {*manifest["checks_passed"], check("journal_lines", JournalLines, journal_lines)}
     )
     manifest["journals"] = {"source": setup.journal_source, "accounts": setup.accounts.source}
+    manifest["caught_up"] = [day.isoformat() for day in caught_up]  # statement dates a missed night left
     publish_run(setup.out_dir, building, setup.run_id, manifest, shop_ids, params)
     recon_report.publish_artifacts(recon_statements, recon_breaks, shops, setup.out_dir)
     window = params.window
@@ -301,6 +312,7 @@ def _publish(setup: RunSetup, staged: StagedRun, settled: Settled, recovered: li
         "recon_breaks": recon_breaks.height,
         "recon_statements": recon_statements.height,
         "report": str(setup.out_dir / store.CURRENT / recon_report.FILE_NAME),
+        "caught_up": [day.isoformat() for day in caught_up],
     }
 
 

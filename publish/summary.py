@@ -45,4 +45,8 @@ def print_summary(summary: dict) -> None:
         )
     else:
         console.print("No reported exports found under reported/: nothing reconciled.")
+    if summary.get("caught_up"):
+        console.print(
+            f"Caught up {len(summary['caught_up'])} statement date(s) no run had published: {', '.join(summary['caught_up'])}"
+        )
     console.print(f"Outputs: {summary['published']}   Database: {summary['database']}")

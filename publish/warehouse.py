@@ -184,6 +184,31 @@ def update(
     return inserted
 
 
+def covered_to(path: Path, shops: list[str] | None) -> date | None:
+    """The last statement date published runs covered for all of `shops` (None: every shop the
+    database knows): per shop, the latest a run of it (or of every shop) covered, its `statement_to`
+    or without one the date of its `as_of`; then the earliest of the shops. None when there is no
+    database yet, no such run, or the database cannot be read now."""
+    if not path.exists():
+        return None
+    wanted = "SELECT unnest($shops) AS shop_id" if shops else "SELECT DISTINCT shop_id FROM orders"
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            con.execute("SET TimeZone = 'UTC'")
+            row = con.execute(
+                f"""WITH wanted AS ({wanted}),
+                    per_shop AS (
+                        SELECT w.shop_id, max(coalesce(r.statement_to, CAST(r.as_of AS DATE))) AS covered
+                        FROM wanted w JOIN {RUNS_TABLE} r ON r.shops IS NULL OR list_contains(r.shops, w.shop_id)
+                        GROUP BY w.shop_id)
+                    SELECT min(covered) FROM per_shop""",
+                {"shops": shops} if shops else {},
+            ).fetchone()
+    except duckdb.Error:
+        return None
+    return row[0] if row else None
+
+
 def published_run(path: Path) -> str | None:
     """The run the database at `path` was last published by (its newest `settle_runs` row); None
     when there is no database yet, or it cannot be read now (an analyst holds it for writing)."""

@@ -409,6 +409,7 @@ WAREHOUSE_TABLES = (
     "order_details",
     "statements",
     "recon_breaks",
+    "journal_lines",
     "recon_statements",
     "discount_lines",
     "blocked_incentives",
@@ -621,3 +622,27 @@ def test_hostile_ids_and_names_stay_inside_the_output_and_are_never_run(prefect_
     report = (out / "current" / "reconciliation_report.html").read_text()
     assert "<img" not in report and "<script" not in report  # markup is shown, never run
     assert "&lt;img src=x onerror=alert(1)&gt;" in report
+
+
+def test_a_nightly_run_after_two_missed_nights_publishes_all_three_days(prefect_server, tmp_path):
+    """The night of 10-03 and 10-04 failed: the run of 10-05 publishes 10-02, 10-03 and 10-04,
+    the same rows as three nightly runs would have, and says which dates it caught up."""
+    nights = [datetime(2026, 10, day, 2, 30, tzinfo=UTC) for day in (2, 3, 4, 5)]
+    missed, every = tmp_path / "missed", tmp_path / "every"
+    settle_flow(input_dir=str(SAMPLES), out_dir=str(missed), as_of=nights[0], days_back=1, xlsx=False)
+    summary = settle_flow(input_dir=str(SAMPLES), out_dir=str(missed), as_of=nights[3], days_back=1, xlsx=False)
+    assert summary["caught_up"] == ["2026-10-02", "2026-10-03"]
+    assert (summary["statement_from"], summary["statement_to"]) == ("2026-10-02", "2026-10-04")
+    manifest = json.loads((missed / "current" / "manifest.json").read_text())
+    assert manifest["caught_up"] == ["2026-10-02", "2026-10-03"]
+    for night in nights:
+        one = settle_flow(input_dir=str(SAMPLES), out_dir=str(every), as_of=night, days_back=1, xlsx=False)
+        assert one["caught_up"] == []  # each night covers the day before, as the last one left it
+    days = ("2026-10-02", "2026-10-03", "2026-10-04")
+    dated = ("order_details", "statements", "recon_breaks", "recon_statements", "journal_lines")
+    caught, separate = _database(missed), _database(every)
+    for name in dated:
+        these = caught[name].filter(pl.col("statement_date_utc").is_in(days))
+        assert these.equals(separate[name].filter(pl.col("statement_date_utc").is_in(days))), name
+    assert set(caught["statements"]["statement_date_utc"]) >= {"2026-10-01", *days}
+    assert caught["statements"].filter(pl.col("statement_date_utc").is_in(days)).height > 0

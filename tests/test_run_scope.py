@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from publish import store
-from transforms.run_scope import ScopeError, statement_window
+from transforms.run_scope import ScopeError, catch_up, statement_window
 
 
 def test_days_back_counts_complete_utc_days_before_as_of():
@@ -50,3 +50,17 @@ def test_the_lock_names_its_holder_and_is_released(tmp_path):
         pass
     with store.run_lock(tmp_path, "third"):
         assert (tmp_path / store.LOCK_NAME).read_text().startswith("run third")
+
+
+@pytest.mark.parametrize(
+    ("covered_to", "first", "caught_up"),
+    [
+        (None, date(2026, 10, 5), []),  # no run published yet: yesterday only
+        (date(2026, 10, 4), date(2026, 10, 5), []),  # last night's run covered the day before
+        (date(2026, 10, 7), date(2026, 10, 5), []),  # a later backfill covered more: nothing to add
+        (date(2026, 10, 2), date(2026, 10, 3), [date(2026, 10, 3), date(2026, 10, 4)]),  # two nights missed
+    ],
+)
+def test_a_nightly_window_reaches_back_to_the_last_covered_date(covered_to, first, caught_up):
+    start, added = catch_up(date(2026, 10, 5), date(2026, 10, 5), covered_to)
+    assert (start, added) == (first, caught_up)

@@ -61,3 +61,14 @@ def statement_window(
     today = as_of.astimezone(UTC).date()
     # More days than the calendar holds before `as_of` (days_back=10**11, say) means from its first day.
     return today - timedelta(days=min(days_back, (today - date.min).days)), today - timedelta(days=1)
+
+
+def catch_up(first: date, last: date, covered_to: date | None) -> tuple[date, list[date]]:
+    """A nightly window (`first`…`last`) widened back to the day after the last statement date a
+    published run covered, so a missed or failed night is published by the next one: the new
+    first date, and the dates caught up (before `first`). Nothing to catch up without a past run,
+    or when it covered up to `first` or later."""
+    if covered_to is None or covered_to >= first - timedelta(days=1):
+        return first, []
+    start = covered_to + timedelta(days=1)
+    return start, [start + timedelta(days=i) for i in range((first - start).days)]
