@@ -5,6 +5,7 @@ Exit code 0 on success; on failure one line on stderr saying why, and exit code 
 
 import atexit
 import contextlib
+import logging
 import os
 import signal
 import sys
@@ -156,6 +157,10 @@ def run(
 ) -> None:
     """Run the settlement flow on INPUT (reconciling INPUT/reported/ if present) and publish to OUT."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
+    if not verbose:  # Prefect's queue services log on loggers of their own names, outside `prefect`:
+        # "Still processing items" while a stopped run drains its events would follow the one line
+        for service in ("EventsWorker", "APILogWorker"):
+            logging.getLogger(service).setLevel(logging.ERROR)
     os.environ.setdefault(
         "DASK_LOGGING__DISTRIBUTED", "info" if verbose else "critical"
     )  # a local cluster's own log lines
