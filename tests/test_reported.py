@@ -162,6 +162,8 @@ def test_money_as_exported(text, cents):
         ("(1.00", "invalid_value"),  # an unbalanced parenthesis is not a negative
         ("1.2.3", "invalid_value"),
         ("USD 5", "invalid_value"),
+        ("12,50", "invalid_value"),  # a decimal comma: never read as 1,250.00
+        ("1,23,456.00", "invalid_value"),  # commas that do not group by three
     ],
 )
 def test_a_malformed_amount_names_file_row_and_column(text, reason):

@@ -87,6 +87,19 @@ def mul_div_half_up(value: pl.Expr | int, factor: pl.Expr | int, denominator: pl
     return pl.when(num < 0).then(-magnitude).otherwise(magnitude)
 
 
+_GROUPED = r"^[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?$"  # thousands commas, grouping digits by three
+
+
+def drop_thousands_commas(text: pl.Expr) -> pl.Expr:
+    """`1,249.00` → `1249.00`. Commas that do not group digits by three (`12,50`, a decimal comma)
+    stay, so `parse_fixed` rejects the text instead of reading it as 1,250."""
+    return (
+        pl.when(text.str.contains(",", literal=True) & text.str.contains(_GROUPED))
+        .then(text.str.replace_all(",", "", literal=True))
+        .otherwise(text)
+    )
+
+
 def units_to_decimal(units: pl.Expr, scale: int = 2) -> pl.Expr:
     """The one place integer units of 10**-scale become an exact `Decimal(18, scale)`."""
     unit = pl.lit(Decimal(1).scaleb(-scale), pl.Decimal(18, scale))

@@ -21,7 +21,7 @@ from schemas.layout import (
     cents_name,
     snake,
 )
-from transforms.money import parse_fixed, parse_fixed_typed
+from transforms.money import drop_thousands_commas, parse_fixed, parse_fixed_typed
 
 # "the statement date, the ID, the type, the total": of Order details rows both IDs are needed,
 # the statement's (one file per statement) and the order's (the grain reconciled).
@@ -123,11 +123,14 @@ def normalise_headers(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _money(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    """(cents, reason) of an exported amount: `$`, thousands separators and spaces dropped, and
-    parentheses around the number (inside or outside the `$`) meaning negative."""
-    text = raw.cast(pl.String).str.replace_all(r"[$,\s]", "")
+    """(cents, reason) of an exported amount: `$` and spaces dropped, thousands commas too where they
+    group by three (a decimal comma such as `12,50` is unreadable, never 1,250), and parentheses
+    around the number (inside or outside the `$`) meaning negative."""
+    text = raw.cast(pl.String).str.replace_all(r"[$\s]", "")
     negative = text.str.contains(r"^\(.*\)$")
-    number = pl.when(negative).then(text.str.strip_prefix("(").str.strip_suffix(")")).otherwise(text)
+    number = drop_thousands_commas(
+        pl.when(negative).then(text.str.strip_prefix("(").str.strip_suffix(")")).otherwise(text)
+    )
     number = pl.when(number == "").then(pl.lit("0")).otherwise(number)
     value, reason = parse_fixed(number, 2, "sub_cent")
     return pl.when(negative).then(-value).otherwise(value), reason
