@@ -32,7 +32,7 @@ def statement_sums(order_details: pl.LazyFrame) -> pl.DataFrame:
         order_details.group_by(*JOURNAL, "statement_id")
         .agg(_cents(pl.col(snake(label)).sum()).alias(cents_name(label)) for label in (*POSTED_COLUMNS, _TOTAL))
         .sort(JOURNAL)
-        .collect()
+        .collect(engine="streaming")  # a batch of rows at a time: the sums, not every row, in memory
     )
 
 
