@@ -609,6 +609,11 @@ def test_hostile_ids_and_names_stay_inside_the_output_and_are_never_run(prefect_
     for path in csvs:
         cells = pl.read_csv(path, infer_schema=False).select(text)
         assert not cells.select(pl.any_horizontal(pl.all().str.contains(r"^[=+\-@\t\r]")).any()).item(), path
+    journals = list((out / "current" / "exports").glob("*/journals/*.csv"))
+    assert journals  # a QuickBooks and a Xero file per shop and month
+    for path in journals:  # their text (journal numbers and memos carry shop and statement IDs)
+        cells = pl.read_csv(path, infer_schema=False).drop("Debits", "Credits", "*Amount", strict=False)
+        assert not cells.select(pl.any_horizontal(pl.all().str.contains(r"^[=+\-@\t\r]")).any()).item(), path
     names = pl.concat(pl.read_csv(p, infer_schema=False) for p in csvs)["Product name"]
     assert names.is_in(["'=1+1"]).any() and not names.is_in(["=1+1"]).any()
     in_xlsx = pl.concat(

@@ -245,3 +245,15 @@ def test_reported_journals_post_the_bridge_on_differences_and_adjustments(sample
     assert (check["posted"] == check["bridge"] - check["adjusted"]).all()
     assert check.filter(pl.col("posted") != 0).height > 0  # the samples plant differences
     assert lines.filter(pl.col("account_key") == "differences")["memo"].str.contains("break").all()
+
+
+def test_journal_numbers_fit_quickbooks_and_stay_distinct():
+    from publish.journals import JOURNAL_NO_CHARS, journal_number
+
+    ids = pl.Series(
+        ["SHOP-A-20261001", "7367833776804494304", "A-VERY-LONG-SHOP-NAME-20261001", "A-VERY-LONG-SHOP-NAME-20261002"]
+    )
+    numbers = pl.select(journal_number(pl.lit(ids))).to_series().to_list()
+    assert numbers[:2] == ids.to_list()[:2]  # short enough: the Statement ID itself
+    assert all(len(n) <= JOURNAL_NO_CHARS for n in numbers)
+    assert numbers[2].startswith("A-VERY-LONG-") and numbers[2] != numbers[3]  # same prefix, told apart by the hash
