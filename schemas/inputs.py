@@ -230,4 +230,5 @@ REASONS: dict[str, str] = {
     "over_refund": "the refund returns more units than remain unrefunded",
     "shipping_already_refunded": "a second refund_shipping on one order",
     "after_as_of": "dated after the run's as_of: it has not happened yet for this run",
+    "ambiguous_time": "a local time without offset that happened twice (clocks set back): never guessed",
 }

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingest.seller_center import read_order_export
+from schemas.inputs import REASONS
 from transforms.seller_center import (
     PERSONAL_LABELS,
     REJECTED_SCHEMA,
@@ -430,6 +431,8 @@ def test_a_time_clocks_skip_is_invalid_and_one_they_repeat_is_ambiguous(tmp_path
         (2, "Created Time", "invalid_value", "03/08/2026 02:30:00 AM"),
         (3, "Created Time", "ambiguous_time", "11/01/2026 01:30:00 AM"),
     ]
+    # Every reason the import gives is one the published rejected_rows contract knows.
+    assert {reason for _, _, reason, _ in rejected(read(write_csv(tmp_path / "orders.csv", rows)))} <= set(REASONS)
 
 
 def test_day_first_times_are_told_from_a_day_above_12_in_the_column(tmp_path):
