@@ -15,22 +15,23 @@ import polars as pl
 
 from schemas.journal import CLEARING, DIFFERENCES, POSTED_COLUMNS, AccountMap
 from schemas.layout import cents_name, snake
-from transforms.money import cents_to_decimal
+from transforms.money import cents_to_decimal, parse_fixed_typed
+from transforms.reconcile import order_row
 
 JOURNAL = ["shop_id", "statement_date_utc"]
 _TOTAL = "Total settlement amount"
 
 
-def _cents(decimal: pl.Expr) -> pl.Expr:
-    """Decimal(…, 2) dollars → exact integer cents."""
-    return (decimal.cast(pl.Decimal(38, 2)) * 100).cast(pl.Int64)
+def _cents(money: pl.Expr) -> pl.Expr:
+    """Published money (Decimal(18,2)) → exact integer cents, by the readers' own Decimal path."""
+    return parse_fixed_typed(money, pl.Decimal(18, 2), 2)[0]
 
 
 def statement_sums(order_details: pl.LazyFrame) -> pl.DataFrame:
     """Per statement (published Order details rows), the sum of each posted column and the total, in cents."""
     return (
         order_details.group_by(*JOURNAL, "statement_id")
-        .agg(_cents(pl.col(snake(label)).sum()).alias(cents_name(label)) for label in (*POSTED_COLUMNS, _TOTAL))
+        .agg(_cents(pl.col(snake(label))).sum().alias(cents_name(label)) for label in (*POSTED_COLUMNS, _TOTAL))
         .sort(JOURNAL)
         .collect(engine="streaming")  # a batch of rows at a time: the sums, not every row, in memory
     )
@@ -98,7 +99,7 @@ def _reported_adjustments(reported_details: pl.DataFrame | None, mapping: Accoun
         return pl.DataFrame(schema=schema)
     kind = pl.col("type").str.to_lowercase().str.replace_all(r"\s", "")  # as `normalise_type`
     return (
-        reported_details.filter(~kind.is_in(["order", "refund"]))
+        reported_details.filter(~order_row())  # the rows reconciliation counts as adjustments
         .group_by(
             "shop_id",
             pl.col("statement_date").dt.strftime("%Y-%m-%d").alias("statement_date_utc"),

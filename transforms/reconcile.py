@@ -30,6 +30,11 @@ class ReconParams:
     tolerances_cents: dict[str, int] = field(default_factory=dict)
 
 
+def order_row() -> pl.Expr:
+    """True for a reported row of an order or a refund (`type`, any case); every other Type is an adjustment."""
+    return pl.col("type").str.to_lowercase().is_in(list(ORDER_TYPES))
+
+
 def _side(side: str, label: str) -> str:
     """The column of one side (`expected` or `reported`) of an amount, e.g. `reported_fees_cents`."""
     return f"{side}_{cents_name(label)}"
@@ -105,7 +110,7 @@ def reconcile(
     )
     if window is None:
         window = reconciled_window(reported_details, reported_statements, computed, params)
-    is_order_row = pl.col("type").str.to_lowercase().is_in(list(ORDER_TYPES))
+    is_order_row = order_row()
     reported = reported_details.with_columns(
         pl.when(is_order_row)
         .then(pl.col("order_adjustment_id"))
