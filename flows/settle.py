@@ -286,15 +286,9 @@ def _publish(setup: RunSetup, staged: StagedRun, settled: Settled, recovered: li
     shops = _shop_summaries(settled)
     recon_statements, recon_breaks = (_read_table(building, name) for name in ("recon_statements", "recon_breaks"))
     (building / recon_report.FILE_NAME).write_text(recon_report.render(recon_statements, recon_breaks, params.as_of))
-    journal_lines = _journals(setup, recon_statements)
+    journal_lines, journal_check = _journals(setup, recon_statements)
     shop_ids = sorted({shop for part in staged.partitions for shop in part.shops})
-    manifest = _manifest(setup, staged, settled, shops, recovered)
-    manifest["rows_out"]["journal_lines"] = journal_lines.height
-    manifest["checks_passed"] = sorted(
-        {*manifest["checks_passed"], check("journal_lines", JournalLines, journal_lines)}
-    )
-    manifest["journals"] = {"source": setup.journal_source, "accounts": setup.accounts.source}
-    manifest["caught_up"] = [day.isoformat() for day in caught_up]  # statement dates a missed night left
+    manifest = _manifest(setup, staged, settled, shops, recovered, journal_lines.height, journal_check, caught_up)
     publish_run(setup.out_dir, building, setup.run_id, manifest, shop_ids, params)
     recon_report.publish_artifacts(recon_statements, recon_breaks, shops, setup.out_dir)
     window = params.window
@@ -316,9 +310,10 @@ def _publish(setup: RunSetup, staged: StagedRun, settled: Settled, recovered: li
     }
 
 
-def _journals(setup: RunSetup, recon_statements: pl.DataFrame) -> pl.DataFrame:
-    """Every statement's journal (computed, or as reported for the reconciled ones), checked, and
-    written beside the statement-dated tables and as QuickBooks and Xero files per shop and month."""
+def _journals(setup: RunSetup, recon_statements: pl.DataFrame) -> tuple[pl.DataFrame, str]:
+    """Every statement's journal (computed, or as reported for the reconciled ones; both sources are
+    already cut to the run's window), checked, then written beside the statement-dated tables and as
+    QuickBooks and Xero files per shop and month; the lines and the check passed."""
     building = setup.building
     sums = journal.statement_sums(pl.scan_parquet(sorted(dated_scratch(building, "order_details").glob("*.parquet"))))
     if setup.journal_source == "reported":
@@ -327,15 +322,24 @@ def _journals(setup: RunSetup, recon_statements: pl.DataFrame) -> pl.DataFrame:
         lines = journal.reported_journals(sums, recon_statements, details, setup.accounts)
     else:
         lines = journal.computed_journals(sums, setup.accounts)
-    lines = lines.filter(setup.params.window.covers(pl.col("statement_date_utc")))
+    passed = check("journal_lines", JournalLines, lines)
     parquet.write_scratch(
         lines, dated_scratch(building, "journal_lines") / "journals.parquet", sorted_by="statement_date_utc"
     )
     journals.write_journal_exports(lines, building / "exports")
-    return lines
+    return lines, passed
 
 
-def _manifest(setup: RunSetup, staged: StagedRun, settled: Settled, shops: pl.DataFrame, recovered: list[str]) -> dict:
+def _manifest(
+    setup: RunSetup,
+    staged: StagedRun,
+    settled: Settled,
+    shops: pl.DataFrame,
+    recovered: list[str],
+    journal_rows: int,
+    journal_check: str,
+    caught_up: list[date],
+) -> dict:
     """What the run read, did and wrote, as `manifest.json` records it."""
     params = setup.params
     done = settled.partitions + settled.sliced_shops
@@ -344,6 +348,7 @@ def _manifest(setup: RunSetup, staged: StagedRun, settled: Settled, shops: pl.Da
         for table in settled.partitions[0].rows_out
     }  # always one partition or more
     rows_out["rejected_rows"] = staged.rows_rejected
+    rows_out["journal_lines"] = journal_rows
     return {
         "run_id": setup.run_id,
         "parameters": {
@@ -377,10 +382,12 @@ def _manifest(setup: RunSetup, staged: StagedRun, settled: Settled, shops: pl.Da
             }
             for part, p in zip(staged.partitions, settled.partitions, strict=True)
         ],
-        "checks_passed": sorted(set(staged.checks_passed).union(*(p.checks_passed for p in done))),
+        "checks_passed": sorted(set(staged.checks_passed).union(*(p.checks_passed for p in done), [journal_check])),
         "shops": shops.to_dicts(),
         "versions": {"python": platform.python_version(), "polars": pl.__version__},
         "recovered": recovered,  # what this run finished or removed of a run killed while publishing
+        "journals": {"source": setup.journal_source, "accounts": setup.accounts.source},
+        "caught_up": [day.isoformat() for day in caught_up],  # statement dates a missed night left
     }
 
 
