@@ -228,6 +228,48 @@ def run(
     print_summary(summary)
 
 
+@app.command(name="import")
+def import_(
+    sources: Annotated[Path, typer.Option("--sources", help="Directory of TikTok's own files (docs/importing.md).")],
+    out: Annotated[Path, typer.Option("--out", help="Input directory to write; `settle run --input` reads it.")],
+    timezone: Annotated[
+        str | None,
+        typer.Option("--timezone", help="IANA zone of the order exports' local times, e.g. America/Los_Angeles."),
+    ] = None,
+    currency: Annotated[str, typer.Option("--currency", help="Currency of the order exports' amounts.")] = "USD",
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's own logs.")] = False,
+) -> None:
+    """Import Seller Center order exports, Open API pages and the promotions template into an input directory."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
+    from publish.imported import ImportTargetError, check_target
+
+    if not sources.is_dir():
+        _fail(f"sources directory {sources} does not exist")
+    if timezone is not None:
+        from transforms.seller_center import check_timezone
+
+        try:
+            check_timezone(timezone)
+        except ValueError as exc:
+            _fail(f"--timezone: {exc}")
+    try:
+        check_target(out)
+    except ImportTargetError as exc:
+        _fail(str(exc))
+    starting = _start_temporary_server()
+    from flows.importing import ImportFailed, import_flow
+
+    if starting is not None:
+        starting.join()
+    try:
+        summary = import_flow(sources_dir=str(sources), input_dir=str(out), timezone=timezone, currency=currency)
+    except ImportFailed as exc:
+        _fail(str(exc))
+    from publish.summary import print_import_summary
+
+    print_import_summary(summary)
+
+
 @app.command()
 def serve(
     input: Annotated[
@@ -240,13 +282,22 @@ def serve(
         str | None, typer.Option("--cron", help="Nightly schedule, cron syntax, UTC (default 30 2 * * *).")
     ] = None,
     name: Annotated[str, typer.Option("--name", help="Deployment name (the flow is 'settle').")] = "settlement",
+    sources: Annotated[
+        Path | None, typer.Option("--sources", help="Import TikTok's own files from here into --input before each run.")
+    ] = None,
+    timezone: Annotated[
+        str | None, typer.Option("--timezone", help="With --sources: IANA zone of the order exports' local times.")
+    ] = None,
 ) -> None:
     """Create the deployment settle/NAME (nightly cron, UTC) and serve its runs until Ctrl-C.
 
     Needs a Prefect server: start one with `prefect server start` and set PREFECT_API_URL
     (in the environment or with `prefect config set`).
     """
-    if not input.is_dir():
+    if sources is not None:
+        if not sources.is_dir():
+            _fail(f"sources directory {sources} does not exist")
+    elif not input.is_dir():
         _fail(f"input directory {input} does not exist")
     from prefect.settings import PREFECT_API_URL
 
@@ -262,7 +313,7 @@ def serve(
     from flows.deploy import serve as serve_deployment
 
     try:
-        serve_deployment(input, out, cron or NIGHTLY_CRON, name)
+        serve_deployment(input, out, cron or NIGHTLY_CRON, name, sources_dir=sources, timezone=timezone)
     except httpx.HTTPError as exc:
         _fail(
             f"cannot reach the Prefect server at {api_url} ({type(exc).__name__}); is 'prefect server start' running?"

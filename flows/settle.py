@@ -43,8 +43,8 @@ from flows.steps import (
     stage_inputs,
 )
 from ingest.accounts import read_accounts
-from ingest.input_tables import InputError, contract_error_message, fingerprints
-from publish import journals, parquet, recon_report, store, warehouse
+from ingest.input_tables import REPORTED_DISCOUNTS, InputError, contract_error_message, fingerprints
+from publish import claims, journals, parquet, recon_report, store, warehouse
 from schemas.journal import AccountMap, JournalLines, MappingError
 from transforms import journal
 from transforms.partition import Part
@@ -83,6 +83,8 @@ def settle_flow(
     dask_address: str | None = None,
     journal_source: Literal["computed", "reported"] = "computed",
     accounts_file: str | None = None,
+    sources_dir: str | None = None,
+    timezone: str | None = None,
 ) -> dict:
     """Recompute discounts and statements, reconcile them with TikTok's exports, and publish.
 
@@ -105,6 +107,8 @@ def settle_flow(
         dask_address: Run the partitions on the Dask scheduler at this address (e.g. tcp://10.0.0.5:8786); implies dask.
         journal_source: Build each statement's journal from the computed statements, or from what TikTok reported (the books then tie to the bank; differences on their own account).
         accounts_file: The account mapping of the journals (TOML, see schemas/accounts.toml); empty = the US default.
+        sources_dir: TikTok's own files (docs/importing.md): imported into `input_dir` first (the import flow), then settled; empty = `input_dir` is read as it is.
+        timezone: With `sources_dir`: the IANA time zone of the order exports' and the template's local times.
     """
     as_of_utc = (as_of or _scheduled_start()).astimezone(UTC)
     try:
@@ -112,6 +116,13 @@ def settle_flow(
         recon = ReconParams(recon_from, recon_to, tolerance_cents(tolerances))
     except ScopeError as exc:
         raise RunFailed(str(exc)) from None
+    if sources_dir:
+        from flows.importing import ImportFailed, import_flow
+
+        try:
+            import_flow(sources_dir=sources_dir, input_dir=input_dir, timezone=timezone)
+        except ImportFailed as exc:
+            raise RunFailed(str(exc)) from None
     return run(
         Path(input_dir),
         Path(out_dir),
@@ -285,7 +296,10 @@ def _publish(setup: RunSetup, staged: StagedRun, settled: Settled, recovered: li
     params, building = setup.params, setup.building
     shops = _shop_summaries(settled)
     recon_statements, recon_breaks = (_read_table(building, name) for name in ("recon_statements", "recon_breaks"))
-    (building / recon_report.FILE_NAME).write_text(recon_report.render(recon_statements, recon_breaks, params.as_of))
+    owed = _claims(setup) if (setup.input_dir / f"{REPORTED_DISCOUNTS}.parquet").exists() else None
+    (building / recon_report.FILE_NAME).write_text(
+        recon_report.render(recon_statements, recon_breaks, params.as_of, owed)
+    )
     journal_lines, journal_check = _journals(setup, recon_statements)
     shop_ids = sorted({shop for part in staged.partitions for shop in part.shops})
     manifest = _manifest(setup, staged, settled, shops, recovered, journal_lines.height, journal_check, caught_up)
@@ -308,6 +322,21 @@ def _publish(setup: RunSetup, staged: StagedRun, settled: Settled, recovered: li
         "report": str(setup.out_dir / store.CURRENT / recon_report.FILE_NAME),
         "caught_up": [day.isoformat() for day in caught_up],
     }
+
+
+def _claims(setup: RunSetup) -> pl.DataFrame:
+    """With TikTok's split in the input: the claims files per shop and month, and what TikTok owes
+    and over-funded per statement (for the report)."""
+    building = setup.building
+    funding = pl.read_parquet(sorted((building / "funding_breaks").glob("*.parquet")))
+    claimed = funding.filter(pl.col("tiktok_owes") > 0).select("order_id").unique()
+    lines = pl.scan_parquet(sorted((building / "discount_lines").glob("*.parquet"))).join(
+        claimed.lazy(), on="order_id", how="semi"
+    )
+    parts = sorted((building / SCRATCH).glob("part-*/orders.parquet"))
+    orders = pl.scan_parquet(parts).join(claimed.lazy(), on="order_id", how="semi").select("order_id", "created_at")
+    claims.write_claims(funding, lines.collect(), orders.collect(), building / "exports")
+    return claims.owed_by_statement(funding)
 
 
 def _journals(setup: RunSetup, recon_statements: pl.DataFrame) -> tuple[pl.DataFrame, str]:

@@ -20,7 +20,7 @@ from pandera import errors as pa_errors
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from ingest.input_tables import InputError, read_inputs
+from ingest.input_tables import REPORTED_DISCOUNTS, InputError, read_inputs, read_reported_discounts
 from ingest.reported import read_reported
 from publish import exports, parquet, store
 from schemas import outputs
@@ -174,6 +174,7 @@ def stage_inputs(
     Returns the partitions (lists of shop IDs) and the counts for the manifest.
     """
     raw = read_inputs(input_dir)
+    split = read_reported_discounts(input_dir)
     try:
         details, statements, files = read_reported(input_dir)
     except ReportedFileError as exc:
@@ -203,6 +204,11 @@ def stage_inputs(
     for index, (part, tables) in enumerate(zip(parts, partition.split(staged.tables, parts), strict=True)):
         for name, frame in tables.items():
             parquet.write_scratch(frame, _part(building, index) / f"{name}.parquet")
+        if split is not None:  # TikTok's split of the partition's own orders
+            parquet.write_scratch(
+                split.join(tables["orders"].select("order_id"), on="order_id", how="semi"),
+                _part(building, index) / f"{REPORTED_DISCOUNTS}.parquet",
+            )
         # A slice gets its shop's reported rows: they set the reconciled window of its rows.
         for name, frame in (("reported_details", details), ("reported_statements", statements)):
             if frame is not None:
@@ -220,19 +226,22 @@ def stage_inputs(
     )
 
 
-def _read_partition(building: Path, index: int) -> tuple[Staged, pl.DataFrame | None, pl.DataFrame | None]:
+def _read_partition(
+    building: Path, index: int
+) -> tuple[Staged, pl.DataFrame | None, pl.DataFrame | None, pl.DataFrame | None]:
+    """A partition's staged tables, its reported rows and statements, and TikTok's split of its orders (each if any)."""
     part = _part(building, index)
     tables = {name: pl.read_parquet(part / f"{name}.parquet") for name in STAGED_MODELS}
     reported = [
         pl.read_parquet(p) if (p := part / f"{name}.parquet").exists() else None
-        for name in ("reported_details", "reported_statements")
+        for name in ("reported_details", "reported_statements", REPORTED_DISCOUNTS)
     ]
     staged = Staged(
         tables=tables,
         rejected_rows=pl.DataFrame(),
         invalid_promotion_ids=pl.read_parquet(building / SCRATCH / "invalid_promotion_ids.parquet"),
     )
-    return staged, reported[0], reported[1]
+    return staged, reported[0], reported[1], reported[2]
 
 
 def published_tables(results: Results, window: Window) -> dict[str, pl.DataFrame]:
@@ -284,7 +293,7 @@ def settle_partition(building: Path, index: int, params: PartitionParams, sliced
     (summed by `finish_sliced_shop`) and its share of the reconciliation; the shop's exports
     and reconciliation are made from all its slices."""
     started = time.perf_counter()
-    staged, reported_details, reported_statements = _read_partition(building, index)
+    staged, reported_details, reported_statements, split = _read_partition(building, index)
     known = pl.read_parquet(building / SCRATCH / "known_orders.parquet")
     results = compute_staged(
         staged,
@@ -295,6 +304,7 @@ def settle_partition(building: Path, index: int, params: PartitionParams, sliced
         reported_statements,
         params.recon,
         sliced=sliced,
+        reported_discounts=split,
     )
     tables = published_tables(results, params.window)
     name = f"part-{index:05d}.parquet"
@@ -419,7 +429,7 @@ def _reconcile_sliced_shop(building: Path, indices: list[int], params: Partition
             for index in indices
         ]
     )
-    _, reported_details, reported_statements = _read_partition(building, indices[0])
+    _, reported_details, reported_statements, _ = _read_partition(building, indices[0])
     known = pl.read_parquet(building / SCRATCH / "known_orders.parquet")
     tables = reconcile_pieces(pieces, reported_details, reported_statements, known, params.recon)
     return {

@@ -64,3 +64,29 @@ def contract_error_message(input_dir: Path, error: InputContractError) -> str:
 def fingerprints(input_dir: Path) -> dict[str, str]:
     """sha256 of every input file, by name (the manifest's record of what was read)."""
     return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(input_dir.glob("*.parquet"))}
+
+
+# TikTok's own split of every discount, as `settle import` writes it (docs/importing.md).
+REPORTED_DISCOUNTS = "reported_discounts"
+REPORTED_DISCOUNTS_SCHEMA = {
+    "order_id": pl.String(),
+    "sku_id": pl.String(),
+    "seller_discount": pl.Decimal(18, 2),
+    "platform_discount": pl.Decimal(18, 2),
+    "assumed": pl.String(),
+}
+
+
+def read_reported_discounts(input_dir: Path) -> pl.DataFrame | None:
+    """TikTok's split, when the input has one (an imported input does); its columns checked."""
+    path = input_path(input_dir, REPORTED_DISCOUNTS)
+    if not path.exists():
+        return None
+    with _naming(path):
+        frame = pl.read_parquet(path)
+    for name, dtype in REPORTED_DISCOUNTS_SCHEMA.items():
+        if name not in frame.columns:
+            raise InputError(f"{path}: required column '{name}' is missing")
+        if frame.schema[name] != dtype:
+            raise InputError(f"{path}: column '{name}' is {frame.schema[name]}, not {dtype}")
+    return frame.select(list(REPORTED_DISCOUNTS_SCHEMA))

@@ -54,8 +54,25 @@ def _bridge_chart(statements: pl.DataFrame) -> str:
     return f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="Reported minus expected per statement">{axis}{"".join(bars)}{labels}</svg>'
 
 
-def render(statements: pl.DataFrame, breaks: pl.DataFrame, as_of: datetime) -> str:
-    """The whole report as one HTML string."""
+def _funding_section(owed: pl.DataFrame | None) -> str:
+    """TikTok's own split against the rules, per statement (docs/funding.md); nothing without a split."""
+    if owed is None:
+        return ""
+    money = ("tiktok_owes", "over_funded")
+    total = {c: owed[c].sum() if owed.height else 0 for c in money}
+    top = owed.sort("tiktok_owes", "shop_id", "statement_date", descending=[True, False, False], nulls_last=True)
+    return f"""<h2>TikTok's funding split: owed and over-funded per statement</h2>
+<p>Where TikTok's own split of a discount (the order export or the API) charged the seller a discount the rules
+fund by the platform ("TikTok owes"), or the reverse ("over-funded"). Details in funding_breaks; the orders to
+claim are in exports/&lt;shop&gt;/claims/.</p>
+<div class="kpi">TikTok owes<b>{money_text(total["tiktok_owes"])}</b></div>
+<div class="kpi">Over-funded<b>{money_text(total["over_funded"])}</b></div>
+{_table(top.head(_TOP * 4), money)}
+"""
+
+
+def render(statements: pl.DataFrame, breaks: pl.DataFrame, as_of: datetime, owed: pl.DataFrame | None = None) -> str:
+    """The whole report as one HTML string; with `owed` (funding per statement), its view too."""
     bridge = statements.select(
         "shop_id",
         "statement_date_utc",
@@ -115,7 +132,7 @@ td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 {_table(largest, ("expected", "reported", "difference"))}
 <h2>Bridge per shop and statement</h2>
 {_table(bridge, ("expected", "reported", "difference"))}
-</body></html>
+{_funding_section(owed)}</body></html>
 """
 
 

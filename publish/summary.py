@@ -50,3 +50,39 @@ def print_summary(summary: dict) -> None:
             f"Caught up {len(summary['caught_up'])} statement date(s) no run had published: {', '.join(summary['caught_up'])}"
         )
     console.print(f"Outputs: {summary['published']}   Database: {summary['database']}")
+
+
+def print_import_summary(summary: dict) -> None:
+    """Per source file what became of its rows, then the tables written and what was assumed."""
+    console = Console(width=max(Console().width, 140))
+    table = Table(title=f"Imported into {summary['input_dir']}")
+    for header in ("Source file", "Rows read", "Imported", "Superseded", "Rejected"):
+        table.add_column(header, justify="left" if header == "Source file" else "right")
+    for name, counts in summary["files"].items():
+        table.add_row(name, *(f"{counts[k]:,}" for k in ("read", "imported", "superseded", "rejected")))
+    console.print(table)
+    console.print("Tables: " + "   ".join(f"{name} {rows:,}" for name, rows in summary["tables"].items()))
+    if summary["copies"]:
+        console.print(f"Copies of a file already read (skipped): {len(summary['copies']):,}")
+    rejected = summary["rejected_by_reason"]
+    console.print(
+        f"Rows rejected: {sum(rejected.values()):,}"
+        + (
+            " (" + ", ".join(f"{reason} {n:,}" for reason, n in rejected.items()) + "; see import_rejected_rows)"
+            if rejected
+            else ""
+        )
+    )
+    assumed = {code: n for code, n in summary["assumptions"].items() if n}
+    if assumed:
+        console.print(
+            "Orders priced under an assumption (docs/importing.md): "
+            + ", ".join(f"{code} {n:,}" for code, n in assumed.items())
+        )
+    if summary["returns_pending"]:
+        console.print(f"Returns not yet complete (not refunds yet): {summary['returns_pending']:,}")
+    if summary["run_will_reject"]:
+        console.print(
+            "The run will reject: " + ", ".join(f"{reason} {n:,}" for reason, n in summary["run_will_reject"].items())
+        )
+    console.print(f"Manifest: {summary['manifest']}")

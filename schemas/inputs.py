@@ -231,4 +231,7 @@ REASONS: dict[str, str] = {
     "shipping_already_refunded": "a second refund_shipping on one order",
     "after_as_of": "dated after the run's as_of: it has not happened yet for this run",
     "ambiguous_time": "a local time without offset that happened twice (clocks set back): never guessed",
+    # The import of TikTok's own files (docs/importing.md).
+    "unpaid": "an order not paid for: not a sale",
+    "inconsistent_order": "the rows (or items) of one order disagree on an order-level value or a SKU's price",
 }

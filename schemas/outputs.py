@@ -11,6 +11,7 @@ import pandera.polars as pa
 import polars as pl
 
 from schemas.checks import unique_rows
+from schemas.funding import FundingBreaks
 from schemas.inputs import COUPON_TYPES, FUNDED_BY, PROMOTION_TYPES, REASONS, STEP_OF, STEPS
 from schemas.journal import JournalLines
 from schemas.layout import (
@@ -403,6 +404,7 @@ OUTPUT_TABLES = (
     OutputTable("unsettled_orders", UnsettledOrders, "shop"),
     OutputTable("recon_breaks", ReconBreaks, "statement_date"),
     OutputTable("recon_statements", ReconStatements, "statement_date"),
+    OutputTable("funding_breaks", FundingBreaks, "order"),
     OutputTable("rejected_rows", RejectedRows, "run"),
     OutputTable("journal_lines", JournalLines, "statement_date", made_per_partition=False),
 )

@@ -473,7 +473,14 @@ def test_shops_cut_into_slices_give_the_outputs_of_whole_shops(prefect_server, t
     manifest = json.loads((tmp_path / "sliced" / "current" / "manifest.json").read_text())
     assert all(p["of"] >= 3 for p in manifest["partitions"])
     a, b = ((tmp_path / name / "current").resolve() for name in ("whole", "sliced"))
-    per_partition = {"discount_lines", "blocked_incentives", "coupon_checks", "coupon_restorations", "unsettled_orders"}
+    per_partition = {
+        "discount_lines",
+        "blocked_incentives",
+        "coupon_checks",
+        "coupon_restorations",
+        "unsettled_orders",
+        "funding_breaks",
+    }
 
     def published(run_dir: Path) -> dict[str, bytes]:  # by-date tables, CSV and XLSX exports, the report, rejected rows
         return {

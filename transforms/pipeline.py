@@ -10,9 +10,11 @@ from datetime import datetime
 
 import polars as pl
 
-from schemas.handoffs import dtypes
+from schemas.funding import FundingBreaks
+from schemas.handoffs import dtypes, empty
 from schemas.outputs import RejectedRows
 from transforms.applicability import promotion_headers
+from transforms.funding import funding_breaks
 from transforms.money import cents_to_decimal, decimalise
 from transforms.reconcile import Evidence, ReconParams, evidence, reconcile, reconciled_window
 from transforms.refunds import coupon_restorations, line_sales_tax, refund_amounts
@@ -25,6 +27,7 @@ from transforms.statements import (
     build_statements,
     order_details_layout,
     snake_columns,
+    statement_id,
     statements_layout,
     unsettled_layout,
 )
@@ -113,6 +116,7 @@ class Results:
     recon_pieces: ReconPieces | None = (
         None  # a slice's share of its shop's reconciliation (then the two above are empty)
     )
+    funding_breaks: pl.DataFrame | None = None  # TikTok's own split reconciled, when the input has it
 
     def published(self) -> dict[str, pl.DataFrame]:
         """The docs/statements.md output tables (snake_case names, money as `Decimal(18,2)`)."""
@@ -126,6 +130,7 @@ class Results:
             "unsettled_orders": unsettled_layout(self.statements.unsettled_orders),
             "recon_breaks": recon_layout(self.recon_breaks),
             "recon_statements": recon_layout(self.recon_statements),
+            "funding_breaks": self.funding_breaks if self.funding_breaks is not None else empty(FundingBreaks),
             "rejected_rows": self.staged.rejected_rows,
         }
 
@@ -217,6 +222,7 @@ def compute_staged(
     reported_statements: pl.DataFrame | None = None,
     recon: ReconParams | None = None,
     sliced: bool = False,
+    reported_discounts: pl.DataFrame | None = None,
 ) -> Results:
     """Price, refund, write statements and reconcile staged tables: all shops, or one partition
     of whole shops (the computation never crosses shops, so partitions give the same rows).
@@ -255,6 +261,11 @@ def compute_staged(
         t["fee_schedule"],
         statements.referral_rates,
     )
+    funding = None
+    if reported_discounts is not None:
+        funding = funding_breaks(
+            decimalise(priced.discount_lines), reported_discounts, t["orders"], settled_in(statements.order_details), ev
+        )
     if sliced:
         pieces = ReconPieces(in_window, statements.unsettled_orders, ev)
         # Empty recon tables of their exact types: the shop's are made once from every slice's pieces.
@@ -278,6 +289,7 @@ def compute_staged(
             recon_breaks=breaks,
             recon_statements=bridge,
             recon_pieces=pieces,
+            funding_breaks=funding,
         )
     breaks, bridge = reconcile(
         statements.order_details,
@@ -298,4 +310,19 @@ def compute_staged(
         params=params,
         recon_breaks=breaks,
         recon_statements=bridge,
+        funding_breaks=funding,
+    )
+
+
+def settled_in(order_details: pl.DataFrame) -> pl.DataFrame:
+    """(order_id, statement_date, statement_id): the statement each settled order's sale is on."""
+    return (
+        order_details.filter(pl.col("refund_id").is_null())
+        .group_by("order_id")
+        .agg(pl.col("shop_id").first(), pl.col("statement_date").min())
+        .select(
+            "order_id",
+            "statement_date",
+            statement_id(pl.col("shop_id"), pl.col("statement_date")).alias("statement_id"),
+        )
     )

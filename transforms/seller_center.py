@@ -162,10 +162,13 @@ class OrderExportError(ValueError):
 @dataclass(frozen=True)
 class OrderExport:
     """One order export read: `rows` (typed, one per order SKU row, columns `ROW_COLUMNS`) and
-    `rejected` (file, row, column, reason, value: one per order row that could not be read)."""
+    `rejected` (file, row, column, reason, value: one per order row that could not be read), and
+    `rejected_orders` (file, order_id): the orders of this file with a rejected row, where the
+    row's Order ID itself could be read, so that the import rejects the whole order."""
 
     rows: pl.DataFrame
     rejected: pl.DataFrame
+    rejected_orders: pl.DataFrame
 
 
 def header_key(header: str | None) -> str:
@@ -259,7 +262,12 @@ def order_rows(raw: pl.DataFrame, source: str, timezone: str) -> OrderExport:
         pl.col("_failure").struct.field("reason"),
         pl.col("_failure").struct.field("value"),
     )
-    return OrderExport(rows=rows, rejected=rejected.cast(REJECTED_SCHEMA))
+    rejected_orders = (
+        typed.filter(pl.col("_failure").is_not_null() & pl.col("Order ID").str.contains(_DIGITS))
+        .select("file", pl.col("Order ID").alias("order_id"))
+        .unique(maintain_order=True)
+    )
+    return OrderExport(rows=rows, rejected=rejected.cast(REJECTED_SCHEMA), rejected_orders=rejected_orders)
 
 
 def _stripped(label: str) -> pl.Expr:
