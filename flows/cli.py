@@ -92,6 +92,15 @@ def _start_temporary_server() -> threading.Thread | None:
     return thread
 
 
+def _quiet_prefect(verbose: bool) -> None:
+    """Prefect's own logs only with -v: the command says what matters itself."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
+    if not verbose:  # Prefect's queue services log on loggers of their own names, outside `prefect`:
+        # "Still processing items" while a stopped run drains its events would follow the one line
+        for service in ("EventsWorker", "APILogWorker"):
+            logging.getLogger(service).setLevel(logging.ERROR)
+
+
 class JournalSource(StrEnum):
     computed = "computed"
     reported = "reported"
@@ -156,11 +165,7 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's own logs.")] = False,
 ) -> None:
     """Run the settlement flow on INPUT (reconciling INPUT/reported/ if present) and publish to OUT."""
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
-    if not verbose:  # Prefect's queue services log on loggers of their own names, outside `prefect`:
-        # "Still processing items" while a stopped run drains its events would follow the one line
-        for service in ("EventsWorker", "APILogWorker"):
-            logging.getLogger(service).setLevel(logging.ERROR)
+    _quiet_prefect(verbose)
     os.environ.setdefault(
         "DASK_LOGGING__DISTRIBUTED", "info" if verbose else "critical"
     )  # a local cluster's own log lines
@@ -240,11 +245,14 @@ def import_(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's own logs.")] = False,
 ) -> None:
     """Import Seller Center order exports, Open API pages and the promotions template into an input directory."""
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
+    _quiet_prefect(verbose)
+    from ingest.sources import local_time_files
     from publish.imported import ImportTargetError, check_target
 
     if not sources.is_dir():
         _fail(f"sources directory {sources} does not exist")
+    if timezone is None and (local := local_time_files(sources)):  # before a server starts
+        _fail(f"{local[0]}: its times carry no offset; say whose they are with --timezone (e.g. America/Los_Angeles)")
     if timezone is not None:
         from transforms.seller_center import check_timezone
 

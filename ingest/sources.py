@@ -48,6 +48,14 @@ class Sources:
     pending_returns: int
 
 
+def local_time_files(sources: Path) -> list[Path]:
+    """The source files whose times are local without an offset (order exports, the template):
+    they need a time zone."""
+    exports = [p for p in sources.glob("*/orders/*") if p.suffix.lower() in EXPORT_SUFFIXES]
+    templates = [p for name in ("promotions.xlsx", "promotions") if (p := sources / name).exists()]
+    return sorted(exports) + templates
+
+
 def _relative(sources: Path) -> pl.Expr:
     return pl.col("file").str.strip_prefix(str(sources) + "/")
 
