@@ -162,6 +162,12 @@ def run(
         Path | None,
         typer.Option("--accounts", help="Account mapping of the journals (TOML; default: schemas/accounts.toml)."),
     ] = None,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full", help="With --days-back: price every order again, ignoring (and rebuilding) the last run's state."
+        ),
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's own logs.")] = False,
 ) -> None:
     """Run the settlement flow on INPUT (reconciling INPUT/reported/ if present) and publish to OUT."""
@@ -217,6 +223,7 @@ def run(
             dask_address=dask_address,
             journal_source=journal_source.value,
             accounts_file=str(accounts) if accounts else None,
+            full=full,
         )
     except RunFailed as exc:
         _fail(str(exc))

@@ -28,15 +28,19 @@ from pydantic import Field
 from flows.steps import (
     FILED_BY_DATE,
     ORDERS_TABLE,
+    REMOVED_ORDERS,
     REPORTED_DETAILS,
     SCRATCH,
+    STATE_TABLES,
     FinishedShop,
+    Incremental,
     PartitionParams,
     RunFailed,
     SettledPartition,
     StagedRun,
     beside,
     check,
+    code_version,
     dated_scratch,
     finish_sliced_shop,
     settle_partition,
@@ -85,6 +89,7 @@ def settle_flow(
     accounts_file: str | None = None,
     sources_dir: str | None = None,
     timezone: str | None = None,
+    full: bool = False,
 ) -> dict:
     """Recompute discounts and statements, reconcile them with TikTok's exports, and publish.
 
@@ -109,6 +114,7 @@ def settle_flow(
         accounts_file: The account mapping of the journals (TOML, see schemas/accounts.toml); empty = the US default.
         sources_dir: TikTok's own files (docs/importing.md): imported into `input_dir` first (the import flow), then settled; empty = `input_dir` is read as it is.
         timezone: With `sources_dir`: the IANA time zone of the order exports' and the template's local times.
+        full: With `days_back`: price every order again, ignoring the state the last run left (which is then rebuilt); without it a nightly run prices only the orders that changed or that its statements need.
     """
     as_of_utc = (as_of or _scheduled_start()).astimezone(UTC)
     try:
@@ -137,6 +143,7 @@ def settle_flow(
         journal_source=journal_source,
         accounts_file=Path(accounts_file) if accounts_file else None,
         catch_up_nights=days_back is not None,
+        incremental=days_back is not None and not full,
     )
 
 
@@ -161,6 +168,7 @@ class RunSetup:
     dask_address: str | None
     accounts: AccountMap
     journal_source: str
+    incremental: bool = False  # price only what changed or what the window needs (a nightly run)
 
 
 @dataclass(frozen=True)
@@ -198,6 +206,7 @@ def run(
     journal_source: str = "computed",
     accounts_file: Path | None = None,
     catch_up_nights: bool = False,
+    incremental: bool = False,
 ) -> dict:
     """The flow body, under the output's lock: stage → settle the partitions → publish. Returns the
     run summary (also written in the manifest); a failed run leaves the last published one as it was."""
@@ -237,6 +246,7 @@ def run(
                 dask_address=dask_address,
                 accounts=accounts,
                 journal_source=journal_source,
+                incremental=incremental,
             )
             try:
                 phases = _Phases()
@@ -261,8 +271,23 @@ def run(
 def _stage(setup: RunSetup, logger) -> StagedRun:
     """Stage every input row once and plan the partitions; a broken input stops the run in one line."""
     try:
+        params = setup.params
+        incremental = None
+        if setup.incremental and params.window.statement_from is not None:
+            incremental = Incremental(
+                setup.out_dir / store.DATABASE_NAME,
+                params.hold_days,
+                params.window.statement_from,
+                params.window.statement_to,
+            )
         staged = stage_inputs(
-            setup.input_dir, setup.building, setup.params.as_of, setup.params.window.shops, setup.partition_orders
+            setup.input_dir,
+            setup.building,
+            params.as_of,
+            params.window.shops,
+            setup.partition_orders,
+            params.hold_days,
+            incremental,
         )
     except InputError as exc:
         raise RunFailed(str(exc)) from None
@@ -417,6 +442,9 @@ def _manifest(
         "recovered": recovered,  # what this run finished or removed of a run killed while publishing
         "journals": {"source": setup.journal_source, "accounts": setup.accounts.source},
         "caught_up": [day.isoformat() for day in caught_up],  # statement dates a missed night left
+        # A nightly run's orders priced again, by reason (transforms/incremental.py); null: every order was.
+        "repriced": staged.repriced,
+        "code_version": code_version(),
     }
 
 
@@ -556,6 +584,8 @@ def publish_run(
         }
         files[ORDERS_TABLE] = sorted((building / SCRATCH / ORDERS_TABLE).glob("*.parquet"))
         files["rejected_rows"] = [building / "rejected_rows.parquet"]
+        files |= {name: [building / SCRATCH / f"{name}.parquet"] for name in STATE_TABLES}
+        removed = building / SCRATCH / REMOVED_ORDERS  # there when the run priced only some orders
 
         def load_database() -> dict[str, int]:
             try:
@@ -567,6 +597,7 @@ def publish_run(
                     params.window.statement_from,
                     params.window.statement_to,
                     manifest,
+                    removed if removed.exists() else None,
                 )
             except warehouse.WarehouseError as exc:
                 raise RunFailed(str(exc)) from None

@@ -7,14 +7,17 @@ its exports and per-order tables in place, its statement-dated tables as one sor
 each, which `publish_run` writes by date for the whole run.
 """
 
+import hashlib
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from functools import cache
 from pathlib import Path
 from typing import TypeVar
 
+import duckdb
 import polars as pl
 from pandera import errors as pa_errors
 from prefect import task
@@ -22,9 +25,10 @@ from prefect.cache_policies import NO_CACHE
 
 from ingest.input_tables import REPORTED_DISCOUNTS, InputError, read_inputs, read_reported_discounts
 from ingest.reported import read_reported
-from publish import exports, parquet, store
+from publish import exports, parquet, store, warehouse
 from schemas import outputs
 from schemas.staged import STAGED_MODELS
+from transforms import incremental as incremental_rules
 from transforms import partition
 from transforms.pipeline import ReconPieces, Results, compute_staged, cut_at_as_of, known_orders, reconcile_pieces
 from transforms.reconcile import ReconParams
@@ -56,6 +60,17 @@ class PartitionParams:
 
 
 @dataclass(frozen=True)
+class Incremental:
+    """A nightly run that prices only what changed or what its window needs (transforms/incremental.py),
+    against the state the last run left in `database`."""
+
+    database: Path
+    hold_days: int
+    window_from: date
+    window_to: date | None
+
+
+@dataclass(frozen=True)
 class StagedRun:
     """What staging hands the flow: the partitions planned, and the input's counts for the manifest."""
 
@@ -66,6 +81,24 @@ class StagedRun:
     fee_schedule_supplied: bool
     reported_files: list[str]
     checks_passed: list[str]
+    # Orders priced, of the run's shops' staged orders, by reason (transforms/incremental.py): None
+    # when the run priced every order (not a nightly run, or --full).
+    repriced: dict | None = None
+
+
+STATE_TABLES = ("order_state", "shop_state")  # the state a run leaves for the next one (in the database)
+REMOVED_ORDERS = "removed_orders.parquet"  # orders of the state gone from the input (scratch)
+
+
+@cache
+def code_version() -> str:
+    """What the rules are: the source of the transforms and contracts, and the engines' versions
+    (Polars' hashes are stable only within one version). A new version invalidates the state."""
+    digest = hashlib.sha256(f"polars {pl.__version__} duckdb {duckdb.__version__}".encode())
+    root = Path(__file__).resolve().parents[1]
+    for path in sorted([*(root / "transforms").glob("*.py"), *(root / "schemas").glob("*.py")]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -167,11 +200,19 @@ def _part(directory: Path, index: int) -> Path:
 
 @task(retries=2, retry_delay_seconds=2, retry_condition_fn=_is_transient, cache_policy=NO_CACHE)
 def stage_inputs(
-    input_dir: Path, building: Path, as_of: datetime, shops: list[str] | None, partition_orders: int
+    input_dir: Path,
+    building: Path,
+    as_of: datetime,
+    shops: list[str] | None,
+    partition_orders: int,
+    hold_days: int = 8,
+    incremental: Incremental | None = None,
 ) -> StagedRun:
     """Read and stage every input row once; write `rejected_rows`, and each partition's tables to scratch.
 
-    Returns the partitions (lists of shop IDs) and the counts for the manifest.
+    Returns the partitions (lists of shop IDs) and the counts for the manifest. Every run leaves
+    the state of its shops' orders for the next (`STATE_TABLES`); an `incremental` run partitions
+    only the orders it must price again.
     """
     raw = read_inputs(input_dir)
     split = read_reported_discounts(input_dir)
@@ -190,6 +231,11 @@ def stage_inputs(
             [shop_orders, details.select("shop_id").unique().with_columns(pl.lit(0, pl.UInt32).alias("len"))]
         )
         shop_orders = shop_orders.group_by("shop_id").agg(pl.col("len").sum())
+    run_shops = shop_orders.get_column("shop_id") if shops is None else pl.Series("shop_id", shops, pl.String)
+    pricing, repriced = _state(staged.tables, run_shops, hold_days, incremental, details, building / SCRATCH)
+    if repriced is not None:  # the partitions are planned on the orders to price
+        priced = pricing["orders"].group_by("shop_id").len()
+        shop_orders = shop_orders.select("shop_id").join(priced, on="shop_id", how="left").fill_null(0)
     try:
         parts = partition.plan_parts(shop_orders, partition_orders, shops)
     except ValueError as exc:
@@ -201,7 +247,7 @@ def stage_inputs(
     if details is not None:  # the reported journals' adjustments, once for the run (slices share a shop's rows)
         parquet.write_scratch(details, scratch / REPORTED_DETAILS)
     store.failpoint("staging")
-    for index, (part, tables) in enumerate(zip(parts, partition.split(staged.tables, parts), strict=True)):
+    for index, (part, tables) in enumerate(zip(parts, partition.split(pricing, parts), strict=True)):
         for name, frame in tables.items():
             parquet.write_scratch(frame, _part(building, index) / f"{name}.parquet")
         if split is not None:  # TikTok's split of the partition's own orders
@@ -223,7 +269,54 @@ def stage_inputs(
         fee_schedule_supplied=staged.fee_schedule_supplied,
         reported_files=files,
         checks_passed=checks,
+        repriced=repriced,
     )
+
+
+def _state(
+    tables: dict[str, pl.DataFrame],
+    run_shops: pl.Series,
+    hold_days: int,
+    incremental: Incremental | None,
+    details: pl.DataFrame | None,
+    scratch: Path,
+) -> tuple[dict[str, pl.DataFrame], dict | None]:
+    """Write the state of the run's shops for the next run (each order's content hash, each shop's
+    shared hash); with `incremental`, the tables cut to the orders to price, and the counts by reason."""
+    mine = pl.col("shop_id").is_in(run_shops.implode())
+    hashes = incremental_rules.order_hashes(tables).filter(mine)
+    shared = incremental_rules.shared_hash(tables, hold_days, code_version())
+    parquet.write_scratch(hashes, scratch / "order_state.parquet")
+    parquet.write_scratch(
+        pl.DataFrame({"shop_id": run_shops.unique().sort(), "shared_hash": shared}), scratch / "shop_state.parquet"
+    )
+    if incremental is None:
+        return tables, None
+    state_orders, state_shops = warehouse.read_state(incremental.database)
+    state_orders = state_orders.filter(mine)
+    removed = state_orders.join(hashes, on="order_id", how="anti").select("order_id")
+    parquet.write_scratch(removed, scratch / REMOVED_ORDERS)
+    reported = pl.DataFrame(schema={"order_id": pl.String})
+    if details is not None:
+        last = incremental.window_to or date.max
+        dated = details.filter(mine & pl.col("statement_date").is_between(incremental.window_from, last))
+        reported = pl.concat(
+            [
+                dated.select(pl.col("order_adjustment_id").alias("order_id")),
+                dated.select(pl.col("related_order_id").alias("order_id")),
+            ]
+        ).drop_nulls()
+    chosen = incremental_rules.to_price(
+        tables, hashes, state_orders, state_shops, shared, incremental.window_from, hold_days, reported
+    )
+    counts = chosen.group_by("reason").len().sort("reason")
+    repriced = {
+        "orders_staged": hashes.height,
+        "orders_priced": chosen.height,
+        "orders_removed": removed.height,
+        "by_reason": dict(zip(counts.get_column("reason").to_list(), counts.get_column("len").to_list(), strict=True)),
+    }
+    return incremental_rules.keep_orders(tables, chosen), repriced
 
 
 def _read_partition(

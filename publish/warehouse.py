@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from publish.store import failpoint
 from schemas.layout import ORDER_DETAILS_CONSTANTS, snake
@@ -25,6 +26,9 @@ from schemas.outputs import replaced_per
 REPLACED_PER_STATEMENT_DATE = replaced_per("statement_date")
 REPLACED_PER_ORDER = replaced_per("order")
 REPLACED_PER_SHOP = (*replaced_per("shop"), "orders")  # `orders`: the database's own table of order status
+# The state a run leaves for the next (flows/steps.py `_state`): per shop, each order's content hash
+# and the shop's shared hash; replaced per shop like the tables above.
+STATE = ("order_state", "shop_state")
 REPLACED_WHOLE = replaced_per("run")
 RUNS_TABLE = "settle_runs"
 # Columns every row holds the same value in (checked on every row by the output contract): the
@@ -114,10 +118,14 @@ def update(
     statement_from: date | None,
     statement_to: date | None,
     run: dict,
+    removed: Path | None = None,
 ) -> dict[str, int]:
     """Write `target`: the live database (if any) with this run's rows replacing what it covers.
 
-    `files` maps each table to the run's Parquet files; returns the rows inserted per table.
+    `files` maps each table to the run's Parquet files; returns the rows inserted per table. With
+    `removed` (a file of order IDs: a nightly run that priced only some orders), the per-order
+    tables and `orders` replace the rows of the orders the run priced and of those `removed`
+    names, not every order of its shops.
     """
     if live.exists():
         shutil.copyfile(live, target)
@@ -142,13 +150,22 @@ def update(
                 f'DELETE FROM "{name}" WHERE list_contains($shops, shop_id) AND statement_date_utc BETWEEN $from AND $to',
                 window,
             )
-        for name in (name for name in REPLACED_PER_ORDER if name in files):
+        per_order = [*REPLACED_PER_ORDER, "orders"] if removed is not None else REPLACED_PER_ORDER
+        for name in (name for name in per_order if name in files):
+            if removed is not None:
+                con.execute(
+                    f"""DELETE FROM "{name}" WHERE order_id IN (SELECT order_id FROM {SOURCE})
+                        OR order_id IN (SELECT order_id FROM read_parquet($removed))""",
+                    {**_files(files["orders"]), "removed": str(removed.resolve())},
+                )
+                continue
             con.execute(
                 f"""DELETE FROM "{name}" WHERE order_id IN (SELECT order_id FROM orders WHERE list_contains($shops, shop_id))
                     OR order_id IN (SELECT order_id FROM {SOURCE})""",
                 {"shops": shops, **_files(files["orders"])},
             )
-        for name in (name for name in REPLACED_PER_SHOP if name in files):
+        per_shop = (*REPLACED_PER_SHOP, *STATE)
+        for name in (n for n in per_shop if n in files and not (removed is not None and n == "orders")):
             con.execute(f'DELETE FROM "{name}" WHERE list_contains($shops, shop_id)', {"shops": shops})
         for name in (name for name in REPLACED_WHOLE if name in files):
             con.execute(f'DELETE FROM "{name}"')
@@ -184,11 +201,29 @@ def update(
     return inserted
 
 
+def read_state(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The state the last runs left: (order_id, shop_id, content_hash) and (shop_id, shared_hash);
+    empty when there is no database yet, or none with a state (an older one)."""
+    orders = pl.DataFrame(schema={"order_id": pl.String, "shop_id": pl.String, "content_hash": pl.UInt64})
+    shops = pl.DataFrame(schema={"shop_id": pl.String, "shared_hash": pl.String})
+    if not path.exists():
+        return orders, shops
+    with duckdb.connect(str(path), read_only=True) as con:
+        tables = {name for (name,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        if not set(STATE) <= tables:
+            return orders, shops
+        return (
+            con.sql("SELECT order_id, shop_id, content_hash FROM order_state").pl().cast(orders.schema),
+            con.sql("SELECT shop_id, shared_hash FROM shop_state").pl().cast(shops.schema),
+        )
+
+
 def covered_to(path: Path, shops: list[str] | None) -> date | None:
     """The last statement date published runs covered for all of `shops` (None: every shop the
     database knows): per shop, the latest a run of it (or of every shop) covered, its `statement_to`
-    or without one the date of its `as_of`; then the earliest of the shops. None when there is no
-    database yet, no such run, or the database cannot be read now."""
+    or without one the day before its `as_of` (the day of `as_of` is not over: settlements later
+    that day are on its statement too), never past that day; then the earliest of the shops. None
+    when there is no database yet, no such run, or the database cannot be read now."""
     if not path.exists():
         return None
     wanted = "SELECT unnest($shops) AS shop_id" if shops else "SELECT DISTINCT shop_id FROM orders"
@@ -198,7 +233,8 @@ def covered_to(path: Path, shops: list[str] | None) -> date | None:
             row = con.execute(
                 f"""WITH wanted AS ({wanted}),
                     per_shop AS (
-                        SELECT w.shop_id, max(coalesce(r.statement_to, CAST(r.as_of AS DATE))) AS covered
+                        SELECT w.shop_id,
+                               max(least(coalesce(r.statement_to, CAST(r.as_of AS DATE) - 1), CAST(r.as_of AS DATE) - 1)) AS covered
                         FROM wanted w JOIN {RUNS_TABLE} r ON r.shops IS NULL OR list_contains(r.shops, w.shop_id)
                         GROUP BY w.shop_id)
                     SELECT min(covered) FROM per_shop""",

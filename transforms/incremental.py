@@ -1,0 +1,127 @@
+"""Which orders a nightly run must price again (docs/reliability.md "Nightly runs that cost the
+day's work"). Pure: staged frames and the last run's state in, the orders to price out.
+
+An order's published rows depend on its own rows (the order, its lines, its refunds: after the
+as-of cut), on what every order shares (promotions, their products, opt-out events, the fee
+schedule, the hold), on the rules (the code), and on the instant for the rows that move with it.
+So a run with the state of the last one prices:
+
+- `new`: an order the state does not know; `changed`: one whose content hash differs;
+- `rules`: every order of a shop whose shared hash (shared inputs, hold, code version) differs
+  from the state's, or that has no state (`no_state`): everything is priced as in a full run;
+- `window`: an order with a settlement or a refund dated on or after the window's first date
+  (its rows are in the statements the run publishes, or it is not settled yet);
+- `undelivered`: an order not delivered, or refunded before its delivery (it is in
+  `unsettled_orders`, which the run replaces whole for its shops);
+- `reported`: an order TikTok reported on a statement in the window (its reconciliation needs
+  all its computed rows).
+
+Every other order's rows in the database are those a full run would write again, byte for byte;
+the database replaces the rows of the orders priced (and of orders gone from the input).
+Hashes are Polars' (`hash_rows`-style struct hashes, seeded): stable for one Polars version,
+which is part of the code version.
+"""
+
+import hashlib
+from datetime import date, timedelta
+
+import polars as pl
+
+REASONS = ("no_state", "rules", "new", "changed", "window", "undelivered", "reported")
+SEED = 20261207
+_SHARED = ("promotions", "promotion_products", "opt_out_events", "fee_schedule")
+
+
+def _row_hash(frame: pl.DataFrame) -> pl.Expr:
+    columns = [c for c in frame.columns if c != "row_number"]  # a row's place in its file is not its content
+    return pl.struct(columns).hash(seed=SEED)
+
+
+def order_hashes(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """(order_id, shop_id, content_hash): each staged order's own rows, its lines and refunds, hashed
+    whatever their order in the files."""
+    orders = tables["orders"]
+    parts = [orders.select("order_id", _row_hash(orders).alias("_h"))]
+    for name in ("order_lines", "refunds"):
+        frame = tables[name]
+        parts.append(frame.select("order_id", _row_hash(frame).alias("_h")))
+    every = pl.concat(parts)
+    hashed = every.group_by("order_id").agg(pl.col("_h").implode().list.sort().hash(seed=SEED).alias("content_hash"))
+    return orders.select("order_id", "shop_id").join(hashed, on="order_id", how="left")
+
+
+def shared_hash(tables: dict[str, pl.DataFrame], hold_days: int, code_version: str) -> str:
+    """One hash of what every order's pricing shares: the promotions, their products and opt-out
+    events (in file order: ties between events go to the later row), the fee schedule, the hold
+    and the code version."""
+    digest = hashlib.sha256(f"{code_version}|{hold_days}".encode())
+    for name in _SHARED:
+        frame = tables[name]
+        hashes = frame.select(pl.struct(frame.columns).hash(seed=SEED)).to_series() if frame.width else pl.Series([])
+        digest.update(name.encode() + b"\0" + hashes.to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def to_price(
+    tables: dict[str, pl.DataFrame],
+    hashes: pl.DataFrame,
+    state_orders: pl.DataFrame,
+    state_shops: pl.DataFrame,
+    shared: str,
+    window_from: date,
+    hold_days: int,
+    reported: pl.DataFrame,
+) -> pl.DataFrame:
+    """(order_id, reason): every order to price, with the first reason (in `REASONS` order) that
+    holds. `state_orders` (order_id, content_hash) and `state_shops` (shop_id, shared_hash) are the
+    last run's; `reported` (order_id) the orders reported on the window's statements."""
+    orders = tables["orders"]
+    from_ = pl.lit(window_from)
+    settles = (pl.col("delivered_at") + timedelta(days=hold_days)).dt.date()
+    events = pl.concat(
+        [
+            orders.filter(pl.col("delivered_at").is_null() | (settles >= from_)).select("order_id"),
+            tables["refunds"].filter(pl.col("refunded_at").dt.date() >= from_).select("order_id"),
+        ]
+    ).unique()
+    before_delivery = (
+        tables["refunds"]
+        .join(orders.select("order_id", "delivered_at"), on="order_id")
+        .filter(pl.col("delivered_at").is_null() | (pl.col("refunded_at") < pl.col("delivered_at")))
+        .select("order_id")
+        .unique()
+    )
+    undelivered = pl.concat([orders.filter(pl.col("delivered_at").is_null()).select("order_id"), before_delivery])
+
+    def among(ids: pl.DataFrame) -> pl.Expr:
+        return pl.col("order_id").is_in(ids.get_column("order_id").implode())
+
+    known = state_shops.select("shop_id", pl.col("shared_hash").alias("_state_shared"))
+    frame = hashes.join(known, on="shop_id", how="left").join(
+        state_orders.select("order_id", pl.col("content_hash").alias("_state_hash")), on="order_id", how="left"
+    )
+    reason = (
+        pl.when(pl.col("_state_shared").is_null())
+        .then(pl.lit("no_state"))
+        .when(pl.col("_state_shared") != shared)
+        .then(pl.lit("rules"))
+        .when(pl.col("_state_hash").is_null())
+        .then(pl.lit("new"))
+        .when(pl.col("_state_hash") != pl.col("content_hash"))
+        .then(pl.lit("changed"))
+        .when(among(events))
+        .then(pl.lit("window"))
+        .when(among(undelivered))
+        .then(pl.lit("undelivered"))
+        .when(among(reported))
+        .then(pl.lit("reported"))
+    )
+    return frame.select("order_id", reason.alias("reason")).filter(pl.col("reason").is_not_null())
+
+
+def keep_orders(tables: dict[str, pl.DataFrame], order_ids: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """The staged tables with only `order_ids`' orders, lines and refunds (the shared tables whole)."""
+    kept = dict(tables)
+    for name in ("orders", "order_lines", "refunds"):
+        kept[name] = tables[name].join(order_ids.select("order_id"), on="order_id", how="semi")
+    return kept
