@@ -1,6 +1,7 @@
 """Nightly runs that price only what changed or what their statements need (transforms/incremental.py):
 the database they leave is the one full nightly runs leave, night after night, whatever changed."""
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -12,6 +13,7 @@ from prefect.testing.utilities import prefect_test_harness
 
 import flows.steps
 from flows.settle import settle_flow
+from flows.steps import RunFailed
 from transforms.incremental import order_hashes, shared_hash, to_price
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,8 +87,6 @@ def test_nightly_runs_price_what_changed_and_leave_the_database_of_full_runs(pre
         return summary
 
     def repriced(out: Path) -> dict:
-        import json
-
         return json.loads((out / "current" / "manifest.json").read_text())["repriced"]
 
     # 1. Nothing changed but the day: only what the day's statement and the unsettled list need.
@@ -169,8 +169,6 @@ def test_a_new_version_of_the_rules_prices_every_order_again(prefect_server, tmp
     settle_flow(input_dir=str(SAMPLES), out_dir=str(out), as_of=night(20), xlsx=False)
     monkeypatch.setattr(flows.steps, "code_version", lambda: "a new version of the rules")
     settle_flow(input_dir=str(SAMPLES), out_dir=str(out), as_of=night(21), days_back=1, xlsx=False)
-    import json
-
     repriced = json.loads((out / "current" / "manifest.json").read_text())["repriced"]
     assert repriced["by_reason"] == {"rules": repriced["orders_staged"]}
 
@@ -248,3 +246,26 @@ def test_a_changed_line_a_new_order_and_a_shared_change_are_priced_for_their_rea
     assert priced(before, fewer, window_from=date(2026, 10, 5))["recent"] == "new"
     edited = staged(promotions=pl.DataFrame({"x": [2]}))
     assert set(priced(edited, before).values()) == {"rules"}
+
+
+def test_a_failed_nightly_run_leaves_the_state_and_the_next_one_prices_from_it(prefect_server, tmp_path, monkeypatch):
+    data = inputs(tmp_path / "in")
+    out = tmp_path / "out"
+    settle_flow(input_dir=str(data), out_dir=str(out), as_of=night(20), xlsx=False)
+    before = database(out)
+    rewrite(
+        data, "order_lines", lambda lines: lines.with_columns(pl.col("quantity") + (pl.col("order_id") == "O-0010"))
+    )
+
+    def failing(results, tables):
+        raise RunFailed("a partition is wrong; nothing was published")
+
+    monkeypatch.setattr(flows.steps, "validate", failing)
+    with pytest.raises(RunFailed, match="partition is wrong"):
+        settle_flow(input_dir=str(data), out_dir=str(out), as_of=night(21), days_back=1, xlsx=False)
+    after = database(out)
+    for name in ("order_state", "shop_state", "discount_lines", "orders"):
+        assert after[name].equals(before[name]), name
+    monkeypatch.undo()
+    settle_flow(input_dir=str(data), out_dir=str(out), as_of=night(21), days_back=1, xlsx=False)
+    assert json.loads((out / "current" / "manifest.json").read_text())["repriced"]["by_reason"]["changed"] == 1

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from ingest.seller_center import read_order_export
 from schemas.inputs import REASONS
+from synthetic.sources import EXPORT_HEADERS
 from transforms.seller_center import (
     PERSONAL_LABELS,
     REJECTED_SCHEMA,
@@ -33,18 +34,7 @@ from transforms.seller_center import (
 LA = "America/Los_Angeles"
 
 # The US export's headers as downloaded (older layout: County, Districts and the Checked columns).
-US_HEADERS = [
-    "Order ID", "Order Status", "Order Substatus", "Cancelation/Return Type", "Normal or Pre-order", "SKU ID",
-    "Seller SKU", "Product Name", "Variation", "Quantity", "Sku Quantity of return", "SKU Unit Original Price",
-    "SKU Subtotal Before Discount", "SKU Platform Discount", "SKU Seller Discount", "SKU Subtotal After Discount",
-    "Shipping Fee After Discount", "Original Shipping Fee", "Shipping Fee Seller Discount",
-    "Shipping Fee Platform Discount", "Payment platform discount", "Taxes", "Order Amount", "Order Refund Amount",
-    "Created Time", "Paid Time", "RTS Time", "Shipped Time", "Delivered Time", "Cancelled Time", "Cancel By",
-    "Cancel Reason", "Fulfillment Type", "Warehouse Name", "Tracking ID", "Delivery Option", "Shipping Provider Name",
-    "Buyer Message", "Buyer Username", "Recipient", "Phone #", "Zipcode", "Country", "State", "County", "City",
-    "Districts", "Detail Address", "Additional address information", "Payment Method", "Weight(kg)",
-    "Product Category", "Package ID", "Seller Note", "Checked Status", "Checked Marked by",
-]  # fmt: skip
+US_HEADERS = list(EXPORT_HEADERS)  # the generator of sample sources writes the same export
 NEWER_EXTRA = ["Retail Delivery Fee", "Delivery Option Type", "House Name or Number", "Delivery Instruction",
                "Shipping Information"]  # fmt: skip
 OLDER_MISSING = ["County", "Districts", "Checked Status", "Checked Marked by"]

@@ -222,17 +222,7 @@ def order_rows(raw: pl.DataFrame, source: str, timezone: str) -> OrderExport:
     `rejected` and errors; `timezone` is the IANA zone the export's times are local to.
     """
     check_timezone(timezone)
-    text = raw.select(
-        pl.col("row").cast(pl.Int64),
-        *[_stripped(label) for label in REQUIRED_LABELS],
-        *[
-            (pl.col(numeric_cell(label)).fill_null(False) if numeric_cell(label) in raw.columns else pl.lit(False))
-            .cast(pl.Boolean)
-            .alias(numeric_cell(label))
-            for label in ID_LABELS
-        ],
-    )
-    text = text.filter(pl.any_horizontal(pl.col(label).is_not_null() for label in REQUIRED_LABELS))
+    text = text_cells(raw, REQUIRED_LABELS, ID_LABELS)
     text = text.filter(~(_description_row() & (pl.col("row") == pl.col("row").min())))
     month_first = _month_first(text, source)
     counts = _numbers(text, [label for label, _, kind in _FIELDS if kind in ("count", "returned")], "", 0)
@@ -268,6 +258,23 @@ def order_rows(raw: pl.DataFrame, source: str, timezone: str) -> OrderExport:
         .unique(maintain_order=True)
     )
     return OrderExport(rows=rows, rejected=rejected.cast(REJECTED_SCHEMA), rejected_orders=rejected_orders)
+
+
+def text_cells(raw: pl.DataFrame, names: Sequence[str], ids: Sequence[str]) -> pl.DataFrame:
+    """`row`, each of `names` as stripped text (absent: null) and a number flag per ID column of
+    `ids` (`numeric_cell`; false when the reader gave none); rows empty in every column dropped.
+    The first step of reading any seller-side file (exports, the template, side files)."""
+    text = raw.select(
+        pl.col("row").cast(pl.Int64),
+        *[(_stripped(name) if name in raw.columns else pl.lit(None, pl.String).alias(name)) for name in names],
+        *[
+            (pl.col(numeric_cell(name)).fill_null(False) if numeric_cell(name) in raw.columns else pl.lit(False))
+            .cast(pl.Boolean)
+            .alias(numeric_cell(name))
+            for name in ids
+        ],
+    )
+    return text.filter(pl.any_horizontal(pl.col(name).is_not_null() for name in names))
 
 
 def _stripped(label: str) -> pl.Expr:

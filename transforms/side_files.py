@@ -61,7 +61,7 @@ import polars as pl
 
 from schemas.inputs import CHANNELS, INPUT_TABLES, MAX_AMOUNT_CENTS, MAX_COUNT, Col, file_schema
 from transforms.money import drop_thousands_commas, parse_fixed, units_to_decimal
-from transforms.seller_center import check_timezone, numeric_cell
+from transforms.seller_center import check_timezone, numeric_cell, text_cells
 
 __all__ = [
     "ATTRIBUTE_COLUMNS",
@@ -181,27 +181,6 @@ def match_columns(
 
 
 # ---------------------------------------------------------------- cells
-
-
-def _text(raw: pl.DataFrame, names: Sequence[str], ids: Sequence[str]) -> pl.DataFrame:
-    """`row`, each of `names` as stripped text (absent: null) and a number flag per ID column;
-    rows empty in every column dropped."""
-    text = raw.select(
-        pl.col("row").cast(pl.Int64),
-        *[(_stripped(pl.col(name)) if name in raw.columns else pl.lit(None, pl.String)).alias(name) for name in names],
-        *[
-            (pl.col(numeric_cell(name)).fill_null(False) if numeric_cell(name) in raw.columns else pl.lit(False))
-            .cast(pl.Boolean)
-            .alias(numeric_cell(name))
-            for name in ids
-        ],
-    )
-    return text.filter(pl.any_horizontal(pl.col(name).is_not_null() for name in names))
-
-
-def _stripped(cell: pl.Expr) -> pl.Expr:
-    text = cell.cast(pl.String).str.strip_chars()
-    return pl.when(text != "").then(text)
 
 
 def _id(name: str, pattern: str | None = None) -> tuple[pl.Expr, pl.Expr]:
@@ -417,7 +396,7 @@ def template_table(
     cols = INPUT_TABLES[table]
     _require_columns(raw, [col.name for col in cols if col.required], file, sheet)
     names = [col.name for col in cols]
-    text = _text(raw, names, [col.name for col in cols if col.kind == "id"])
+    text = text_cells(raw, names, [col.name for col in cols if col.kind == "id"])
     casts = [_template_cell(col, timezone) for col in cols]
     typed = text.with_columns(
         *[value.alias(f"_value {name}") for (value, _), name in zip(casts, names, strict=True)],
@@ -445,7 +424,7 @@ def order_attributes(raw: pl.DataFrame, file: str) -> SideTable:
     _require_columns(raw, ["order_id"], file)
     present = tuple(name for name in ATTRIBUTE_COLUMNS if name in raw.columns)
     names = ["order_id", *present]
-    text = _text(raw, names, ["order_id", "seller_coupon_id", "platform_coupon_id"])
+    text = text_cells(raw, names, ["order_id", "seller_coupon_id", "platform_coupon_id"])
     values: list[pl.Expr] = []
     reasons: list[pl.Expr] = []
     order_id, reason = _id("order_id", _DIGITS)
@@ -491,7 +470,7 @@ def catalog(raw: pl.DataFrame, file: str) -> SideTable:
     `raw`: `row`, `sku_id` and `product_id` as text, optionally their `numeric_cell` flags.
     `frame`: `sku_id`, `product_id` (String, digits)."""
     _require_columns(raw, CATALOG_COLUMNS, file)
-    text = _text(raw, CATALOG_COLUMNS, CATALOG_COLUMNS)
+    text = text_cells(raw, CATALOG_COLUMNS, CATALOG_COLUMNS)
     digits = pl.col("sku_id").str.contains(_DIGITS) | pl.col("product_id").str.contains(_DIGITS)
     not_number = ~pl.col("sku_id").fill_null("").str.contains(_NUMBER) & ~pl.col("product_id").fill_null(
         ""
