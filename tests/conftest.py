@@ -140,3 +140,14 @@ def prefect_api():
     server.start(timeout=180)
     yield {**os.environ, "PREFECT_API_URL": server.api_url}
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def prefect_server():
+    """Prefect's test harness (a temporary server and database) for the flows run in-process: one
+    per test process, shared by every module that runs flows (each start costs seconds). A module
+    that needs a real server of its own (tests/test_deployment.py) defines its own fixture."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield

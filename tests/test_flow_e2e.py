@@ -16,7 +16,6 @@ import duckdb
 import polars as pl
 import pytest
 from prefect import get_client
-from prefect.testing.utilities import prefect_test_harness
 
 from flows import steps
 from flows.settle import RunFailed, settle_flow
@@ -28,12 +27,6 @@ from tests.test_cli import assert_sample_summary
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data_samples"
 AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def prefect_server():
-    with prefect_test_harness(server_startup_timeout=180):
-        yield
 
 
 def _parquet_bytes(run_dir: Path) -> dict[str, bytes]:

@@ -430,7 +430,7 @@ def _cents(value: Decimal) -> int:
     return int(value.scaleb(2))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_identities_hold_on_random_lines_and_reported_values(case):
     disc, rep, expected, reported_keys = case

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 
 from flows.importing import ImportFailed, import_flow
 from flows.settle import RunFailed, settle_flow
@@ -16,12 +15,6 @@ from publish.imported import ImportTargetError, check_target
 from tests.test_seller_center_export import cells, write_csv
 
 LA = "America/Los_Angeles"
-
-
-@pytest.fixture(scope="module")
-def prefect_server():
-    with prefect_test_harness(server_startup_timeout=180):
-        yield
 
 
 def sources(root: Path) -> Path:

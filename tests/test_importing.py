@@ -307,7 +307,7 @@ def attributes_of(orders: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(tables())
 def test_tables_rendered_as_an_export_import_back_the_same(tmp_path, drawn):
     orders, lines = drawn
@@ -353,7 +353,7 @@ def with_refunds(draw):
     return orders, lines, refunds
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(with_refunds())
 def test_tables_rendered_as_api_pages_import_back_the_same(tmp_path, drawn):
     orders, lines, refunds = drawn

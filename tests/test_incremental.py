@@ -9,7 +9,6 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 
 import flows.steps
 from flows.settle import settle_flow
@@ -18,12 +17,6 @@ from transforms.incremental import order_hashes, shared_hash, to_price
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data_samples"
-
-
-@pytest.fixture(scope="module")
-def prefect_server():
-    with prefect_test_harness(server_startup_timeout=180):
-        yield
 
 
 def database(out: Path) -> dict[str, pl.DataFrame]:

@@ -516,7 +516,7 @@ def _orders(draw):
     return out
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(pages=st.lists(_orders(), min_size=1, max_size=3))
 def test_every_order_is_in_rows_or_rejected_once_and_units_are_counted(tmp_path, pages):
     paths = [write(tmp_path / f"page-{i}.json", response("orders", orders)) for i, orders in enumerate(pages)]

@@ -502,7 +502,7 @@ def expected_lines(orders, lines, refunds, split) -> list[dict]:
     return out
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(tables=sources(), kind=st.sampled_from(["csv", "csv-bom", "xlsx", "xlsx-bare"]), month_first=st.booleans())
 def test_any_small_tables_read_back_exactly_but_the_local_times_clocks_repeat(tables, kind, month_first):
     orders, lines, refunds, split = tables
@@ -539,7 +539,7 @@ def test_any_small_tables_read_back_exactly_but_the_local_times_clocks_repeat(ta
     }
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(tables=sources(), page_size=st.integers(1, 3))
 def test_any_small_tables_give_api_pages_of_one_item_per_unit_whose_split_sums_back(tables, page_size):
     orders, lines, refunds, split = tables
