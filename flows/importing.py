@@ -77,7 +77,10 @@ def _manifest(sources: Sources, imported: Imported, timezone: str | None, curren
     files = {
         name: {
             "sha256": digest,
-            **{k: int(counts.get(name, {}).get(k) or 0) for k in ("read", "imported", "superseded", "rejected")},
+            **{
+                k: int((counts.get(name) or sources.found.side_counts.get(name) or {}).get(k) or 0)
+                for k in ("read", "imported", "superseded", "rejected")
+            },
         }
         for name, digest in sorted(sources.found.files.items())
     }

@@ -38,6 +38,16 @@ class SourceFiles:
     copies: dict[str, str] = field(default_factory=dict)  # a copy's path → the path read instead
     shops: list[str] = field(default_factory=list)
     statements: dict[str, list[Path]] = field(default_factory=dict)  # shop → reported statement files
+    # A side file's rows (the template's, the catalog's, the attributes'): read, imported, rejected.
+    side_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def count(self, name: str, imported: int, rejected: int) -> None:
+        self.side_counts[name] = {
+            "read": imported + rejected,
+            "imported": imported,
+            "superseded": 0,
+            "rejected": rejected,
+        }
 
 
 @dataclass(frozen=True)
@@ -140,6 +150,14 @@ def read_sources(sources: Path, timezone: str | None, currency: str = "USD") -> 
         read = read_promotions_template(template, timezone)
         promotions = read.tables
         rejected.append(_side_rejected(read.rejected))
+        for table, frame in promotions.items():
+            bad = read.rejected.filter(pl.col("sheet") == table).height
+            name = template.name if template.is_file() else f"{template.name}/{table}.csv"
+            if template.is_file():
+                previous = found.side_counts.get(name, {"imported": 0, "rejected": 0})
+                found.count(name, previous["imported"] + frame.height, previous["rejected"] + bad)
+            elif (template / f"{table}.csv").exists():
+                found.count(name, frame.height, bad)
     catalog, attributes = empty_catalog(), empty_attributes()
     path = next((sources / n for n in ("catalog.csv", "catalog.xlsx") if (sources / n).is_file()), None)
     if path is not None:
@@ -147,6 +165,7 @@ def read_sources(sources: Path, timezone: str | None, currency: str = "USD") -> 
         read = read_catalog(path)
         catalog = read.frame.select("sku_id", "product_id")
         rejected.append(_side_rejected(read.rejected))
+        found.count(path.name, read.frame.height, read.rejected.height)
     if (sources / "order_attributes.csv").is_file():
         path = sources / "order_attributes.csv"
         _note(found, sources, path)
@@ -155,6 +174,7 @@ def read_sources(sources: Path, timezone: str | None, currency: str = "USD") -> 
             {"label_cost_cents": "label_cost"}, strict=False
         )  # cents, as the mapping reads it
         rejected.append(_side_rejected(read.rejected))
+        found.count(path.name, read.frame.height, read.rejected.height)
 
     relative = _relative(sources)
     rows_frame = pl.concat(rows).with_columns(relative)
