@@ -17,6 +17,7 @@ from schemas.inputs import REASONS, file_schema
 from transforms.importing import Imported, import_rows
 from transforms.seller_center import OrderExportError
 from transforms.staging import InputContractError, stage
+from transforms.summaries import count_by
 
 
 class ImportFailed(RuntimeError):
@@ -93,7 +94,7 @@ def _manifest(sources: Sources, imported: Imported, timezone: str | None, curren
                 **sources.promotions,
             }
         )
-        run_rejects = _by_reason(staged.rejected_rows)
+        run_rejects = count_by(staged.rejected_rows, "reason")
     except InputContractError as exc:
         raise ImportFailed(f"the imported tables break the input contract: {exc}") from None
     return {
@@ -109,13 +110,8 @@ def _manifest(sources: Sources, imported: Imported, timezone: str | None, curren
             "reported_discounts": imported.reported_discounts.height,
             **{name: frame.height for name, frame in sources.promotions.items()},
         },
-        "rejected_by_reason": _by_reason(imported.rejected),
+        "rejected_by_reason": count_by(imported.rejected, "reason"),
         "assumptions": imported.assumptions,
         "returns_pending": sources.pending_returns,
         "run_will_reject": run_rejects,
     }
-
-
-def _by_reason(rejected: pl.DataFrame) -> dict[str, int]:
-    counts = rejected.group_by("reason").len().sort("reason")
-    return dict(zip(counts.get_column("reason").to_list(), counts.get_column("len").to_list(), strict=True))

@@ -35,7 +35,7 @@ from transforms.reconcile import ReconParams
 from transforms.reported import ReportedFileError
 from transforms.run_scope import Window
 from transforms.staging import InputContractError, Staged, stage
-from transforms.summaries import orders_table, shop_summary
+from transforms.summaries import count_by, orders_table, shop_summary
 
 # Tables with a statement date: their Parquet is one directory per date, named by this column.
 FILED_BY_DATE = dict.fromkeys(outputs.replaced_per("statement_date"), "statement_date_utc")
@@ -309,12 +309,11 @@ def _state(
     chosen = incremental_rules.to_price(
         tables, hashes, state_orders, state_shops, shared, incremental.window_from, hold_days, reported
     )
-    counts = chosen.group_by("reason").len().sort("reason")
     repriced = {
         "orders_staged": hashes.height,
         "orders_priced": chosen.height,
         "orders_removed": removed.height,
-        "by_reason": dict(zip(counts.get_column("reason").to_list(), counts.get_column("len").to_list(), strict=True)),
+        "by_reason": count_by(chosen, "reason"),
     }
     return incremental_rules.keep_orders(tables, chosen), repriced
 

@@ -15,24 +15,15 @@ import polars as pl
 
 from schemas.inputs import file_schema
 from transforms.money import cents_to_decimal
-from transforms.seller_center import REJECTED_SCHEMA, ROW_COLUMNS
+from transforms.open_api import ORDER_ROW_SCHEMA, REFUND_SCHEMA
+from transforms.seller_center import REJECTED_SCHEMA
 
-UTC = pl.Datetime("us", "UTC")
-
-# The columns of `SourceRows.rows`: the reader's (ROW_COLUMNS), then what only some sources say.
-SOURCE_COLUMNS = ("shop_id", *ROW_COLUMNS, "product_id", "currency", "version")
+# The columns of `SourceRows.rows`: the shop, then the readers' (the export's ROW_COLUMNS, then
+# what only the API says: product, currency, version).
+SOURCE_SCHEMA: dict[str, pl.DataType] = {"shop_id": pl.String(), **ORDER_ROW_SCHEMA}
+SOURCE_COLUMNS = tuple(SOURCE_SCHEMA)
 # API refunds, one per (return, SKU).
-REFUND_COLUMNS = (
-    "shop_id",
-    "file",
-    "row",
-    "refund_id",
-    "order_id",
-    "sku_id",
-    "quantity",
-    "refunded_at",
-    "refund_shipping",
-)
+REFUND_SOURCE_SCHEMA: dict[str, pl.DataType] = {"shop_id": pl.String(), **REFUND_SCHEMA}
 
 # Order-level values TikTok repeats on every row of an order: rows of one copy that disagree on
 # one of them reject the order (`inconsistent_order`, naming the first).
@@ -82,7 +73,7 @@ class SourceRows:
     `rows`: one per order SKU row read well, `SOURCE_COLUMNS` (`product_id`, `currency` and
     `version` null where the source does not say). `rejected`: the readers' rejected rows
     (`REJECTED_SCHEMA`). `rejected_orders` (file, order_id): orders with a row the reader
-    rejected. `refunds`: API returns, `REFUND_COLUMNS`. `catalog` (sku_id, product_id) and
+    rejected. `refunds`: API returns, `REFUND_SOURCE_SCHEMA`. `catalog` (sku_id, product_id) and
     `attributes` (order_id and the present attribute columns) may be empty frames."""
 
     rows: pl.DataFrame
@@ -110,23 +101,11 @@ class Imported:
 
 def empty_rows() -> pl.DataFrame:
     """`SourceRows.rows` with no row (a source kind not present)."""
-    return pl.DataFrame(schema=_row_schema())
+    return pl.DataFrame(schema=SOURCE_SCHEMA)
 
 
 def empty_refunds() -> pl.DataFrame:
-    return pl.DataFrame(
-        schema={
-            "shop_id": pl.String,
-            "file": pl.String,
-            "row": pl.Int64,
-            "refund_id": pl.String,
-            "order_id": pl.String,
-            "sku_id": pl.String,
-            "quantity": pl.Int64,
-            "refunded_at": UTC,
-            "refund_shipping": pl.Boolean,
-        }
-    )
+    return pl.DataFrame(schema=REFUND_SOURCE_SCHEMA)
 
 
 def empty_attributes() -> pl.DataFrame:
@@ -135,13 +114,6 @@ def empty_attributes() -> pl.DataFrame:
 
 def empty_catalog() -> pl.DataFrame:
     return pl.DataFrame(schema={"sku_id": pl.String, "product_id": pl.String})
-
-
-def _row_schema() -> dict[str, pl.DataType]:
-    money = {c: pl.Int64 for c in ROW_COLUMNS if c.endswith("_cents")}
-    times = {c: UTC for c in ("created_at", "delivered_at", "cancelled_at", "version")}
-    counts = {"row": pl.Int64, "quantity": pl.Int64, "returned_quantity": pl.Int64}
-    return {c: money.get(c) or times.get(c) or counts.get(c) or pl.String for c in SOURCE_COLUMNS}
 
 
 def import_rows(src: SourceRows) -> Imported:
@@ -358,23 +330,8 @@ def _refunds(
     of_cancelled = kept.join(cancelled.select("order_id"), on="order_id")
     kept = kept.join(known, on="order_id")
     rejected = pl.concat(
-        [
-            unknown.select(
-                "file",
-                "row",
-                pl.lit("order_id").alias("column"),
-                pl.lit("unknown_order").alias("reason"),
-                pl.col("order_id").alias("value"),
-            ),
-            of_cancelled.select(
-                "file",
-                "row",
-                pl.lit("order_id").alias("column"),
-                pl.lit("order_rejected").alias("reason"),
-                pl.col("order_id").alias("value"),
-            ),
-        ]
-    ).cast(REJECTED_SCHEMA)
+        [_returns_rejected(unknown, "unknown_order"), _returns_rejected(of_cancelled, "order_rejected")]
+    )
     with_api = kept.select("order_id").unique()
     returned = (
         rows.filter(pl.col("returned_quantity") > 0)
@@ -391,6 +348,17 @@ def _refunds(
     )
     refunds = pl.concat([cancel.cast(schema), kept.select(list(schema)).cast(schema), returned.cast(schema)])
     return refunds, rejected, superseded, returned.select("order_id").unique()
+
+
+def _returns_rejected(returns: pl.DataFrame, reason: str) -> pl.DataFrame:
+    """API returns rejected for `reason`, naming their order."""
+    return returns.select(
+        "file",
+        "row",
+        pl.lit("order_id").alias("column"),
+        pl.lit(reason).alias("reason"),
+        pl.col("order_id").alias("value"),
+    ).cast(REJECTED_SCHEMA)
 
 
 def _assumed(

@@ -311,13 +311,13 @@ def _read(label: str, kind: str, month_first: bool, timezone: str, numbers: pl.D
     if kind in ("count", "returned"):
         value, reason = _looked_up(cell, numbers)
         low = 1 if kind == "count" else 0
-        reason = _within(reason, value, low, MAX_COUNT)
+        reason = within(reason, value, low, MAX_COUNT)
         if kind == "count":
             return value, missing.otherwise(reason)
         return value.fill_null(pl.when(cell.is_null()).then(0)), reason
     if kind in ("price", "amount"):
         value, reason = _looked_up(cell, numbers)
-        reason = _within(reason, value, 0, MAX_AMOUNT_CENTS)
+        reason = within(reason, value, 0, MAX_AMOUNT_CENTS)
         if kind == "price":
             return value, missing.otherwise(reason)
         return value.fill_null(pl.when(cell.is_null()).then(0)), reason
@@ -332,7 +332,7 @@ def _numbers(text: pl.DataFrame, labels: list[str], symbol: str, scale: int) -> 
     10**-scale and its `reason`: a column of prices repeats a few amounts, so each is read once,
     not once a cell (reading a number's text is the costly part of a large file)."""
     texts = text.unpivot(index="row", on=labels).get_column("value").drop_nulls().unique().alias("text")
-    value, reason = parse_fixed(_grouped(pl.col("text"), symbol), scale, "sub_cent" if scale else "invalid_value")
+    value, reason = parse_fixed(number_text(pl.col("text"), symbol), scale, "sub_cent" if scale else "invalid_value")
     return texts.to_frame().select("text", value.alias("value"), reason.alias("reason"))
 
 
@@ -344,7 +344,7 @@ def _looked_up(cell: pl.Expr, numbers: pl.DataFrame) -> tuple[pl.Expr, pl.Expr]:
     return value, reason
 
 
-def _grouped(cell: pl.Expr, symbol: str) -> pl.Expr:
+def number_text(cell: pl.Expr, symbol: str = "$") -> pl.Expr:
     """A number's text without `symbol`, spaces and thousands commas; commas that do not group
     digits by three (a decimal comma) leave text that `parse_fixed` rejects."""
     text = cell.str.replace_all(r"\s", "")
@@ -353,7 +353,7 @@ def _grouped(cell: pl.Expr, symbol: str) -> pl.Expr:
     return drop_thousands_commas(text)
 
 
-def _within(reason: pl.Expr, value: pl.Expr, low: int, high: int) -> pl.Expr:
+def within(reason: pl.Expr, value: pl.Expr, low: int, high: int) -> pl.Expr:
     """`reason`, or `out_of_range` where the value read is below `low` or above `high`."""
     return pl.when(reason.is_null() & ((value < low) | (value > high))).then(pl.lit("out_of_range")).otherwise(reason)
 

@@ -60,8 +60,8 @@ from dataclasses import dataclass
 import polars as pl
 
 from schemas.inputs import CHANNELS, INPUT_TABLES, MAX_AMOUNT_CENTS, MAX_COUNT, Col, file_schema
-from transforms.money import drop_thousands_commas, parse_fixed, units_to_decimal
-from transforms.seller_center import check_timezone, numeric_cell, text_cells
+from transforms.money import parse_fixed, units_to_decimal
+from transforms.seller_center import check_timezone, number_text, numeric_cell, text_cells, within
 
 __all__ = [
     "ATTRIBUTE_COLUMNS",
@@ -205,26 +205,16 @@ def _flag(cell: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     return value, pl.when(cell.is_not_null() & value.is_null()).then(pl.lit("invalid_value"))
 
 
-def _number_text(cell: pl.Expr) -> pl.Expr:
-    """A number's text without `$`, spaces and thousands commas (a decimal comma stays, to be rejected)."""
-    return drop_thousands_commas(cell.str.replace_all(r"\s", "").str.replace_all("$", "", literal=True))
-
-
-def _within(reason: pl.Expr, value: pl.Expr, low: int, high: int) -> pl.Expr:
-    """`reason`, or `out_of_range` where the value read is below `low` or above `high`."""
-    return pl.when(reason.is_null() & ((value < low) | (value > high))).then(pl.lit("out_of_range")).otherwise(reason)
-
-
 def _money(cell: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     """(Int64 cents, reason) of a money cell, within the contract's bound in magnitude."""
-    value, reason = parse_fixed(_number_text(cell), 2, "sub_cent")
-    return value, _within(reason, value, -MAX_AMOUNT_CENTS, MAX_AMOUNT_CENTS)
+    value, reason = parse_fixed(number_text(cell), 2, "sub_cent")
+    return value, within(reason, value, -MAX_AMOUNT_CENTS, MAX_AMOUNT_CENTS)
 
 
 def _count(cell: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     """(Int64, reason) of a whole number, within the contract's bound in magnitude."""
-    value, reason = parse_fixed(_number_text(cell), 0, "invalid_value")
-    return value, _within(reason, value, -MAX_COUNT, MAX_COUNT)
+    value, reason = parse_fixed(number_text(cell), 0, "invalid_value")
+    return value, within(reason, value, -MAX_COUNT, MAX_COUNT)
 
 
 def _discount_value(cell: pl.Expr, kind: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
@@ -232,11 +222,11 @@ def _discount_value(cell: pl.Expr, kind: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     otherwise (a `$` allowed); the other symbol on the row is `invalid_value`."""
     percent = cell.str.ends_with("%")
     dollar = cell.str.contains("$", literal=True)
-    value, reason = parse_fixed(_number_text(cell.str.strip_suffix("%")), 2, "too_precise")
+    value, reason = parse_fixed(number_text(cell.str.strip_suffix("%")), 2, "too_precise")
     is_percent = kind == "percent_off"
     wrong = (percent & ~is_percent.fill_null(False)) | (dollar & is_percent.fill_null(False))
     reason = pl.when(reason.is_null() & wrong).then(pl.lit("invalid_value")).otherwise(reason)
-    return value, _within(reason, value, -MAX_AMOUNT_CENTS, MAX_AMOUNT_CENTS)
+    return value, within(reason, value, -MAX_AMOUNT_CENTS, MAX_AMOUNT_CENTS)
 
 
 def _rate(cell: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
@@ -247,7 +237,7 @@ def _rate(cell: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     points, points_reason = parse_fixed(text, 4, "too_precise")  # hundredths of a percent point are millionths
     value = pl.when(percent).then(points).otherwise(fraction)
     reason = pl.when(percent).then(points_reason).otherwise(fraction_reason)
-    return value, _within(reason, value, 0, 1_000_000)
+    return value, within(reason, value, 0, 1_000_000)
 
 
 def read_time(cell: pl.Expr, timezone: str) -> tuple[pl.Expr, pl.Expr]:
@@ -445,7 +435,7 @@ def order_attributes(raw: pl.DataFrame, file: str) -> SideTable:
             value = units_to_decimal(ppm, 6)
         else:  # label_cost
             cents, reason = _money(cell)
-            reason = _within(reason, cents, 0, MAX_AMOUNT_CENTS)
+            reason = within(reason, cents, 0, MAX_AMOUNT_CENTS)
             value = cents.fill_null(pl.when(cell.is_null()).then(0))
             name = "label_cost_cents"
         values.append(value.alias(f"_value {name}"))

@@ -48,3 +48,9 @@ def shop_summary(results: Results, window: Window) -> pl.DataFrame:
         .fill_null(0)
         .sort("shop_id")
     )
+
+
+def count_by(frame: pl.DataFrame, column: str) -> dict[str, int]:
+    """Rows per value of `column` (a manifest's counts by reason), in value order."""
+    counts = frame.group_by(column).len().sort(column)
+    return dict(zip(counts.get_column(column).to_list(), counts.get_column("len").to_list(), strict=True))
