@@ -18,6 +18,7 @@ import itertools
 import mmap
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import quote
@@ -226,30 +227,36 @@ def write_exports(
     """
     labelled, files = _by_statement(order_details, statements)
     paths = _paths(directory, files)
-    write_csvs(neutralise_formulas(labelled), paths, files["len"].to_numpy(), chunk_rows)
+    clean = neutralise_formulas(labelled)
+    write_csvs(clean, paths, files["len"].to_numpy(), chunk_rows)
     if xlsx:
-        _write_xlsx_files(labelled, files, paths, statements)
+        _write_xlsx_files(clean, files, paths, statements)
     return statements.height
 
 
 def write_xlsx_exports(order_details: pl.DataFrame, statements: pl.DataFrame, directory: Path) -> None:
     """The XLSX files of `write_exports` alone (their CSV files are written otherwise)."""
     labelled, files = _by_statement(order_details, statements)
-    _write_xlsx_files(labelled, files, _paths(directory, files), statements)
+    _write_xlsx_files(neutralise_formulas(labelled), files, _paths(directory, files), statements)
 
 
 XLSX_WRITERS = 2  # files written at once: jetxl releases the GIL, and one writer leaves a core idle
 
 
-def _write_xlsx_files(labelled: pl.DataFrame, files: pl.DataFrame, paths: list[Path], statements: pl.DataFrame) -> None:
-    headers = _labelled(statements, STATEMENTS_LABELS, "statement_id").partition_by(
-        "statement_id", as_dict=True, include_key=False
-    )
+def _write_xlsx_files(clean: pl.DataFrame, files: pl.DataFrame, paths: list[Path], statements: pl.DataFrame) -> None:
+    """Each statement's XLSX file, from all the statements' rows (`clean`: labelled, formulas
+    neutralised, each statement's rows together). The cells are made ready once for all files
+    (`_cells`); per file only its slices are taken, so a small file costs little more than jetxl's work."""
+    details = _cells(clean, "Order details")
+    headers = _cells(neutralise_formulas(_labelled(statements, STATEMENTS_LABELS)), "Statements")
+    header_row = dict(zip(statements["statement_id"].to_list(), range(statements.height), strict=True))
     starts = _starts(files["len"].to_numpy())
 
     def write(i: int, sid: str, path: Path) -> None:
-        write_xlsx(
-            path.with_suffix(".xlsx"), headers[(sid,)], labelled.slice(int(starts[i]), int(starts[i + 1] - starts[i]))
+        _write_sheets(
+            path.with_suffix(".xlsx"),
+            headers.slice(header_row[sid], 1),
+            details.slice(int(starts[i]), int(starts[i + 1] - starts[i])),
         )
 
     with ThreadPoolExecutor(max_workers=XLSX_WRITERS) as pool:
@@ -303,10 +310,19 @@ class ExportError(ValueError):
     """A statement that cannot be exported as it is; the message says which and why."""
 
 
-def _sheet(frame: pl.DataFrame, name: str) -> dict:
-    """One jetxl sheet: money as numbers shown with 2 decimals; each column as wide as its label
-    (at least 12 characters; product and SKU names wider). Widths fitted to the data would cost
-    more than writing the rest of a small file (BENCHMARKS.md, "Choices in the code").
+@dataclass(frozen=True)
+class _Cells:
+    """Rows ready for jetxl (`_cells`), and which of their columns are money."""
+
+    frame: pl.DataFrame
+    money: tuple[str, ...]
+
+    def slice(self, offset: int, length: int) -> "_Cells":
+        return _Cells(self.frame.slice(offset, length), self.money)
+
+
+def _cells(clean: pl.DataFrame, name: str) -> _Cells:
+    """The rows of sheet `name` (formulas already neutralised) with money as numbers.
 
     XLSX holds every number as a double, so Decimal(18,2) money becomes Float64 at this edge
     only; jetxl writes each value's shortest round-trip text, which is the decimal itself for
@@ -314,21 +330,36 @@ def _sheet(frame: pl.DataFrame, name: str) -> dict:
     stops the export instead (the input bounds keep every row below it; a statement total could
     only reach it past a thousand lines of the largest gross sales a line may have).
     """
-    money = [column for column, dtype in frame.schema.items() if isinstance(dtype, pl.Decimal)]
-    if money and frame.height:
-        largest = frame.select(pl.max_horizontal(pl.col(money).abs().max())).item()
+    money = tuple(column for column, dtype in clean.schema.items() if isinstance(dtype, pl.Decimal))
+    if money and clean.height:
+        largest = clean.select(pl.max_horizontal(pl.col(money).abs().max())).item()
         if largest is not None and largest > XLSX_EXACT_LIMIT:
             raise ExportError(
                 f"sheet {name!r}: an amount of {largest} has more digits than an XLSX number holds exactly (at most {XLSX_EXACT_LIMIT})"
             )
-    data = frame.with_columns(pl.col(money).cast(pl.Float64))
-    widths = {column: _WIDE_TEXT.get(column, float(max(len(column), 10) + 2)) for column in frame.columns}
+    return _Cells(clean.with_columns(pl.col(money).cast(pl.Float64)), money)
+
+
+def _sheet(cells: _Cells, name: str) -> dict:
+    """One jetxl sheet: money shown with 2 decimals; each column as wide as its label (at least
+    12 characters; product and SKU names wider). Widths fitted to the data would cost more than
+    writing the rest of a small file (BENCHMARKS.md, "Choices in the code")."""
+    columns = cells.frame.columns
     return {
-        "data": data.to_arrow(),
+        "data": cells.frame.to_arrow(),
         "name": name,
-        "column_formats": dict.fromkeys(money, "decimal2"),
-        "column_widths": widths,
+        "column_formats": dict.fromkeys(cells.money, "decimal2"),
+        "column_widths": {column: _WIDE_TEXT.get(column, float(max(len(column), 10) + 2)) for column in columns},
     }
+
+
+def _write_sheets(path: Path, header: _Cells, details: _Cells, sheet_rows: int = XLSX_SHEET_ROWS) -> None:
+    sheets = [_sheet(header, "Statements")]
+    for k, first in enumerate(range(0, max(details.frame.height, 1), sheet_rows)):
+        sheets.append(
+            _sheet(details.slice(first, sheet_rows), "Order details" if k == 0 else f"Order details ({k + 1})")
+        )
+    jetxl.write_sheets_arrow(sheets, str(path), num_threads=1)
 
 
 def write_xlsx(path: Path, header: pl.DataFrame, details: pl.DataFrame, sheet_rows: int = XLSX_SHEET_ROWS) -> None:
@@ -340,10 +371,9 @@ def write_xlsx(path: Path, header: pl.DataFrame, details: pl.DataFrame, sheet_ro
     (`neutralise_formulas`). Same frames, same bytes: jetxl fixes the workbook's dates and the zip
     entries' times.
     """
-    header, details = neutralise_formulas(header), neutralise_formulas(details)
-    sheets = [_sheet(header, "Statements")]
-    for k, first in enumerate(range(0, max(details.height, 1), sheet_rows)):
-        sheets.append(
-            _sheet(details.slice(first, sheet_rows), "Order details" if k == 0 else f"Order details ({k + 1})")
-        )
-    jetxl.write_sheets_arrow(sheets, str(path), num_threads=1)
+    _write_sheets(
+        path,
+        _cells(neutralise_formulas(header), "Statements"),
+        _cells(neutralise_formulas(details), "Order details"),
+        sheet_rows,
+    )
