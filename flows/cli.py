@@ -4,19 +4,20 @@ Exit code 0 on success; on failure one line on stderr saying why, and exit code 
 """
 
 import atexit
-import contextlib
 import logging
 import os
 import signal
 import sys
-import threading
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from flows.tied_server import TiedServer
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
@@ -68,28 +69,27 @@ def _parse_tolerances(values: list[str] | None) -> dict[str, Decimal] | None:
     return tolerances or None
 
 
-def _start_temporary_server() -> threading.Thread | None:
-    """Start Prefect's temporary server in a thread while the job's modules import, when no server
-    is configured (`PREFECT_API_URL`): each takes a few seconds, and the run needs both.
-
-    The flow then finds the server running. Join the thread before the flow starts: Prefect marks
-    the server as running before it answers. If the start fails, the flow's own start of the
-    same server raises the error."""
+def _start_temporary_server() -> "TiedServer | None":
+    """Start Prefect's temporary server now, when no server is configured (`PREFECT_API_URL`), so
+    that it starts while the job's modules import (`flows/tied_server.py`); `use()` it before the
+    flow starts."""
     from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
 
     if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
         return None
-    from flows.tied_server import tied_server
+    from flows.tied_server import TiedServer
 
-    server = tied_server()  # made here, so the flow finds this one: it stops when the run ends, even by `kill -9`
+    return TiedServer()
 
-    def start() -> None:
-        with contextlib.suppress(Exception):
-            server.start()
 
-    thread = threading.Thread(target=start, name="prefect-server-start", daemon=True)
-    thread.start()
-    return thread
+def _use_server(server: "TiedServer | None") -> None:
+    from flows.tied_server import ServerFailed
+
+    if server is not None:
+        try:
+            server.use()
+        except ServerFailed as exc:
+            _fail(str(exc))
 
 
 def _quiet_prefect(verbose: bool) -> None:
@@ -198,11 +198,10 @@ def run(
         _fail(str(exc))
     except OSError as exc:
         _fail(_cannot_write(exc, out))
-    starting = _start_temporary_server()
+    server = _start_temporary_server()
     from flows.settle import RunFailed, settle_flow
 
-    if starting is not None:
-        starting.join()
+    _use_server(server)
     try:
         summary = settle_flow(
             input_dir=str(input),
@@ -271,11 +270,10 @@ def import_(
         check_target(out)
     except ImportTargetError as exc:
         _fail(str(exc))
-    starting = _start_temporary_server()
+    server = _start_temporary_server()
     from flows.importing import ImportFailed, import_flow
 
-    if starting is not None:
-        starting.join()
+    _use_server(server)
     try:
         summary = import_flow(sources_dir=str(sources), input_dir=str(out), timezone=timezone, currency=currency)
     except ImportFailed as exc:
