@@ -2,9 +2,10 @@
 
 from pathlib import Path
 
+import fastexcel
 import polars as pl
 
-from transforms.reported import ReportedFileError, order_detail_rows, statement_rows
+from transforms.reported import ReportedFileError, Sheet, order_details_of, statements_of
 
 SUFFIXES = (".csv", ".xlsx", ".parquet")
 
@@ -42,7 +43,7 @@ def _utf8(path: Path) -> bytes:
 
 def _sheets(path: Path) -> list[str]:
     try:
-        return list(pl.read_excel(path, sheet_id=0, infer_schema_length=0).keys())
+        return fastexcel.read_excel(str(path)).sheet_names  # the names alone, no sheet loaded
     except Exception as exc:
         raise ReportedFileError(f"{path}: cannot be read as XLSX ({type(exc).__name__}: {exc})") from None
 
@@ -52,54 +53,59 @@ def read_reported(input_dir: Path) -> tuple[pl.DataFrame, pl.DataFrame, list[str
 
     Every file and sheet is read before anything stops the run: what cannot be read in all of
     them (a file, a sheet, a required column, every unreadable cell, a Statement ID in two
-    files) comes out as one `ReportedFileError`."""
+    files) comes out as one `ReportedFileError`. The sheets are read one by one and typed all
+    together (`order_details_of`): a history is one small file per statement."""
     root = input_dir / "reported"
-    details: list[pl.DataFrame] = []
-    statements: list[pl.DataFrame] = []
+    details: list[Sheet] = []
+    statements: list[Sheet] = []
     files: list[str] = []
-    errors: list[ReportedFileError] = []
+    errors: list[
+        tuple[int, int, ReportedFileError]
+    ] = []  # by file, then sheet (0: the file, 1: Order details, 2: Statements)
     if root.is_dir():
         for shop_dir in sorted(p for p in root.iterdir() if p.is_dir()):
             for path in sorted(p for p in shop_dir.iterdir() if p.suffix.lower() in SUFFIXES):
                 files.append(str(path))
                 try:
-                    _read_file(path, shop_dir.name, details, statements, errors)
+                    _read_file(path, shop_dir.name, details, statements, errors, len(files) - 1)
                 except ReportedFileError as exc:
-                    errors.append(exc)
-    detail_frame = pl.concat(details, how="diagonal_relaxed") if details else None
-    statement_frame = pl.concat(statements, how="diagonal_relaxed") if statements else None
-    clashes = _one_file_per_statement(detail_frame, statement_frame)
+                    errors.append((len(files) - 1, 0, exc))
+    read = {source: index for index, source in enumerate(files)}
+    detail_frame, detail_errors = order_details_of(details)
+    statement_frame, statement_errors = statements_of(statements)
+    errors += [(read[details[i].source], 1, error) for i, error in detail_errors]
+    errors += [(read[statements[i].source], 2, error) for i, error in statement_errors]
+    clashes = _one_file_per_statement(detail_frame, statement_frame) if details else []
     if errors or clashes:
-        raise ReportedFileError.combined([*errors, ReportedFileError(*clashes)])
-    return detail_frame, statement_frame, files
+        ordered = [error for *_, error in sorted(errors, key=lambda item: item[:2])]
+        raise ReportedFileError.combined([*ordered, ReportedFileError(*clashes)])
+    return (detail_frame if details else None), (statement_frame if statements else None), files
 
 
 def _read_file(
     path: Path,
     shop_id: str,
-    details: list[pl.DataFrame],
-    statements: list[pl.DataFrame],
-    errors: list[ReportedFileError],
+    details: list[Sheet],
+    statements: list[Sheet],
+    errors: list[tuple[int, int, ReportedFileError]],
+    index: int,
 ) -> None:
-    """Append one file's typed rows to `details` and `statements`; a sheet of an XLSX that
+    """Append one file's sheets, as read, to `details` and `statements`; a sheet of an XLSX that
     cannot be read goes to `errors` (the other sheet is still read), a file that cannot be read
     at all is raised."""
     source = str(path)
     if path.suffix.lower() != ".xlsx":
-        details.append(order_detail_rows(_read_text(path), source, shop_id))
+        details.append(Sheet(_read_text(path), source, shop_id))
         return
     sheets = _sheets(path)
     if "Order details" not in sheets:
         raise ReportedFileError(f"{path}: no sheet 'Order details' (sheets: {', '.join(sheets)})")
-    for sheet, rows, into in (
-        ("Order details", order_detail_rows, details),
-        ("Statements", statement_rows, statements),
-    ):
+    for rank, (sheet, into) in enumerate((("Order details", details), ("Statements", statements)), start=1):
         if sheet in sheets:
             try:
-                into.append(rows(_read_text(path, sheet), source, shop_id))
+                into.append(Sheet(_read_text(path, sheet), source, shop_id))
             except ReportedFileError as exc:
-                errors.append(exc)
+                errors.append((index, rank, exc))
 
 
 def _one_file_per_statement(details: pl.DataFrame | None, statements: pl.DataFrame | None) -> list[str]:

@@ -470,3 +470,53 @@ def test_one_file_with_its_own_statements_sheet_and_distinct_statements_across_f
 
 def test_no_reported_folder_reads_nothing(tmp_path):
     assert read_reported(tmp_path) == (None, None, [])
+
+
+def test_many_files_of_mixed_layouts_read_together_as_each_alone_in_file_order(tmp_path):
+    # A history is a file per statement: the sheets of one layout are typed together
+    # (transforms/reported.py `_typed_sheets`), which must give each file's rows as reading it
+    # alone does, in the order the files are read, whatever layouts alternate between them.
+    layouts = {
+        "csv": lambda path, frame: write_csv(path, frame),
+        "parquet": lambda path, frame: frame.write_parquet(path),
+    }
+    written = []
+    for shop in ("S1", "S2"):
+        for day in range(10, 16):
+            kind = ("csv", "parquet")[day % 2]
+            frame = (export_text() if kind == "csv" else export_typed_values()).with_columns(
+                pl.lit(f"{shop}-2025-07-{day}").alias("Statement ID")
+            )
+            if day == 13:  # a layout of its own: a column the others do not have
+                frame = frame.with_columns(pl.lit("x").alias("Note"))
+            path = tmp_path / "all" / "reported" / shop / f"{day}.{kind}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            layouts[kind](path, frame)
+            alone = tmp_path / "alone" / f"{shop}-{day}" / "reported" / shop / path.name
+            alone.parent.mkdir(parents=True)
+            alone.write_bytes(path.read_bytes())
+            written.append((path, alone))
+    details, _, files = read_reported(tmp_path / "all")
+    assert files == [str(path) for path, _ in written]
+    each = [
+        read_reported(alone.parents[2])[0].with_columns(pl.lit(str(path)).alias("source")) for path, alone in written
+    ]
+    assert details.equals(pl.concat(each, how="vertical"))
+
+
+def test_errors_of_files_typed_together_name_each_file_in_read_order(tmp_path):
+    paths = [tmp_path / "reported" / "S1" / f"{day}.csv" for day in (10, 11, 12)]
+    for day, path in zip((10, 11, 12), paths, strict=True):
+        fee = "0.0o" if day != 11 else "(0.80)"
+        write_csv(
+            path,
+            export_text().with_columns(
+                pl.Series("Referral fee", ["(0.80)", fee]), pl.lit(f"S1-{day}").alias("Statement ID")
+            ),
+        )
+    with pytest.raises(ReportedFileError) as error:
+        read_reported(tmp_path)
+    assert str(error.value) == "; ".join(
+        f"{path}: Order details row 3, column 'Referral fee': cannot read '0.0o' (invalid_value)"
+        for path in (paths[0], paths[2])
+    )

@@ -150,16 +150,62 @@ def _exact(dtype: pl.DataType) -> bool:
     return dtype.is_integer() or (isinstance(dtype, pl.Decimal) and (dtype.scale or 0) <= 2)
 
 
+@dataclass(frozen=True)
+class Sheet:
+    """One sheet of one export file as read (raw text, or typed from Parquet), and whose it is."""
+
+    frame: pl.DataFrame
+    source: str
+    shop_id: str
+
+
+def _typed_sheets(
+    sheets: Sequence[Sheet], money_labels: tuple[str, ...], required: tuple[str, ...], sheet: str
+) -> tuple[pl.DataFrame, list[tuple[int, ReportedFileError]]]:
+    """The typed rows of every sheet, in sheet order (each with `_file`, its index in `sheets`),
+    and an error per sheet that cannot be read, with its index.
+
+    A seller downloads one file per statement, so a history is thousands of small files, and
+    building the parsing expressions costs more than a small file's rows: the sheets of one
+    layout (the same headers and types) are typed together, at the cost of one sheet."""
+    normalised = [normalise_headers(item.frame) for item in sheets]
+    layouts: dict[tuple, list[int]] = {}
+    for index, frame in enumerate(normalised):
+        layouts.setdefault(tuple(frame.schema.items()), []).append(index)
+    typed, errors = [], []
+    for indices in layouts.values():
+        frame = pl.concat(
+            [normalised[i].with_columns(pl.lit(i, pl.UInt32).alias("_file")) for i in indices], how="vertical"
+        )
+        rows, problems = _typed(frame, [sheets[i].source for i in indices], indices, money_labels, required, sheet)
+        typed.append(rows)
+        errors += problems
+    if not sheets:
+        typed.append(
+            _typed(pl.DataFrame({"_file": []}, schema={"_file": pl.UInt32}), [], [], money_labels, (), sheet)[0]
+        )
+    rows = pl.concat(typed, how="vertical").sort("_file", maintain_order=True)
+    return rows, sorted(errors, key=lambda pair: pair[0])
+
+
 def _typed(
-    frame: pl.DataFrame, source: str, money_labels: tuple[str, ...], required: tuple[str, ...], sheet: str
-) -> pl.DataFrame:
-    frame = normalise_headers(frame)
-    missing = [
-        f"{source}: {sheet}: required column '{label}' is missing" for label in required if label not in frame.columns
-    ]
-    frame = frame.with_row_index("_row", offset=2)  # spreadsheet row: 1 is the header
+    frame: pl.DataFrame,
+    sources: list[str],
+    indices: list[int],
+    money_labels: tuple[str, ...],
+    required: tuple[str, ...],
+    sheet: str,
+) -> tuple[pl.DataFrame, list[tuple[int, ReportedFileError]]]:
+    """Typed rows of sheets of one layout (`frame`: their rows one after another, `_file` the
+    index of each row's sheet, `indices[k]` of `sources[k]`), and the errors by sheet index."""
+    missing = [label for label in required if label not in frame.columns]
+    columns = [c for c in frame.columns if c != "_file"]
+    # `_at`: a row of the whole frame; `_row`: its spreadsheet row in its file (1 is the header).
+    frame = frame.with_row_index("_at").with_columns(
+        (pl.int_range(pl.len(), dtype=pl.UInt32).over("_file") + 2).alias("_row")
+    )
     known = set(ORDER_DETAILS_LABELS) | set(money_labels)
-    extra = [c for c in frame.columns if c not in known and c != "_row"]
+    extra = [c for c in columns if c not in known]
     present = [label for label in money_labels if label in frame.columns]
     # Integer and Decimal columns (Parquet exports) convert exactly, column by column; text
     # amounts (CSV, XLSX) go into one long column, parsed by one expression (not one per label).
@@ -167,19 +213,19 @@ def _typed(
     textual = [label for label in present if label not in direct]
     converted = [parse_fixed_typed(pl.col(label), frame.schema[label], 2, "sub_cent") for label in direct]
     exact = frame.select(
-        "_row",
+        "_at",
         *[cents.alias(label) for (cents, _), label in zip(converted, direct, strict=True)],
         *[reason.alias(f"_reason {label}") for (_, reason), label in zip(converted, direct, strict=True)],
     )
     if textual:
         value, reason = _money(pl.col("text"))
-        long = frame.select("_row", *[pl.col(label).cast(pl.String) for label in textual]).unpivot(
-            index="_row", on=textual, variable_name="column", value_name="text"
+        long = frame.select("_at", *[pl.col(label).cast(pl.String) for label in textual]).unpivot(
+            index="_at", on=textual, variable_name="column", value_name="text"
         )
         amounts = long.with_columns(value.alias("cents"), reason.alias("reason"))
     else:  # nothing to parse (and building the parser costs more than a small file)
         schema = {
-            "_row": frame.schema["_row"],
+            "_at": frame.schema["_at"],
             "column": pl.String,
             "text": pl.String,
             "cents": pl.Int64,
@@ -187,40 +233,47 @@ def _typed(
         }
         amounts = pl.DataFrame(schema=schema)
     exact_problems = (
-        exact.select("_row", *[f"_reason {label}" for label in direct])
-        .unpivot(index="_row", variable_name="column", value_name="reason")
+        exact.select("_at", *[f"_reason {label}" for label in direct])
+        .unpivot(index="_at", variable_name="column", value_name="reason")
         .filter(pl.col("reason").is_not_null())
         .with_columns(pl.col("column").str.strip_prefix("_reason "))
         .join(
-            frame.select("_row", *[pl.col(label).cast(pl.String) for label in direct]).unpivot(
-                index="_row", variable_name="column", value_name="text"
+            frame.select("_at", *[pl.col(label).cast(pl.String) for label in direct]).unpivot(
+                index="_at", variable_name="column", value_name="text"
             ),
-            on=["_row", "column"],
+            on=["_at", "column"],
         )
-        .select("_row", "column", "text", "reason")
+        .select("_at", "column", "text", "reason")
         if direct
-        else amounts.clear().select("_row", "column", "text", "reason")
+        else amounts.clear().select("_at", "column", "text", "reason")
     )
     dated = "Statement date (UTC)" in frame.columns  # when not, the file is in error (`missing`)
     date_cell = pl.col("Statement date (UTC)") if dated else pl.lit(None, pl.String)
-    dates = frame.select("_row", date_cell.cast(pl.String).alias("text"), _date(date_cell).alias("statement_date"))
+    dates = frame.select("_at", date_cell.cast(pl.String).alias("text"), _date(date_cell).alias("statement_date"))
     problems = pl.concat(
         [
-            amounts.filter(pl.col("reason").is_not_null()).select("_row", "column", "text", "reason"),
+            amounts.filter(pl.col("reason").is_not_null()).select("_at", "column", "text", "reason"),
             exact_problems,
             dates.filter(pl.col("statement_date").is_null() & dated).select(
-                "_row", pl.lit("Statement date (UTC)").alias("column"), "text", pl.lit("invalid_date").alias("reason")
+                "_at", pl.lit("Statement date (UTC)").alias("column"), "text", pl.lit("invalid_date").alias("reason")
             ),
         ]
     )
+    errors = []
     if missing or problems.height:
-        raise ReportedFileError(
-            *missing, cells=_first_cells(problems, frame.columns, source, sheet), count=problems.height
-        )
-    wide = (
-        amounts.pivot(on="column", index="_row", values="cents") if textual and frame.height else frame.select("_row")
-    )
-    wide = wide.join(exact.select("_row", *direct), on="_row", how="left")
+        problems = problems.join(frame.select("_at", "_file", "_row"), on="_at").drop("_at")
+        failed = indices if missing else sorted(set(problems["_file"].to_list()))
+        for index in failed:
+            source = sources[indices.index(index)]
+            own = problems.filter(pl.col("_file") == index)
+            error = ReportedFileError(
+                *[f"{source}: {sheet}: required column '{label}' is missing" for label in missing],
+                cells=_first_cells(own, columns, source, sheet),
+                count=own.height,
+            )
+            errors.append((index, error))
+    wide = amounts.pivot(on="column", index="_at", values="cents") if textual and frame.height else frame.select("_at")
+    wide = wide.join(exact.select("_at", *direct), on="_at", how="left")
     exprs: list[pl.Expr] = [pl.col("_row")]
     for label in money_labels:
         exprs.append(
@@ -228,7 +281,7 @@ def _typed(
             .cast(pl.Int64)
             .alias(cents_name(label))
         )
-    typed = frame.select("_row").join(wide, on="_row", how="left", maintain_order="left").select(exprs)
+    typed = frame.select("_at", "_row").join(wide, on="_at", how="left", maintain_order="left").select(exprs)
     text = [
         (pl.col(label).cast(pl.String).str.strip_chars() if label in frame.columns else pl.lit(None, pl.String)).alias(
             snake(label)
@@ -238,7 +291,10 @@ def _typed(
     raw = (
         pl.struct([pl.col(c).cast(pl.String) for c in extra]).struct.json_encode() if extra else pl.lit(None, pl.String)
     )
-    return pl.concat([typed, dates.select("statement_date"), frame.select(*text, raw.alias("raw"))], how="horizontal")
+    rows = pl.concat(
+        [typed, dates.select("statement_date"), frame.select(*text, raw.alias("raw"), "_file")], how="horizontal"
+    )
+    return rows, errors
 
 
 def _first_cells(problems: pl.DataFrame, columns: list[str], source: str, sheet: str) -> list[BadCell]:
@@ -259,18 +315,47 @@ def _first_cells(problems: pl.DataFrame, columns: list[str], source: str, sheet:
     ]
 
 
+def _owned(rows: pl.DataFrame, sheets: Sequence[Sheet]) -> pl.DataFrame:
+    """`rows` with the `shop_id` and `source` of their sheet (`_file`) in place of it."""
+    owners = pl.DataFrame(
+        {"shop_id": [item.shop_id for item in sheets], "source": [item.source for item in sheets]},
+        schema={"shop_id": pl.String, "source": pl.String},
+    ).with_row_index("_file")
+    return rows.join(owners, on="_file", how="left", maintain_order="left").drop("_file")
+
+
+def order_details_of(sheets: Sequence[Sheet]) -> tuple[pl.DataFrame, list[tuple[int, ReportedFileError]]]:
+    """Typed Order details rows of export sheets (money in cents), and an error per sheet that
+    cannot be read, with the sheet's index in `sheets`."""
+    rows, errors = _typed_sheets(sheets, ORDER_DETAILS_MONEY, REQUIRED_DETAIL_LABELS, "Order details")
+    return _owned(rows, sheets), errors
+
+
+def statements_of(sheets: Sequence[Sheet]) -> tuple[pl.DataFrame, list[tuple[int, ReportedFileError]]]:
+    """Typed Statements rows of export sheets (money in cents; unknown columns kept in `raw`), and
+    an error per sheet that cannot be read, with the sheet's index in `sheets`."""
+    rows, errors = _typed_sheets(sheets, STATEMENTS_MONEY, REQUIRED_STATEMENT_LABELS, "Statements")
+    rows = rows.select(
+        "_row", "statement_date", "statement_id", *[cents_name(label) for label in STATEMENTS_MONEY], "raw", "_file"
+    )
+    return _owned(rows, sheets), errors
+
+
+def _one(typed: tuple[pl.DataFrame, list[tuple[int, ReportedFileError]]]) -> pl.DataFrame:
+    rows, errors = typed
+    if errors:
+        raise errors[0][1]
+    return rows
+
+
 def order_detail_rows(frame: pl.DataFrame, source: str, shop_id: str) -> pl.DataFrame:
     """Typed Order details rows of one export file (money in cents)."""
-    rows = _typed(frame, source, ORDER_DETAILS_MONEY, REQUIRED_DETAIL_LABELS, "Order details")
-    return rows.with_columns(pl.lit(shop_id).alias("shop_id"), pl.lit(source).alias("source"))
+    return _one(order_details_of([Sheet(frame, source, shop_id)]))
 
 
 def statement_rows(frame: pl.DataFrame, source: str, shop_id: str) -> pl.DataFrame:
     """Typed Statements rows of one export file (money in cents; unknown columns kept in `raw`)."""
-    rows = _typed(frame, source, STATEMENTS_MONEY, REQUIRED_STATEMENT_LABELS, "Statements")
-    return rows.select(
-        "_row", "statement_date", "statement_id", *[cents_name(label) for label in STATEMENTS_MONEY], "raw"
-    ).with_columns(pl.lit(shop_id).alias("shop_id"), pl.lit(source).alias("source"))
+    return _one(statements_of([Sheet(frame, source, shop_id)]))
 
 
 def empty_reported_details() -> pl.DataFrame:
