@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/profile.py INPUT_DIR [--partition-orders N] [--partitions-at-once N] [--xlsx]
     .venv/bin/python -m pyinstrument -o profile.txt benchmarks/profile.py INPUT_DIR
 
-Calls the flow's own task functions (`stage_inputs`, `settle_partition`, `finish_sliced_shop`, `publish_run`) in
+Calls the flow's own task functions (`stage_inputs`, `settle_partition`, `finish_sliced_shop`, `load_run`, `publish_run`) in
 order, as the flow does without Dask (partitions N at once, in plan order), into a fresh output directory, and prints the
 seconds of each phase and the peak RSS. Not a test: the figures depend on the machine.
 """
@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flows.settle import PARTITION_ORDERS, PARTITIONS_AT_ONCE, publish_run, sliced_shops
+from flows.settle import PARTITION_ORDERS, PARTITIONS_AT_ONCE, load_run, publish_run, sliced_shops
 from flows.steps import PartitionParams, Window, finish_sliced_shop, settle_partition, stage_inputs
 from publish import store
 from transforms.reconcile import ReconParams
@@ -54,7 +54,9 @@ def main() -> None:
         seconds["sliced shops"] = time.perf_counter() - clock
         clock = time.perf_counter()
         shops = sorted({shop for part in plan for shop in part.shops})
-        publish_run.fn(out, building, "profile", {"run_id": "profile", "as_of": AS_OF}, shops, params)
+        manifest = {"run_id": "profile", "as_of": AS_OF}
+        load_run.fn(out, building, manifest, shops, params)
+        publish_run.fn(out, building, "profile", manifest)
         seconds["publish"] = time.perf_counter() - clock
     finally:
         shutil.rmtree(out, ignore_errors=True)

@@ -27,7 +27,10 @@ from pydantic import Field
 
 from flows.steps import (
     FILED_BY_DATE,
+    FROM_DATABASE,
+    ORDER_CREATED,
     ORDERS_TABLE,
+    PUBLISHED_FILE,
     REMOVED_ORDERS,
     REPORTED_DETAILS,
     SCRATCH,
@@ -45,6 +48,7 @@ from flows.steps import (
     finish_sliced_shop,
     settle_partition,
     stage_inputs,
+    undated_scratch,
 )
 from ingest.accounts import read_accounts
 from ingest.input_tables import REPORTED_DISCOUNTS, InputError, contract_error_message, fingerprints
@@ -321,14 +325,15 @@ def _publish(setup: RunSetup, staged: StagedRun, settled: Settled, recovered: li
     params, building = setup.params, setup.building
     shops = _shop_summaries(settled)
     recon_statements, recon_breaks = (_read_table(building, name) for name in ("recon_statements", "recon_breaks"))
+    journal_lines, journal_check = _journals(setup, recon_statements)
+    shop_ids = sorted({shop for part in staged.partitions for shop in part.shops})
+    manifest = _manifest(setup, staged, settled, shops, recovered, journal_lines.height, journal_check, caught_up)
+    manifest["database_rows_inserted"] = load_run(setup.out_dir, building, manifest, shop_ids, params)
     owed = _claims(setup) if (setup.input_dir / f"{REPORTED_DISCOUNTS}.parquet").exists() else None
     (building / recon_report.FILE_NAME).write_text(
         recon_report.render(recon_statements, recon_breaks, params.as_of, owed)
     )
-    journal_lines, journal_check = _journals(setup, recon_statements)
-    shop_ids = sorted({shop for part in staged.partitions for shop in part.shops})
-    manifest = _manifest(setup, staged, settled, shops, recovered, journal_lines.height, journal_check, caught_up)
-    publish_run(setup.out_dir, building, setup.run_id, manifest, shop_ids, params)
+    publish_run(setup.out_dir, building, setup.run_id, manifest)
     recon_report.publish_artifacts(recon_statements, recon_breaks, shops, setup.out_dir)
     window = params.window
     return {
@@ -352,14 +357,13 @@ def _publish(setup: RunSetup, staged: StagedRun, settled: Settled, recovered: li
 def _claims(setup: RunSetup) -> pl.DataFrame:
     """With TikTok's split in the input: the claims files per shop and month, and what TikTok owes
     and over-funded per statement (for the report)."""
-    building = setup.building
-    funding = pl.read_parquet(sorted((building / "funding_breaks").glob("*.parquet")))
+    building = setup.building  # the run's shops' whole tables, from the database (`load_run`)
+    funding = pl.read_parquet(building / "funding_breaks" / PUBLISHED_FILE)
     claimed = funding.filter(pl.col("tiktok_owes") > 0).select("order_id").unique()
-    lines = pl.scan_parquet(sorted((building / "discount_lines").glob("*.parquet"))).join(
+    lines = pl.scan_parquet(building / "discount_lines" / PUBLISHED_FILE).join(
         claimed.lazy(), on="order_id", how="semi"
     )
-    parts = sorted((building / SCRATCH).glob("part-*/orders.parquet"))
-    orders = pl.scan_parquet(parts).join(claimed.lazy(), on="order_id", how="semi").select("order_id", "created_at")
+    orders = pl.scan_parquet(building / SCRATCH / ORDER_CREATED).join(claimed.lazy(), on="order_id", how="semi")
     claims.write_claims(funding, lines.collect(), orders.collect(), building / "exports")
     return claims.owed_by_statement(funding)
 
@@ -571,45 +575,52 @@ def settle_on_dask(
 
 
 @task(retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
-def publish_run(
-    out_dir: Path, building: Path, run_id: str, manifest: dict, shops: list[str], params: PartitionParams
-) -> Path:
-    """Write the statement-dated tables by date, apply the run to a copy of the database, write
-    the manifest, drop scratch, and swap the run in. A retry picks up where the last try stopped."""
+def load_run(
+    out_dir: Path, building: Path, manifest: dict, shops: list[str], params: PartitionParams
+) -> dict[str, int]:
+    """Write the statement-dated tables by date and apply the run to a copy of the database; then
+    publish the tables without a statement date from that copy (`FROM_DATABASE`). The rows
+    inserted per table. A retry starts over (scratch is kept until `publish_run`)."""
+    files = {name: sorted(dated_scratch(building, name).glob("*.parquet")) for name in FILED_BY_DATE}
+    files |= {name: sorted(undated_scratch(building, name).glob("*.parquet")) for name in FROM_DATABASE}
+    files[ORDERS_TABLE] = sorted((building / SCRATCH / ORDERS_TABLE).glob("*.parquet"))
+    files["rejected_rows"] = [building / "rejected_rows.parquet"]
+    files |= {name: [building / SCRATCH / f"{name}.parquet"] for name in STATE_TABLES}
+    removed = building / SCRATCH / REMOVED_ORDERS  # there when the run priced only some orders
+    database = building / store.DATABASE_NAME
+
+    def load_database() -> dict[str, int]:
+        try:
+            return warehouse.update(
+                out_dir / store.DATABASE_NAME,
+                database,
+                files,
+                shops,
+                params.window.statement_from,
+                params.window.statement_to,
+                manifest,
+                removed if removed.exists() else None,
+            )
+        except warehouse.WarehouseError as exc:
+            raise RunFailed(str(exc)) from None
+
+    # Both read the partitions' files and neither needs the other: the Parquet by date is
+    # written beside the database load.
+    inserted = beside(
+        lambda: [parquet.write_by_date(files[name], building / name, column) for name, column in FILED_BY_DATE.items()],
+        load_database,
+    )
+    warehouse.publish_tables(
+        database, FROM_DATABASE, shops, {name: building / name / PUBLISHED_FILE for name in FROM_DATABASE}
+    )
+    return inserted
+
+
+@task(retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
+def publish_run(out_dir: Path, building: Path, run_id: str, manifest: dict) -> Path:
+    """Write the manifest, drop scratch, and swap the run in (`load_run` came first). A retry picks
+    up where the last try stopped."""
     if (building / SCRATCH).exists():  # gone only once the manifest is written: then only the swap is left
-        files = {name: sorted(dated_scratch(building, name).glob("*.parquet")) for name in FILED_BY_DATE}
-        files |= {
-            name: sorted((building / name).glob("*.parquet"))
-            for name in (*warehouse.REPLACED_PER_ORDER, "unsettled_orders")
-        }
-        files[ORDERS_TABLE] = sorted((building / SCRATCH / ORDERS_TABLE).glob("*.parquet"))
-        files["rejected_rows"] = [building / "rejected_rows.parquet"]
-        files |= {name: [building / SCRATCH / f"{name}.parquet"] for name in STATE_TABLES}
-        removed = building / SCRATCH / REMOVED_ORDERS  # there when the run priced only some orders
-
-        def load_database() -> dict[str, int]:
-            try:
-                return warehouse.update(
-                    out_dir / store.DATABASE_NAME,
-                    building / store.DATABASE_NAME,
-                    files,
-                    shops,
-                    params.window.statement_from,
-                    params.window.statement_to,
-                    manifest,
-                    removed if removed.exists() else None,
-                )
-            except warehouse.WarehouseError as exc:
-                raise RunFailed(str(exc)) from None
-
-        # Both read the partitions' files and neither needs the other: the Parquet by date is
-        # written beside the database load.
-        manifest["database_rows_inserted"] = beside(
-            lambda: [
-                parquet.write_by_date(files[name], building / name, column) for name, column in FILED_BY_DATE.items()
-            ],
-            load_database,
-        )
         store.write_manifest(manifest, building / "manifest.json")
         store.failpoint("manifest")
         store.discard(building / SCRATCH)

@@ -3,8 +3,9 @@
 Tasks pass paths and small summaries, never frames: staging writes each partition's tables to
 a scratch directory inside the run being built, and a partition task (in this process or on a
 Dask worker) reads only its own files, computes, validates and writes its outputs next to them:
-its exports and per-order tables in place, its statement-dated tables as one sorted scratch file
-each, which `publish_run` writes by date for the whole run.
+its exports in place, its statement-dated tables as one sorted scratch file each, which `load_run`
+writes by date for the whole run, and its per-order and per-shop tables as a scratch file each,
+which `load_run` loads into the database and publishes from it.
 """
 
 import hashlib
@@ -39,6 +40,11 @@ from transforms.summaries import count_by, orders_table, shop_summary
 
 # Tables with a statement date: their Parquet is one directory per date, named by this column.
 FILED_BY_DATE = dict.fromkeys(outputs.replaced_per("statement_date"), "statement_date_utc")
+# Tables without one (per order, per shop): published from the database the run leaves, so they
+# hold every order of the run's shops whichever orders the run priced (a nightly run prices some).
+FROM_DATABASE = (*outputs.replaced_per("order"), *outputs.replaced_per("shop"))
+PUBLISHED_FILE = "data.parquet"  # the one file of each table of `FROM_DATABASE`
+ORDER_CREATED = "order_created.parquet"  # every staged order's creation time (scratch), for the claims
 SCRATCH = ".scratch"
 REPORTED_DETAILS = "reported_details.parquet"  # the run's reported Order details rows, in scratch
 ORDERS_TABLE = (
@@ -190,8 +196,13 @@ def beside(side: Callable[[], object], main: Callable[[], T]) -> T:
 
 
 def dated_scratch(building: Path, table: str) -> Path:
-    """Where partitions leave a statement-dated table (one sorted file each) for `publish_run`."""
+    """Where partitions leave a statement-dated table (one sorted file each) for `load_run`."""
     return building / SCRATCH / "dated" / table
+
+
+def undated_scratch(building: Path, table: str) -> Path:
+    """Where partitions leave a table of `FROM_DATABASE` (a file each) for the database load."""
+    return building / SCRATCH / "undated" / table
 
 
 def _part(directory: Path, index: int) -> Path:
@@ -246,6 +257,8 @@ def stage_inputs(
     parquet.write_scratch(staged.invalid_promotion_ids, scratch / "invalid_promotion_ids.parquet")
     if details is not None:  # the reported journals' adjustments, once for the run (slices share a shop's rows)
         parquet.write_scratch(details, scratch / REPORTED_DETAILS)
+    if split is not None:  # the claims list orders the run may not have priced (a nightly run)
+        parquet.write_scratch(staged.tables["orders"].select("order_id", "created_at"), scratch / ORDER_CREATED)
     store.failpoint("staging")
     for index, (part, tables) in enumerate(zip(parts, partition.split(pricing, parts), strict=True)):
         for name, frame in tables.items():
@@ -404,10 +417,10 @@ def settle_partition(building: Path, index: int, params: PartitionParams, sliced
     def validate_and_write() -> list[str]:
         passed = validate(results, tables)
         for table, frame in tables.items():
-            if table in FILED_BY_DATE:  # published by date for the whole run by `publish_run`
+            if table in FILED_BY_DATE:  # published by date for the whole run by `load_run`
                 parquet.write_scratch(frame, dated_scratch(building, table) / name, sorted_by=FILED_BY_DATE[table])
-            else:
-                parquet.write_parquet(frame, building / table / name)
+            else:  # published from the database by `load_run`
+                parquet.write_scratch(frame, undated_scratch(building, table) / name)
         return passed
 
     # The exports (CSV formatting, mostly) run beside validation and the Parquet writes: each

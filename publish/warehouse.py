@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from publish import parquet
 from publish.store import failpoint
 from schemas.layout import ORDER_DETAILS_CONSTANTS, snake
 from schemas.outputs import replaced_per
@@ -199,6 +200,30 @@ def update(
     finally:
         con.close()
     return inserted
+
+
+def publish_tables(database: Path, tables: tuple[str, ...], shops: list[str], paths: dict[str, Path]) -> None:
+    """Each table's rows of `shops` in `database`, in one canonical order (every column,
+    ascending), as the Parquet file `paths[table]`.
+
+    These are the tables without a statement date (per order, per shop). Published from the
+    database rather than from the partitions' results, they hold every order of the run's shops
+    whether the run priced it or a nightly run kept its rows from the last, and the bytes do not
+    depend on how the orders were cut into partitions: any run over the same inputs writes them
+    the same. A table without a `shop_id` column takes its orders' shops from `orders`."""
+    with duckdb.connect(str(database), read_only=True) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        for name in tables:
+            columns = [c for (c,) in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position", [name]
+            ).fetchall()]  # fmt: skip
+            mine = (
+                "list_contains($shops, shop_id)"
+                if "shop_id" in columns
+                else "order_id IN (SELECT order_id FROM orders WHERE list_contains($shops, shop_id))"
+            )
+            frame = con.sql(f'SELECT * FROM "{name}" WHERE {mine} ORDER BY ALL', params={"shops": shops}).pl()
+            parquet.write_parquet(frame, paths[name])
 
 
 def read_state(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
