@@ -327,8 +327,13 @@ def _publish(setup: RunSetup, staged: StagedRun, settled: Settled, recovered: li
     recon_statements, recon_breaks = (_read_table(building, name) for name in ("recon_statements", "recon_breaks"))
     journal_lines, journal_check = _journals(setup, recon_statements)
     shop_ids = sorted({shop for part in staged.partitions for shop in part.shops})
+    loaded = load_run(
+        setup.out_dir, building, {"run_id": setup.run_id, "as_of": params.as_of.isoformat()}, shop_ids, params
+    )
+    shops = _with_order_totals(shops, warehouse.order_totals(building / store.DATABASE_NAME, shop_ids))
     manifest = _manifest(setup, staged, settled, shops, recovered, journal_lines.height, journal_check, caught_up)
-    manifest["database_rows_inserted"] = load_run(setup.out_dir, building, manifest, shop_ids, params)
+    manifest["rows_out"] |= loaded.published  # all of the shops' orders, whichever the run priced
+    manifest["database_rows_inserted"] = loaded.inserted
     owed = _claims(setup) if (setup.input_dir / f"{REPORTED_DISCOUNTS}.parquet").exists() else None
     (building / recon_report.FILE_NAME).write_text(
         recon_report.render(recon_statements, recon_breaks, params.as_of, owed)
@@ -477,6 +482,19 @@ def _shop_summaries(settled: Settled) -> pl.DataFrame:
     return shops
 
 
+def _with_order_totals(shops: pl.DataFrame, totals: pl.DataFrame) -> pl.DataFrame:
+    """The summary's columns about all of a shop's orders from the database the run leaves (a
+    nightly run prices only some orders), in place of the partitions' own."""
+    if not shops.height:
+        return shops
+    columns = [c for c in totals.columns if c != "shop_id"]
+    return (
+        shops.drop(columns)
+        .join(totals.cast({c: shops.schema[c] for c in columns}), on="shop_id", how="left")
+        .select(shops.columns)
+    )
+
+
 def _read_table(building: Path, name: str) -> pl.DataFrame:
     """A statement-dated table of the run, from the partitions' files (date, then shop order)."""
     return pl.read_parquet(sorted(dated_scratch(building, name).glob("*.parquet"))).sort(
@@ -574,13 +592,19 @@ def settle_on_dask(
     return _settle_in_flight(building, groups, params, len(groups), progress, get_run_logger())
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """Rows per table: inserted into the database, and published from it (`FROM_DATABASE`)."""
+
+    inserted: dict[str, int]
+    published: dict[str, int]
+
+
 @task(retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
-def load_run(
-    out_dir: Path, building: Path, manifest: dict, shops: list[str], params: PartitionParams
-) -> dict[str, int]:
+def load_run(out_dir: Path, building: Path, manifest: dict, shops: list[str], params: PartitionParams) -> Loaded:
     """Write the statement-dated tables by date and apply the run to a copy of the database; then
-    publish the tables without a statement date from that copy (`FROM_DATABASE`). The rows
-    inserted per table. A retry starts over (scratch is kept until `publish_run`)."""
+    publish the tables without a statement date from that copy (`FROM_DATABASE`). A retry starts
+    over (scratch is kept until `publish_run`)."""
     files = {name: sorted(dated_scratch(building, name).glob("*.parquet")) for name in FILED_BY_DATE}
     files |= {name: sorted(undated_scratch(building, name).glob("*.parquet")) for name in FROM_DATABASE}
     files[ORDERS_TABLE] = sorted((building / SCRATCH / ORDERS_TABLE).glob("*.parquet"))
@@ -610,10 +634,10 @@ def load_run(
         lambda: [parquet.write_by_date(files[name], building / name, column) for name, column in FILED_BY_DATE.items()],
         load_database,
     )
-    warehouse.publish_tables(
+    published = warehouse.publish_tables(
         database, FROM_DATABASE, shops, {name: building / name / PUBLISHED_FILE for name in FROM_DATABASE}
     )
-    return inserted
+    return Loaded(inserted, published)
 
 
 @task(retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)

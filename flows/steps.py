@@ -243,7 +243,7 @@ def stage_inputs(
         )
         shop_orders = shop_orders.group_by("shop_id").agg(pl.col("len").sum())
     run_shops = shop_orders.get_column("shop_id") if shops is None else pl.Series("shop_id", shops, pl.String)
-    pricing, repriced = _state(staged.tables, run_shops, hold_days, incremental, details, building / SCRATCH)
+    pricing, repriced = _state(staged.tables, run_shops, as_of, hold_days, incremental, details, building / SCRATCH)
     if repriced is not None:  # the partitions are planned on the orders to price
         priced = pricing["orders"].group_by("shop_id").len()
         shop_orders = shop_orders.select("shop_id").join(priced, on="shop_id", how="left").fill_null(0)
@@ -289,6 +289,7 @@ def stage_inputs(
 def _state(
     tables: dict[str, pl.DataFrame],
     run_shops: pl.Series,
+    as_of: datetime,
     hold_days: int,
     incremental: Incremental | None,
     details: pl.DataFrame | None,
@@ -320,7 +321,7 @@ def _state(
             ]
         ).drop_nulls()
     chosen = incremental_rules.to_price(
-        tables, hashes, state_orders, state_shops, shared, incremental.window_from, hold_days, reported
+        tables, hashes, state_orders, state_shops, shared, incremental.window_from, hold_days, reported, as_of
     )
     repriced = {
         "orders_staged": hashes.height,

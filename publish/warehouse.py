@@ -27,6 +27,8 @@ from schemas.outputs import replaced_per
 REPLACED_PER_STATEMENT_DATE = replaced_per("statement_date")
 REPLACED_PER_ORDER = replaced_per("order")
 REPLACED_PER_SHOP = (*replaced_per("shop"), "orders")  # `orders`: the database's own table of order status
+# The per-shop tables of one row per order: a run that priced only some orders replaces them per order.
+ABOUT_ORDERS = ("orders", "unsettled_orders")
 # The state a run leaves for the next (flows/steps.py `_state`): per shop, each order's content hash
 # and the shop's shared hash; replaced per shop like the tables above.
 STATE = ("order_state", "shop_state")
@@ -151,7 +153,9 @@ def update(
                 f'DELETE FROM "{name}" WHERE list_contains($shops, shop_id) AND statement_date_utc BETWEEN $from AND $to',
                 window,
             )
-        per_order = [*REPLACED_PER_ORDER, "orders"] if removed is not None else REPLACED_PER_ORDER
+        # A run that priced only some orders replaces the rows of those (and of the removed) in
+        # every table about orders; the orders it did not price keep theirs.
+        per_order = [*REPLACED_PER_ORDER, *ABOUT_ORDERS] if removed is not None else REPLACED_PER_ORDER
         for name in (name for name in per_order if name in files):
             if removed is not None:
                 con.execute(
@@ -166,7 +170,7 @@ def update(
                 {"shops": shops, **_files(files["orders"])},
             )
         per_shop = (*REPLACED_PER_SHOP, *STATE)
-        for name in (n for n in per_shop if n in files and not (removed is not None and n == "orders")):
+        for name in (n for n in per_shop if n in files and not (removed is not None and n in ABOUT_ORDERS)):
             con.execute(f'DELETE FROM "{name}" WHERE list_contains($shops, shop_id)', {"shops": shops})
         for name in (name for name in REPLACED_WHOLE if name in files):
             con.execute(f'DELETE FROM "{name}"')
@@ -202,15 +206,16 @@ def update(
     return inserted
 
 
-def publish_tables(database: Path, tables: tuple[str, ...], shops: list[str], paths: dict[str, Path]) -> None:
+def publish_tables(database: Path, tables: tuple[str, ...], shops: list[str], paths: dict[str, Path]) -> dict[str, int]:
     """Each table's rows of `shops` in `database`, in one canonical order (every column,
-    ascending), as the Parquet file `paths[table]`.
+    ascending), as the Parquet file `paths[table]`; the rows written per table.
 
     These are the tables without a statement date (per order, per shop). Published from the
     database rather than from the partitions' results, they hold every order of the run's shops
     whether the run priced it or a nightly run kept its rows from the last, and the bytes do not
     depend on how the orders were cut into partitions: any run over the same inputs writes them
     the same. A table without a `shop_id` column takes its orders' shops from `orders`."""
+    written = {}
     with duckdb.connect(str(database), read_only=True) as con:
         con.execute("SET TimeZone = 'UTC'")
         for name in tables:
@@ -224,22 +229,57 @@ def publish_tables(database: Path, tables: tuple[str, ...], shops: list[str], pa
             )
             frame = con.sql(f'SELECT * FROM "{name}" WHERE {mine} ORDER BY ALL', params={"shops": shops}).pl()
             parquet.write_parquet(frame, paths[name])
+            written[name] = frame.height
+    return written
+
+
+def order_totals(database: Path, shops: list[str]) -> pl.DataFrame:
+    """Per shop of `shops`, over all its orders in `database`: seller- and TikTok-funded discounts
+    (cents) and the orders not settled (the run summary's columns about orders, which a nightly
+    run's own results hold only for the orders it priced)."""
+    with duckdb.connect(str(database), read_only=True) as con:
+        return con.sql(
+            """WITH shops AS (SELECT unnest($shops) AS shop_id),
+                    discounts AS (
+                        SELECT o.shop_id,
+                               CAST(100 * coalesce(sum(d.amount) FILTER (WHERE d.funded_by = 'seller'), 0) AS BIGINT) AS seller_funded_cents,
+                               CAST(100 * coalesce(sum(d.amount) FILTER (WHERE d.funded_by = 'platform'), 0) AS BIGINT) AS tiktok_funded_cents
+                        FROM discount_lines d JOIN orders o USING (order_id) GROUP BY o.shop_id),
+                    unsettled AS (SELECT shop_id, count(*) AS unsettled_orders FROM unsettled_orders GROUP BY shop_id)
+               SELECT s.shop_id, coalesce(d.seller_funded_cents, 0) AS seller_funded_cents,
+                      coalesce(d.tiktok_funded_cents, 0) AS tiktok_funded_cents,
+                      coalesce(u.unsettled_orders, 0) AS unsettled_orders
+               FROM shops s LEFT JOIN discounts d USING (shop_id) LEFT JOIN unsettled u USING (shop_id)
+               ORDER BY s.shop_id""",
+            params={"shops": shops},
+        ).pl()
 
 
 def read_state(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The state the last runs left: (order_id, shop_id, content_hash) and (shop_id, shared_hash);
-    empty when there is no database yet, or none with a state (an older one)."""
+    """The state the last runs left: (order_id, shop_id, content_hash) and (shop_id, shared_hash,
+    last_as_of: the `as_of` of the last run of the shop, which wrote its state); empty when there
+    is no database yet, or none with a state (an older one)."""
     orders = pl.DataFrame(schema={"order_id": pl.String, "shop_id": pl.String, "content_hash": pl.UInt64})
-    shops = pl.DataFrame(schema={"shop_id": pl.String, "shared_hash": pl.String})
+    shops = pl.DataFrame(
+        schema={"shop_id": pl.String, "shared_hash": pl.String, "last_as_of": pl.Datetime("us", "UTC")}
+    )
     if not path.exists():
         return orders, shops
     with duckdb.connect(str(path), read_only=True) as con:
+        con.execute("SET TimeZone = 'UTC'")
         tables = {name for (name,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
         if not set(STATE) <= tables:
             return orders, shops
         return (
             con.sql("SELECT order_id, shop_id, content_hash FROM order_state").pl().cast(orders.schema),
-            con.sql("SELECT shop_id, shared_hash FROM shop_state").pl().cast(shops.schema),
+            con.sql(
+                f"""SELECT s.shop_id, s.shared_hash,
+                          (SELECT r.as_of FROM {RUNS_TABLE} r WHERE r.shops IS NULL OR list_contains(r.shops, s.shop_id)
+                           ORDER BY r.published_at DESC, r.run_id DESC LIMIT 1) AS last_as_of
+                   FROM shop_state s"""
+            )
+            .pl()
+            .cast(shops.schema),
         )
 
 

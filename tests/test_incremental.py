@@ -80,8 +80,11 @@ def test_nightly_runs_price_what_changed_and_leave_the_database_of_full_runs(pre
 
     def both(day: int) -> dict:
         summary = settle_flow(input_dir=str(data), out_dir=str(fast), as_of=night(day), days_back=1, xlsx=False)
-        settle_flow(input_dir=str(data), out_dir=str(full), as_of=night(day), days_back=1, xlsx=False, full=True)
+        everything = settle_flow(
+            input_dir=str(data), out_dir=str(full), as_of=night(day), days_back=1, xlsx=False, full=True
+        )
         assert_same(fast, full)
+        assert summary["shops"] == everything["shops"]  # its discounts and unsettled orders: all of each shop's
         return summary
 
     def repriced(out: Path) -> dict:
@@ -90,7 +93,7 @@ def test_nightly_runs_price_what_changed_and_leave_the_database_of_full_runs(pre
     # 1. Nothing changed but the day: only what the day's statement and the unsettled list need.
     both(21)
     first = repriced(fast)
-    assert set(first["by_reason"]) <= {"window", "undelivered", "new"}
+    assert set(first["by_reason"]) <= {"window", "crossed", "new"}
     assert 0 < first["orders_priced"] < first["orders_staged"] / 3
     assert repriced(full) is None  # --full prices every order
 
@@ -201,11 +204,20 @@ def staged(**changes) -> dict[str, pl.DataFrame]:
     return tables | changes
 
 
-def priced(tables, state_tables, window_from=date(2026, 9, 28), reported=()) -> dict[str, str]:
+def priced(
+    tables,
+    state_tables,
+    window_from=date(2026, 9, 28),
+    reported=(),
+    as_of=datetime(2026, 9, 30, 2, 30, tzinfo=UTC),
+    last_as_of=datetime(2026, 9, 29, 2, 30, tzinfo=UTC),
+) -> dict[str, str]:
     hashes = order_hashes(tables)
     shared = shared_hash(tables, 8, "v1")
     state = order_hashes(state_tables)
-    shops = pl.DataFrame({"shop_id": ["S"], "shared_hash": [shared_hash(state_tables, 8, "v1")]})
+    shops = pl.DataFrame(
+        {"shop_id": ["S"], "shared_hash": [shared_hash(state_tables, 8, "v1")], "last_as_of": [last_as_of]}
+    )
     chosen = to_price(
         tables,
         hashes,
@@ -215,18 +227,43 @@ def priced(tables, state_tables, window_from=date(2026, 9, 28), reported=()) -> 
         window_from,
         8,
         pl.DataFrame({"order_id": list(reported)}, schema={"order_id": pl.String}),
+        as_of,
     )
     return dict(chosen.iter_rows())
 
 
+LATER = {"window_from": date(2026, 10, 5), "as_of": night(6), "last_as_of": night(5)}
+
+
 def test_only_the_orders_the_window_needs_when_nothing_changed():
-    # "recent" settles on 09-30 (delivered 09-21 + 8 days): in the window; "open" is not delivered.
-    assert priced(staged(), staged()) == {"recent": "window", "open": "window"}
-    assert priced(staged(), staged(), window_from=date(2026, 10, 5)) == {"open": "window"}
-    assert priced(staged(), staged(), window_from=date(2026, 10, 5), reported=["old"]) == {
-        "open": "window",
-        "old": "reported",
+    # "recent" settles on 09-30 (delivered 09-22 + 8 days), by the run's as-of: in the window.
+    # "open" is not delivered: its rows are the same at any instant before its delivery.
+    assert priced(staged(), staged()) == {"recent": "window"}
+    assert priced(staged(), staged(), **LATER) == {}
+    assert priced(staged(), staged(), reported=["old"], **LATER) == {"old": "reported"}
+
+
+def test_an_order_delivered_or_due_to_settle_since_the_last_run_is_priced_though_it_did_not_change():
+    # Delivered at 10-05 12:00, between the last run (10-05 02:30) and this one (10-06 02:30):
+    # awaiting delivery then, in its hold now.
+    delivered = staged()["orders"].with_columns(
+        pl.when(pl.col("order_id") == "open")
+        .then(pl.lit(datetime(2026, 10, 5, 12, tzinfo=UTC)))
+        .otherwise(pl.col("delivered_at"))
+        .alias("delivered_at")
+    )
+    assert priced(staged(orders=delivered), staged(orders=delivered), **LATER) == {"open": "crossed"}
+    # Due to settle at 09-30 00:00: in its hold for the last run (09-29 23:00), settled for this one,
+    # whose window starts after that settlement's date.
+    last = datetime(2026, 9, 29, 23, tzinfo=UTC)
+    assert priced(staged(), staged(), window_from=date(2026, 10, 1), as_of=night(1), last_as_of=last) == {
+        "recent": "crossed"
     }
+
+
+def test_a_run_as_of_an_earlier_instant_than_the_last_prices_everything():
+    assert set(priced(staged(), staged(), as_of=night(1), last_as_of=night(6)).values()) == {"earlier_as_of"}
+    assert len(priced(staged(), staged(), as_of=night(1), last_as_of=night(6))) == 3
 
 
 def test_a_changed_line_a_new_order_and_a_shared_change_are_priced_for_their_reason():
@@ -234,14 +271,14 @@ def test_a_changed_line_a_new_order_and_a_shared_change_are_priced_for_their_rea
     lines = before["order_lines"].with_columns(
         pl.when(pl.col("order_id") == "old").then(2).otherwise(pl.col("quantity")).alias("quantity")
     )
-    assert priced(staged(order_lines=lines), before, window_from=date(2026, 10, 5))["old"] == "changed"
+    assert priced(staged(order_lines=lines), before, **LATER)["old"] == "changed"
     reordered = staged(order_lines=before["order_lines"].reverse())  # the same rows in another order: no change
-    assert priced(reordered, before, window_from=date(2026, 10, 5)) == {"open": "window"}
+    assert priced(reordered, before, **LATER) == {}
     fewer = {
         k: (v.filter(pl.col("order_id") != "recent") if k in ("orders", "order_lines") else v)
         for k, v in before.items()
     }
-    assert priced(before, fewer, window_from=date(2026, 10, 5))["recent"] == "new"
+    assert priced(before, fewer, **LATER)["recent"] == "new"
     edited = staged(promotions=pl.DataFrame({"x": [2]}))
     assert set(priced(edited, before).values()) == {"rules"}
 

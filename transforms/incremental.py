@@ -3,31 +3,36 @@ day's work"). Pure: staged frames and the last run's state in, the orders to pri
 
 An order's published rows depend on its own rows (the order, its lines, its refunds: after the
 as-of cut), on what every order shares (promotions, their products, opt-out events, the fee
-schedule, the hold), on the rules (the code), and on the instant for the rows that move with it.
-So a run with the state of the last one prices:
+schedule, the hold), on the rules (the code), and on the instant: an order delivered after
+`as_of` is not delivered yet, and one whose settlement time is after `as_of` is in its hold. So
+a run with the state of the last one (written by the last run of the shop, as of `last_as_of`)
+prices:
 
 - `new`: an order the state does not know; `changed`: one whose content hash differs;
 - `rules`: every order of a shop whose shared hash (shared inputs, hold, code version) differs
-  from the state's, or that has no state (`no_state`): everything is priced as in a full run;
-- `window`: an order with a settlement or a refund dated on or after the window's first date
-  (its rows are in the statements the run publishes, or it is not settled yet);
-- `undelivered`: an order not delivered, or refunded before its delivery (it is in
-  `unsettled_orders`, which the run replaces whole for its shops);
+  from the state's, or that has no state (`no_state`), or whose last run was as of a later
+  instant than this one (`earlier_as_of`): everything is priced as in a full run;
+- `window`: an order settled, or refunded, on or after the window's first date (its rows are in
+  the statements the run publishes);
+- `crossed`: an order delivered, or due to settle, after `last_as_of` and by `as_of`: its status
+  moved with the instant (awaiting delivery → in hold → settled) though its rows did not;
 - `reported`: an order TikTok reported on a statement in the window (its reconciliation needs
   all its computed rows).
 
-Every other order's rows in the database are those a full run would write again, byte for byte;
-the database replaces the rows of the orders priced (and of orders gone from the input).
+Every other order's rows in the database are those a full run would write again, byte for byte
+(an order still awaiting delivery or in its hold has the same rows at any instant before its
+delivery or settlement); the database replaces the rows of the orders priced (and of orders
+gone from the input), `unsettled_orders` included.
 Hashes are Polars' (`hash_rows`-style struct hashes, seeded): stable for one Polars version,
 which is part of the code version.
 """
 
 import hashlib
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import polars as pl
 
-REASONS = ("no_state", "rules", "new", "changed", "window", "undelivered", "reported")
+REASONS = ("no_state", "rules", "earlier_as_of", "new", "changed", "window", "crossed", "reported")
 SEED = 20261207
 _SHARED = ("promotions", "promotion_products", "opt_out_events", "fee_schedule")
 
@@ -71,48 +76,50 @@ def to_price(
     window_from: date,
     hold_days: int,
     reported: pl.DataFrame,
+    as_of: datetime,
 ) -> pl.DataFrame:
     """(order_id, reason): every order to price, with the first reason (in `REASONS` order) that
-    holds. `state_orders` (order_id, content_hash) and `state_shops` (shop_id, shared_hash) are the
-    last run's; `reported` (order_id) the orders reported on the window's statements."""
+    holds. `state_orders` (order_id, content_hash) and `state_shops` (shop_id, shared_hash,
+    last_as_of) are the last runs'; `reported` (order_id) the orders reported on the window's statements."""
     orders = tables["orders"]
-    from_ = pl.lit(window_from)
-    settles = (pl.col("delivered_at") + timedelta(days=hold_days)).dt.date()
+    settles_at = pl.col("delivered_at") + timedelta(days=hold_days)
+    settled_from = (settles_at.dt.date() >= pl.lit(window_from)) & (settles_at <= as_of)
     events = pl.concat(
         [
-            orders.filter(pl.col("delivered_at").is_null() | (settles >= from_)).select("order_id"),
-            tables["refunds"].filter(pl.col("refunded_at").dt.date() >= from_).select("order_id"),
+            orders.filter(settled_from).select("order_id"),
+            tables["refunds"].filter(pl.col("refunded_at").dt.date() >= pl.lit(window_from)).select("order_id"),
         ]
-    ).unique()
-    before_delivery = (
-        tables["refunds"]
-        .join(orders.select("order_id", "delivered_at"), on="order_id")
-        .filter(pl.col("delivered_at").is_null() | (pl.col("refunded_at") < pl.col("delivered_at")))
-        .select("order_id")
-        .unique()
     )
-    undelivered = pl.concat([orders.filter(pl.col("delivered_at").is_null()).select("order_id"), before_delivery])
 
     def among(ids: pl.DataFrame) -> pl.Expr:
         return pl.col("order_id").is_in(ids.get_column("order_id").implode())
 
-    known = state_shops.select("shop_id", pl.col("shared_hash").alias("_state_shared"))
-    frame = hashes.join(known, on="shop_id", how="left").join(
-        state_orders.select("order_id", pl.col("content_hash").alias("_state_hash")), on="order_id", how="left"
+    def since(instant: pl.Expr) -> pl.Expr:
+        return (instant > pl.col("_last_as_of")) & (instant <= as_of)
+
+    known = state_shops.select(
+        "shop_id", pl.col("shared_hash").alias("_state_shared"), pl.col("last_as_of").alias("_last_as_of")
+    )
+    frame = (
+        hashes.join(known, on="shop_id", how="left")
+        .join(state_orders.select("order_id", pl.col("content_hash").alias("_state_hash")), on="order_id", how="left")
+        .join(orders.select("order_id", "delivered_at"), on="order_id", how="left")
     )
     reason = (
-        pl.when(pl.col("_state_shared").is_null())
+        pl.when(pl.col("_state_shared").is_null() | pl.col("_last_as_of").is_null())
         .then(pl.lit("no_state"))
         .when(pl.col("_state_shared") != shared)
         .then(pl.lit("rules"))
+        .when(pl.col("_last_as_of") > as_of)
+        .then(pl.lit("earlier_as_of"))
         .when(pl.col("_state_hash").is_null())
         .then(pl.lit("new"))
         .when(pl.col("_state_hash") != pl.col("content_hash"))
         .then(pl.lit("changed"))
         .when(among(events))
         .then(pl.lit("window"))
-        .when(among(undelivered))
-        .then(pl.lit("undelivered"))
+        .when(since(pl.col("delivered_at")) | since(settles_at))
+        .then(pl.lit("crossed"))
         .when(among(reported))
         .then(pl.lit("reported"))
     )
