@@ -10,6 +10,7 @@ reaches an output." The commands are the real ones, on one Prefect server (`pref
 import functools
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -236,6 +237,36 @@ def test_the_claims_files_list_exactly_the_planted_tiktok_owes_rows(runs):
         ("SHOP-A/claims/2026-10-claims.csv", "O-0192", "SKU-A02-L", "4.00", "flash_deal_priority"),
         ("SHOP-B/claims/2026-09-claims.csv", "O-4002", "SKU-B13-LRG", "5.50", "opt_out_timing"),
     ]
+
+
+def test_a_nightly_run_that_prices_some_orders_writes_the_claims_of_them_all(runs, tmp_path, prefect_api):
+    # The next night, priced incrementally (the orders that changed or settle) and in full: the
+    # claims files list every order TikTok owes for, whichever orders the night priced.
+    nights = {}
+    for name, extra in (("incremental", ()), ("full", ("--full",))):
+        shutil.copytree(runs / "out", tmp_path / name, symlinks=True)
+        command = ["run", "--input", runs / "in", "--out", tmp_path / name, "--as-of", "2026-11-02T02:30:00Z"]
+        nights[name] = subprocess.Popen(
+            [str(SETTLE), *map(str, command), "--days-back", "1", *extra],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=prefect_api,
+        )
+    for name, process in nights.items():
+        stdout, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, (name, stdout + stderr)
+    manifest = json.loads((tmp_path / "incremental" / "current" / "manifest.json").read_text())
+    assert 0 < manifest["repriced"]["orders_priced"] < manifest["repriced"]["orders_staged"]
+    claims = {
+        name: {
+            str(path.relative_to(tmp_path / name)): path.read_bytes()
+            for path in sorted((tmp_path / name / "current" / "exports").glob("*/claims/*.csv"))
+        }
+        for name in nights
+    }
+    assert len(claims["full"]) == 3
+    assert claims["incremental"] == claims["full"]
 
 
 # ---------------------------------------------------------------- personal data
