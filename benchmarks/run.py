@@ -17,7 +17,14 @@ exactly as the README runs the job (so each run starts Prefect's temporary serve
 
 - `default`: `settle run --input IN --out OUT --as-of AS_OF`: every output, XLSX included;
 - `no-xlsx`: the same with `--no-xlsx`, shown beside the default, never instead of it;
-- `nightly`: `settle run … --days-back 1`, the deployment's nightly run, over the whole history.
+- `nightly`: `settle run … --days-back 1`, the deployment's nightly run, over the whole history,
+  as the first night (no state yet: every order is priced);
+- `incremental`: the deployment's nightly run the next night: a copy of a full run as of
+  NIGHT_BEFORE (made once per case, unmeasured), then `settle run … --as-of NIGHT --days-back 1`,
+  which prices only what changed or what its statements need (a day of new orders, about 1/600
+  of the history, and the day's settlements and refunds);
+- `incremental-full`: the same night with `--full` (prices every order, as before the state);
+- `night-default`: the default command as of NIGHT (every statement): the full run of that day.
 
 The floor, once per case in the same run: DuckDB reads every input file and writes one Parquet
 file per output table of the default run, with its row count, column names and types. With
@@ -54,7 +61,17 @@ class Measurement:
     rss_kib: int
 
 
-MODES = {"default": [], "no-xlsx": ["--no-xlsx"], "nightly": ["--days-back", "1"]}
+NIGHT_BEFORE, NIGHT = "2026-10-01T02:30:00Z", "2026-10-02T02:30:00Z"  # the incremental modes' two nights
+MODES = {
+    "default": [],
+    "no-xlsx": ["--no-xlsx"],
+    "nightly": ["--days-back", "1"],
+    "incremental": ["--days-back", "1"],
+    "incremental-full": ["--days-back", "1", "--full"],
+    "night-default": [],
+}
+AFTER_A_NIGHT = ("incremental", "incremental-full")  # run on a copy of the run of the night before
+AS_OF_NIGHT = (*AFTER_A_NIGHT, "night-default")
 DEFAULT_CASES = ("1000000:1", "1000000:2", "1000000:20", "2580000:2", "10000000:1", "10000000:2", "10000000:20")
 
 
@@ -116,6 +133,7 @@ def user_env(home: Path) -> dict[str, str]:
 
 
 def job_command(input_dir: Path, out_dir: Path, mode: str) -> list[str]:
+    as_of = NIGHT if mode in AS_OF_NIGHT else AS_OF
     return [
         str(BIN / "settle"),
         "run",
@@ -124,9 +142,20 @@ def job_command(input_dir: Path, out_dir: Path, mode: str) -> list[str]:
         "--out",
         str(out_dir),
         "--as-of",
-        AS_OF,
+        as_of,
         *MODES[mode],
     ]
+
+
+def night_before(case: Path, input_dir: Path, env: dict[str, str]) -> Path:
+    """The output of a full run as of NIGHT_BEFORE (made once per case, unmeasured): the state
+    the incremental modes start from."""
+    base = case / "night-before"
+    if not (base / "current" / "manifest.json").exists():
+        shutil.rmtree(base, ignore_errors=True)
+        cmd = [str(BIN / "settle"), "run", "--input", str(input_dir), "--out", str(base), "--as-of", NIGHT_BEFORE]
+        subprocess.run(cmd, env=env, check=True, capture_output=True)
+    return base
 
 
 def ensure_inputs(case: Path, orders: int, shops: int, seed: int) -> Path:
@@ -309,17 +338,21 @@ def benchmark_case(lines: int, shops: int, args: argparse.Namespace, env: dict[s
         for mode in args.modes:
             out = case / f"job-{mode}"
             shutil.rmtree(out, ignore_errors=True)
+            if mode in AFTER_A_NIGHT:
+                shutil.copytree(night_before(case, input_dir, env), out, symlinks=True)
             loads.append(os.getloadavg()[0])
             jobs[mode].append(measure(job_command(input_dir, out, mode), env, case / "logs", f"job-{mode}"))
             rows_out = json.loads((out / "current" / "manifest.json").read_text())["rows_out"]
-            if mode != "nightly" and not rows_out.get("recon_statements"):
+            if mode == "default" and not rows_out.get("recon_statements"):
                 raise SystemExit(
                     f"the job reconciled no statement: are {input_dir / 'reported'} read? rows_out: {rows_out}"
                 )
             xlsx = sum(1 for _ in (out / "current" / "exports").rglob("*.xlsx"))
+            priced = json.loads((out / "current" / "manifest.json").read_text()).get("repriced")
             print(
                 f"  {mode}: load {loads[-1]:.1f}, {jobs[mode][-1].wall_s:.1f} s, {jobs[mode][-1].rss_kib / 2**20:.2f} GiB, "
-                f"{rows_out['statements']:,} statements, {xlsx:,} XLSX files, {rows_out['recon_breaks']:,} recon breaks",
+                f"{rows_out['statements']:,} statements, {xlsx:,} XLSX files, {rows_out['recon_breaks']:,} recon breaks"
+                + (f", {priced['orders_priced']:,} of {priced['orders_staged']:,} orders priced" if priced else ""),
                 flush=True,
             )
             if mode == args.modes[0]:
