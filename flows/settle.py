@@ -601,10 +601,10 @@ class Loaded:
 
 
 @task(retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
-def load_run(out_dir: Path, building: Path, manifest: dict, shops: list[str], params: PartitionParams) -> Loaded:
-    """Write the statement-dated tables by date and apply the run to a copy of the database; then
-    publish the tables without a statement date from that copy (`FROM_DATABASE`). A retry starts
-    over (scratch is kept until `publish_run`)."""
+def load_run(out_dir: Path, building: Path, run: dict, shops: list[str], params: PartitionParams) -> Loaded:
+    """Write the statement-dated tables by date and apply the run (`run_id`, `as_of`) to a copy of
+    the database; then publish the tables without a statement date from that copy
+    (`FROM_DATABASE`). A retry starts over (scratch is kept until `publish_run`)."""
     files = {name: sorted(dated_scratch(building, name).glob("*.parquet")) for name in FILED_BY_DATE}
     files |= {name: sorted(undated_scratch(building, name).glob("*.parquet")) for name in FROM_DATABASE}
     files[ORDERS_TABLE] = sorted((building / SCRATCH / ORDERS_TABLE).glob("*.parquet"))
@@ -622,7 +622,7 @@ def load_run(out_dir: Path, building: Path, manifest: dict, shops: list[str], pa
                 shops,
                 params.window.statement_from,
                 params.window.statement_to,
-                manifest,
+                run,
                 removed if removed.exists() else None,
             )
         except warehouse.WarehouseError as exc:

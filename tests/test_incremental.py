@@ -62,6 +62,17 @@ def rewrite(directory: Path, table: str, change) -> None:
     frame.write_parquet(path)
 
 
+def add_opt_out_event(data: Path, shop_id: str, promotion_type: str, at: datetime, participating: bool) -> None:
+    """A shop's opt-out (or opt-in) event appended to the input, dated `at`."""
+    row = {
+        "shop_id": [shop_id],
+        "promotion_type": [promotion_type],
+        "changed_at": [at],
+        "participating": [participating],
+    }
+    rewrite(data, "opt_out_events", lambda events: pl.concat([events, pl.DataFrame(row, schema=events.schema)]))
+
+
 def first_new_orders(data: Path, after: datetime, upto: datetime) -> int:
     """The sample orders created in (after, upto]: new to a run as of `upto` that followed one as of `after`."""
     created = pl.read_parquet(data / "orders.parquet").filter(pl.col("order_id") != "O-NEW-1")["created_at"]
@@ -124,24 +135,7 @@ def test_nightly_runs_price_what_changed_and_leave_the_database_of_full_runs(pre
 
     # 3. A late opt-out event (dated weeks back) and 4. a promotion corrected after the fact: what
     # every order shares changed, so every order is priced again.
-    rewrite(
-        data,
-        "opt_out_events",
-        lambda events: pl.concat(
-            [
-                events,
-                pl.DataFrame(
-                    {
-                        "shop_id": ["SHOP-A"],
-                        "promotion_type": ["product_incentive"],
-                        "changed_at": [datetime(2026, 9, 1, tzinfo=UTC)],
-                        "participating": [False],
-                    },
-                    schema=events.schema,
-                ),
-            ]
-        ),
-    )
+    add_opt_out_event(data, "SHOP-A", "product_incentive", datetime(2026, 9, 1, tzinfo=UTC), participating=False)
     both(23)
     assert set(repriced(fast)["by_reason"]) == {"rules"}
     rewrite(

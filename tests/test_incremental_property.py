@@ -23,7 +23,7 @@ from benchmarks.same_outputs import RUN_SPECIFIC
 from flows.settle import settle_flow
 from ingest.input_tables import read_inputs
 from schemas.inputs import PLATFORM_TYPES
-from tests.test_incremental import SAMPLES, assert_same, database, inputs, night, rewrite
+from tests.test_incremental import SAMPLES, add_opt_out_event, assert_same, database, inputs, night, rewrite
 from transforms.staging import stage
 
 HISTORY = 20  # the first run, as of night(20), settles every statement date before 2026-10-20
@@ -223,24 +223,7 @@ def apply(data: Path, change, day: int, serial: int) -> None:
         rewrite(data, "order_lines", correct_line)
     elif isinstance(change, OptOut):
         changed_at = datetime(2026, 10, day, tzinfo=UTC) - timedelta(days=change.days_back)
-        rewrite(
-            data,
-            "opt_out_events",
-            lambda events: pl.concat(
-                [
-                    events,
-                    pl.DataFrame(
-                        {
-                            "shop_id": [change.shop_id],
-                            "promotion_type": [change.promotion_type],
-                            "changed_at": [changed_at],
-                            "participating": [change.participating],
-                        },
-                        schema=events.schema,
-                    ),
-                ]
-            ),
-        )
+        add_opt_out_event(data, change.shop_id, change.promotion_type, changed_at, change.participating)
     elif change.column == "discount_value":
 
         def revalue(promotions: pl.DataFrame) -> pl.DataFrame:
