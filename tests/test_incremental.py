@@ -268,6 +268,16 @@ def test_a_changed_line_a_new_order_and_a_shared_change_are_priced_for_their_rea
     assert priced(staged(order_lines=lines), before, **LATER)["old"] == "changed"
     reordered = staged(order_lines=before["order_lines"].reverse())  # the same rows in another order: no change
     assert priced(reordered, before, **LATER) == {}
+    # A row twice is not the row once (the hash is of the multiset of rows), and nor is a value
+    # moved from one row to another.
+    twice = pl.concat([before["order_lines"], before["order_lines"].filter(pl.col("order_id") == "old")])
+    assert priced(staged(order_lines=twice), before, **LATER) == {"old": "changed"}
+    two_lines = pl.DataFrame({"order_id": ["old", "old"], "sku_id": ["a", "b"], "quantity": [1, 2]})
+    swapped = two_lines.with_columns(pl.Series("quantity", [2, 1]))
+    others = before["order_lines"].filter(pl.col("order_id") != "old")
+    assert priced(
+        staged(order_lines=pl.concat([others, swapped])), staged(order_lines=pl.concat([others, two_lines])), **LATER
+    ) == {"old": "changed"}
     fewer = {
         k: (v.filter(pl.col("order_id") != "recent") if k in ("orders", "order_lines") else v)
         for k, v in before.items()

@@ -23,7 +23,7 @@ Every other order's rows in the database are those a full run would write again,
 (an order still awaiting delivery or in its hold has the same rows at any instant before its
 delivery or settlement); the database replaces the rows of the orders priced (and of orders
 gone from the input), `unsettled_orders` included.
-Hashes are Polars' (`hash_rows`-style struct hashes, seeded): stable for one Polars version,
+Hashes are Polars' (`hash_rows` and struct hashes, seeded): stable for one Polars version,
 which is part of the code version.
 """
 
@@ -37,21 +37,29 @@ SEED = 20261207
 _SHARED = ("promotions", "promotion_products", "opt_out_events", "fee_schedule")
 
 
-def _row_hash(frame: pl.DataFrame) -> pl.Expr:
+def _row_hashes(frame: pl.DataFrame) -> pl.Series:
     columns = [c for c in frame.columns if c != "row_number"]  # a row's place in its file is not its content
-    return pl.struct(columns).hash(seed=SEED)
+    return frame.select(columns).hash_rows(seed=SEED)
 
 
 def order_hashes(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
     """(order_id, shop_id, content_hash): each staged order's own rows, its lines and refunds, hashed
-    whatever their order in the files."""
+    whatever their order in the files.
+
+    The order's hash is a multiset hash of its rows' hashes: the sums of their low and high 32
+    bits (exact, no order has 2^32 rows) and their count, hashed together. Any order of the rows
+    gives the same sums, and a row changed, added or removed changes them; no sort per order."""
     orders = tables["orders"]
-    parts = [orders.select("order_id", _row_hash(orders).alias("_h"))]
+    parts = [orders.select("order_id").with_columns(_row_hashes(orders).alias("_h"))]
     for name in ("order_lines", "refunds"):
         frame = tables[name]
-        parts.append(frame.select("order_id", _row_hash(frame).alias("_h")))
-    every = pl.concat(parts)
-    hashed = every.group_by("order_id").agg(pl.col("_h").implode().list.sort().hash(seed=SEED).alias("content_hash"))
+        parts.append(frame.select("order_id").with_columns(_row_hashes(frame).alias("_h")))
+    hashed = (
+        pl.concat(parts)
+        .group_by("order_id")
+        .agg((pl.col("_h") % 2**32).sum().alias("_low"), (pl.col("_h") // 2**32).sum().alias("_high"), pl.len())
+        .select("order_id", pl.struct("_low", "_high", "len").hash(seed=SEED).alias("content_hash"))
+    )
     return orders.select("order_id", "shop_id").join(hashed, on="order_id", how="left")
 
 
