@@ -59,6 +59,7 @@ from transforms.partition import Part
 from transforms.reconcile import ReconParams
 from transforms.run_scope import ScopeError, Window, catch_up, statement_window, tolerance_cents
 from transforms.staging import InputContractError
+from transforms.summaries import with_order_totals
 
 __all__ = ["RunFailed", "run", "settle_flow"]
 
@@ -279,10 +280,7 @@ def _stage(setup: RunSetup, logger) -> StagedRun:
         incremental = None
         if setup.incremental and params.window.statement_from is not None:
             incremental = Incremental(
-                setup.out_dir / store.DATABASE_NAME,
-                params.hold_days,
-                params.window.statement_from,
-                params.window.statement_to,
+                setup.out_dir / store.DATABASE_NAME, params.window.statement_from, params.window.statement_to
             )
         staged = stage_inputs(
             setup.input_dir,
@@ -330,7 +328,7 @@ def _publish(setup: RunSetup, staged: StagedRun, settled: Settled, recovered: li
     loaded = load_run(
         setup.out_dir, building, {"run_id": setup.run_id, "as_of": params.as_of.isoformat()}, shop_ids, params
     )
-    shops = _with_order_totals(shops, warehouse.order_totals(building / store.DATABASE_NAME, shop_ids))
+    shops = with_order_totals(shops, warehouse.order_totals(building / store.DATABASE_NAME, shop_ids))
     manifest = _manifest(setup, staged, settled, shops, recovered, journal_lines.height, journal_check, caught_up)
     manifest["rows_out"] |= loaded.published  # all of the shops' orders, whichever the run priced
     manifest["database_rows_inserted"] = loaded.inserted
@@ -480,19 +478,6 @@ def _shop_summaries(settled: Settled) -> pl.DataFrame:
             .alias("statements")
         )
     return shops
-
-
-def _with_order_totals(shops: pl.DataFrame, totals: pl.DataFrame) -> pl.DataFrame:
-    """The summary's columns about all of a shop's orders from the database the run leaves (a
-    nightly run prices only some orders), in place of the partitions' own."""
-    if not shops.height:
-        return shops
-    columns = [c for c in totals.columns if c != "shop_id"]
-    return (
-        shops.drop(columns)
-        .join(totals.cast({c: shops.schema[c] for c in columns}), on="shop_id", how="left")
-        .select(shops.columns)
-    )
 
 
 def _read_table(building: Path, name: str) -> pl.DataFrame:

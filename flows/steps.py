@@ -71,7 +71,6 @@ class Incremental:
     against the state the last run left in `database`."""
 
     database: Path
-    hold_days: int
     window_from: date
     window_to: date | None
 

@@ -234,12 +234,12 @@ def publish_tables(database: Path, tables: tuple[str, ...], shops: list[str], pa
 
 
 def order_totals(database: Path, shops: list[str]) -> pl.DataFrame:
-    """Per shop of `shops`, over all its orders in `database`: seller- and TikTok-funded discounts
-    (cents) and the orders not settled (the run summary's columns about orders, which a nightly
-    run's own results hold only for the orders it priced)."""
+    """Per shop of `shops` with orders in `database`, over all its orders: seller- and
+    TikTok-funded discounts (cents) and the orders not settled (the run summary's columns about
+    orders, which a nightly run's own results hold only for the orders it priced)."""
     with duckdb.connect(str(database), read_only=True) as con:
         return con.sql(
-            """WITH shops AS (SELECT unnest($shops) AS shop_id),
+            """WITH shops AS (SELECT DISTINCT shop_id FROM orders WHERE list_contains($shops, shop_id)),
                     discounts AS (
                         SELECT o.shop_id,
                                CAST(100 * coalesce(sum(d.amount) FILTER (WHERE d.funded_by = 'seller'), 0) AS BIGINT) AS seller_funded_cents,

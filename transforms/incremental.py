@@ -1,5 +1,5 @@
-"""Which orders a nightly run must price again (docs/reliability.md "Nightly runs that cost the
-day's work"). Pure: staged frames and the last run's state in, the orders to price out.
+"""Which orders a nightly run must price again (README, "Nightly runs price what changed").
+Pure: staged frames and the last run's state in, the orders to price out.
 
 An order's published rows depend on its own rows (the order, its lines, its refunds: after the
 as-of cut), on what every order shares (promotions, their products, opt-out events, the fee

@@ -19,33 +19,43 @@ def orders_table(results: Results) -> pl.DataFrame:
     )
 
 
+# A shop's settled rows in the run's window, from its partitions' results (summed over slices).
+SETTLED = {
+    "order_detail_rows": pl.UInt32,
+    "statements": pl.UInt32,
+    "settlement_cents": pl.Int64,
+    "gross_refunds_cents": pl.Int64,
+    "fees_cents": pl.Int64,
+}
+
+
 def shop_summary(results: Results, window: Window) -> pl.DataFrame:
-    """Per shop, what a finance analyst asks first: settled (in the window), who funded the discounts, refunds, fees."""
+    """Per shop, the Order details it settled in the window: rows, statements, total, refunds,
+    fees (`SETTLED`). What is about all of a shop's orders (discounts by funder, unsettled
+    orders) comes from the database the run leaves (`publish.warehouse.order_totals`)."""
     computed = results.statements.order_details.filter(window.covers(pl.col("statement_date"), as_text=False))
-    settled = computed.group_by("shop_id").agg(
-        pl.len().alias("order_detail_rows"),
-        pl.col("statement_date").n_unique().alias("statements"),
-        pl.col(cents_name("Total settlement amount")).sum().alias("settlement_cents"),
-        pl.col(cents_name("Gross sales refund")).sum().alias("gross_refunds_cents"),
-        pl.col(cents_name("Fees")).sum().alias("fees_cents"),
-    )
-    orders = results.staged.tables["orders"].select("order_id", "shop_id")
-    discounts = (
-        results.priced.discount_lines.join(orders, on="order_id")
-        .group_by("shop_id")
-        .agg(
-            pl.col("amount_cents").filter(pl.col("funded_by") == "seller").sum().alias("seller_funded_cents"),
-            pl.col("amount_cents").filter(pl.col("funded_by") == "platform").sum().alias("tiktok_funded_cents"),
-        )
-    )
-    unsettled = results.statements.unsettled_orders.group_by("shop_id").agg(pl.len().alias("unsettled_orders"))
     return (
-        orders.select("shop_id")
-        .unique()
-        .join(settled, on="shop_id", how="left")
-        .join(discounts, on="shop_id", how="left")
-        .join(unsettled, on="shop_id", how="left")
-        .fill_null(0)
+        computed.group_by("shop_id")
+        .agg(
+            pl.len().alias("order_detail_rows"),
+            pl.col("statement_date").n_unique().alias("statements"),
+            pl.col(cents_name("Total settlement amount")).sum().alias("settlement_cents"),
+            pl.col(cents_name("Gross sales refund")).sum().alias("gross_refunds_cents"),
+            pl.col(cents_name("Fees")).sum().alias("fees_cents"),
+        )
+        .cast(SETTLED)
+        .sort("shop_id")
+    )
+
+
+def with_order_totals(settled: pl.DataFrame, totals: pl.DataFrame) -> pl.DataFrame:
+    """One summary row per shop of `totals` (each shop with orders, and its orders' totals from the
+    database), with its settled rows (`SETTLED`; zero where it settled nothing in the window)."""
+    settled = settled if settled.width else pl.DataFrame(schema={"shop_id": pl.String, **SETTLED})
+    return (
+        totals.join(settled, on="shop_id", how="left")
+        .with_columns(pl.col(list(SETTLED)).fill_null(0))
+        .select("shop_id", *SETTLED, pl.exclude("shop_id", *SETTLED))
         .sort("shop_id")
     )
 
