@@ -24,7 +24,7 @@ from pandera import errors as pa_errors
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from ingest.input_tables import REPORTED_DISCOUNTS, InputError, read_inputs, read_reported_discounts
+from ingest.input_tables import CHUNK_ROWS, REPORTED_DISCOUNTS, InputError, read_inputs, read_reported_discounts
 from ingest.reported import read_reported
 from publish import exports, parquet, store, warehouse
 from schemas import outputs
@@ -224,7 +224,7 @@ def stage_inputs(
     the state of its shops' orders for the next (`STATE_TABLES`); an `incremental` run partitions
     only the orders it must price again.
     """
-    raw = read_inputs(input_dir)
+    raw = read_inputs(input_dir, chunk_rows=CHUNK_ROWS)
     split = read_reported_discounts(input_dir)
     try:
         details, statements, files = read_reported(input_dir)

@@ -3,6 +3,7 @@
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -40,13 +41,41 @@ def check_inputs(input_dir: Path) -> dict[str, Path]:
     return paths
 
 
-def read_inputs(input_dir: Path) -> dict[str, pl.DataFrame]:
-    """Read every input table present; a missing required file or unreadable file stops the run."""
-    frames: dict[str, pl.DataFrame] = {}
+CHUNKED_TABLES = ("orders", "order_lines", "refunds")  # the tables that grow with the orders
+CHUNK_ROWS = 1 << 20
+
+
+def read_inputs(input_dir: Path, chunk_rows: int | None = None) -> dict[str, "pl.DataFrame | ParquetChunks"]:
+    """Read every input table present; a missing required file or unreadable file stops the run.
+
+    With `chunk_rows`, the tables that grow with the orders are read when staged, that many
+    rows at a time (`ParquetChunks`): their raw text is never held whole."""
+    frames: dict[str, pl.DataFrame | ParquetChunks] = {}
     for table, path in check_inputs(input_dir).items():
+        if chunk_rows is not None and table in CHUNKED_TABLES:
+            frames[table] = ParquetChunks(path, chunk_rows)
+            continue
         with _naming(path):
             frames[table] = pl.read_parquet(path)
     return frames
+
+
+@dataclass(frozen=True)
+class ParquetChunks:
+    """A Parquet file's rows in file order, `rows` at a time (at least one chunk, empty for an
+    empty file), read as they are iterated; a read that fails names the file."""
+
+    path: Path
+    rows: int
+
+    def __iter__(self) -> Iterator[pl.DataFrame]:
+        with _naming(self.path):
+            scan = pl.scan_parquet(self.path)
+            total = scan.select(pl.len()).collect().item()
+        for offset in range(0, max(total, 1), self.rows):
+            with _naming(self.path):
+                chunk = scan.slice(offset, self.rows).collect()
+            yield chunk
 
 
 @contextmanager

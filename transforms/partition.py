@@ -10,6 +10,7 @@ exactly its orders' rows. What sums over orders, a statement's totals and its re
 is done once per sliced shop from all its slices (`flows.steps.finish_sliced_shop`).
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import polars as pl
@@ -90,9 +91,10 @@ def _with_owner(lines: pl.DataFrame, owner: pl.DataFrame) -> pl.DataFrame:
     return lines.join(owner, on="order_id", how="left", maintain_order="left")
 
 
-def split(tables: dict[str, pl.DataFrame], groups: list[list[str]] | list[Part]) -> list[dict[str, pl.DataFrame]]:
-    """The staged tables of each partition (shops outside every group are left out); a slice of a
-    shop holds the orders whose rank by order ID within the shop falls in its share."""
+def split(tables: dict[str, pl.DataFrame], groups: list[list[str]] | list[Part]) -> Iterator[dict[str, pl.DataFrame]]:
+    """The staged tables of each partition, one partition at a time, so that only one partition's
+    copy of the rows is held (shops outside every group are left out); a slice of a shop holds
+    the orders whose rank by order ID within the shop falls in its share."""
     parts = [g if isinstance(g, Part) else Part(g) for g in groups]
     index = pl.DataFrame(
         {
@@ -125,12 +127,8 @@ def split(tables: dict[str, pl.DataFrame], groups: list[list[str]] | list[Part])
         "order_lines": _with_owner(tables["order_lines"], owner),
         "refunds": tables["refunds"].join(owner, on="order_id", maintain_order="left"),
     }
-    pieces = {
-        name: frame.partition_by("_partition", as_dict=True, include_key=False) for name, frame in by_order.items()
-    }
-    result = []
     for i, shops in enumerate(p.shops for p in parts):
-        own = {name: pieces[name].get((i,), tables[name].clear()) for name in ORDER_TABLES}
+        own = {name: by_order[name].filter(pl.col("_partition") == i).drop("_partition") for name in ORDER_TABLES}
         # A coupon claim is checked against the claimed promotion wherever it belongs: another
         # shop's coupon is `wrong_type` or `wrong_shop` in one run, so it must not be `unknown` here.
         claimed = pl.concat([own["orders"]["seller_coupon_id"], own["orders"]["platform_coupon_id"]]).drop_nulls()
@@ -145,5 +143,4 @@ def split(tables: dict[str, pl.DataFrame], groups: list[list[str]] | list[Part])
         )
         own["opt_out_events"] = tables["opt_out_events"].filter(pl.col("shop_id").is_in(shops))
         own["fee_schedule"] = tables["fee_schedule"]
-        result.append(own)
-    return result
+        yield own
