@@ -13,7 +13,9 @@ import pytest
 import flows.steps
 from flows.settle import settle_flow
 from flows.steps import FROM_DATABASE, RunFailed
-from transforms.incremental import order_hashes, shared_hash, to_price
+from synthetic.generate import generate_inputs
+from transforms.incremental import SEED, order_hashes, shared_hash, to_price
+from transforms.staging import stage
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data_samples"
@@ -308,3 +310,27 @@ def test_a_failed_nightly_run_leaves_the_state_and_the_next_one_prices_from_it(p
     monkeypatch.undo()
     settle_flow(input_dir=str(data), out_dir=str(out), as_of=night(21), days_back=1, xlsx=False)
     assert json.loads((out / "current" / "manifest.json").read_text())["repriced"]["by_reason"]["changed"] == 1
+
+
+def test_order_hashes_do_not_depend_on_the_rows_order_nor_on_the_lines_coming_sorted():
+    """Lines sorted by order are summed run by run, others grouped by ID: the same hashes, which
+    are those of one multiset of row hashes per order computed plainly."""
+    tables = stage(generate_inputs(300, 4, n_shops=3)).tables
+    lines = tables["order_lines"]
+    assert lines.get_column("order_id").is_sorted()
+    shuffled = {**tables, "order_lines": lines.sample(fraction=1.0, shuffle=True, seed=3)}
+    unsorted_orders = {**tables, "orders": tables["orders"].reverse()}
+    sums = []
+    for name in ("orders", "order_lines", "refunds"):
+        frame = tables[name]
+        h = frame.drop("row_number").hash_rows(seed=SEED)
+        sums.append(frame.select("order_id", h.alias("_h")))
+    plain = (
+        pl.concat(sums)
+        .group_by("order_id")
+        .agg((pl.col("_h") % 2**32).sum().alias("_low"), (pl.col("_h") // 2**32).sum().alias("_high"), pl.len())
+        .select("order_id", pl.struct("_low", "_high", "len").hash(seed=SEED).alias("content_hash"))
+        .sort("order_id")
+    )
+    for variant in (tables, shuffled, unsorted_orders):
+        assert order_hashes(variant).select("order_id", "content_hash").sort("order_id").equals(plain)

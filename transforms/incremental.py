@@ -32,6 +32,8 @@ from datetime import date, datetime, timedelta
 
 import polars as pl
 
+from schemas.checks import run_values
+
 REASONS = ("no_state", "rules", "earlier_as_of", "new", "changed", "window", "crossed", "reported")
 SEED = 20261207
 _SHARED = ("promotions", "promotion_products", "opt_out_events", "fee_schedule")
@@ -50,17 +52,32 @@ def order_hashes(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
     bits (exact, no order has 2^32 rows) and their count, hashed together. Any order of the rows
     gives the same sums, and a row changed, added or removed changes them; no sort per order."""
     orders = tables["orders"]
-    parts = [orders.select("order_id").with_columns(_row_hashes(orders).alias("_h"))]
-    for name in ("order_lines", "refunds"):
-        frame = tables[name]
-        parts.append(frame.select("order_id").with_columns(_row_hashes(frame).alias("_h")))
-    hashed = (
-        pl.concat(parts)
-        .group_by("order_id")
-        .agg((pl.col("_h") % 2**32).sum().alias("_low"), (pl.col("_h") // 2**32).sum().alias("_high"), pl.len())
-        .select("order_id", pl.struct("_low", "_high", "len").hash(seed=SEED).alias("content_hash"))
+    h = _row_hashes(orders)
+    sums = orders.select(
+        "order_id", "shop_id", (h % 2**32).alias("_low"), (h // 2**32).alias("_high"), pl.lit(1, pl.UInt32).alias("len")
     )
-    return orders.select("order_id", "shop_id").join(hashed, on="order_id", how="left")
+    for name in ("order_lines", "refunds"):
+        theirs = _hash_sums(tables[name])
+        runs = theirs.get_column("order_id")
+        if runs.len() == sums.height and runs.equals(sums.get_column("order_id")):  # rows of every order, in order
+            theirs = theirs.drop("order_id")
+        else:  # every order's own rows are staged with it: a row's order is always among the orders
+            theirs = (
+                sums.select("order_id").join(theirs, on="order_id", how="left", maintain_order="left").drop("order_id")
+            )
+        sums = sums.with_columns(pl.col(c) + theirs.get_column(c).fill_null(0) for c in ("_low", "_high", "len"))
+    return sums.select("order_id", "shop_id", pl.struct("_low", "_high", "len").hash(seed=SEED).alias("content_hash"))
+
+
+def _hash_sums(frame: pl.DataFrame) -> pl.DataFrame:
+    """(order_id, _low, _high, len) of `frame`'s rows per order. Rows sorted by order (as staged
+    exports usually are) are summed run by run, in order, without hashing the IDs."""
+    frame = frame.select("order_id", _row_hashes(frame).alias("_h"))
+    sums = [(pl.col("_h") % 2**32).sum().alias("_low"), (pl.col("_h") // 2**32).sum().alias("_high"), pl.len()]
+    if run_values(frame, "order_id") is not None:
+        run = pl.col("order_id").rle_id().alias("_run")
+        return frame.group_by(run, maintain_order=True).agg(pl.col("order_id").first(), *sums).drop("_run")
+    return frame.group_by("order_id").agg(*sums)
 
 
 def shared_hash(tables: dict[str, pl.DataFrame], hold_days: int, code_version: str) -> str:

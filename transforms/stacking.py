@@ -176,7 +176,9 @@ def price_orders(
     discount_parts.append(shipping_parts)
 
     parts = (
-        pl.concat([p.select(*_PART_COLUMNS, _LINE) for p in _with_sku(discount_parts)], how="vertical_relaxed")
+        pl.concat(
+            [p.select(*_PART_COLUMNS, _LINE) for p in _with_sku(discount_parts)], how="vertical_relaxed", rechunk=True
+        )
         .filter(pl.col("amount_cents") > 0)
         .with_columns(
             pl.col("promotion_type").replace_strict(FUNDED_BY, return_dtype=pl.String).alias("funded_by"),

@@ -276,7 +276,9 @@ def _cast_chunk(table: str, raw: pl.DataFrame, offset: int) -> pl.DataFrame:
             raise InputContractError(table, col.name, f"{table}: required column '{col.name}' is missing")
     # Only the contract's columns are read: an input column that shares a name the job uses
     # inside (`row_number`, say) is another file's business, never a collision.
-    raw, unreadable = _readable(raw, cols)
+    # One piece per column (a file's row groups are pieces): the row numbers added below would
+    # otherwise be in other pieces than the columns, and every step would copy the chunk whole.
+    raw, unreadable = _readable(raw.rechunk(), cols)
     frame = raw.with_row_index(_ROW, offset=offset + 1).with_columns(pl.col(_ROW).cast(pl.Int64))
     frame = frame.with_columns(
         pl.lit(col.default if col.default is not None else None).alias(col.name)

@@ -365,7 +365,8 @@ def build_statements(
     settled_rows = order_rows.select(*_KEEP, *money).filter(order_rows["status"] == "settled")
     refund_rows = _refund_rows(events.filter(pl.col("status") == "settled"), timing, line_amounts)
     details = (
-        pl.concat([settled_rows, refund_rows.select(*_KEEP, *money)], how="vertical_relaxed")
+        # In one piece: columns in pieces of different lengths are copied whole again at every step.
+        pl.concat([settled_rows, refund_rows.select(*_KEEP, *money)], how="vertical_relaxed", rechunk=True)
         .with_columns(
             pl.col("_event_at").dt.date().alias("statement_date")
             # Date first: the by-date outputs then need no sort of their own, and a statement's rows (one
