@@ -361,19 +361,20 @@ def build_statements(
     events = _refund_events(refunds, timing, order_rates, refund_rates)
     order_rows = _order_rows(timing, line_amounts, line_tax, shipping, orders, events, order_rates)
     money = [cents_name(label) for label in ORDER_DETAILS_MONEY]
-    # Only the columns kept are filtered (the order rows carry many more).
+    # Only the columns kept are filtered (the order rows carry many more); the order rows are let
+    # go before the Order details rows are put together and sorted (the step's peak).
     settled_rows = order_rows.select(*_KEEP, *money).filter(order_rows["status"] == "settled")
+    unsettled = _unsettled(order_rows, timing)
+    del order_rows
     refund_rows = _refund_rows(events.filter(pl.col("status") == "settled"), timing, line_amounts)
-    details = (
-        # In one piece: columns in pieces of different lengths are copied whole again at every step.
-        pl.concat([settled_rows, refund_rows.select(*_KEEP, *money)], how="vertical_relaxed", rechunk=True)
-        .with_columns(
-            pl.col("_event_at").dt.date().alias("statement_date")
-            # Date first: the by-date outputs then need no sort of their own, and a statement's rows (one
-            # shop and date) are still one run, in order, refund and SKU order.
-        )
-        .sort("statement_date", "shop_id", "order_id", "refund_id", "sku_id", nulls_last=False)
-    )
+    # Date first: the by-date outputs then need no sort of their own, and a statement's rows (one
+    # shop and date) are still one run, in order, refund and SKU order. The sort is the one copy.
+    dated = pl.col("_event_at").dt.date().alias("statement_date")
+    details = pl.concat(
+        [settled_rows.with_columns(dated), refund_rows.select(*_KEEP, *money).with_columns(dated)],
+        how="vertical_relaxed",
+    ).sort("statement_date", "shop_id", "order_id", "refund_id", "sku_id", nulls_last=False)
+    del settled_rows, refund_rows
     statements = (
         details.group_by("shop_id", "currency", "statement_date")
         .agg(
@@ -391,7 +392,6 @@ def build_statements(
         )
         .sort("shop_id", "statement_date")
     )
-    unsettled = _unsettled(order_rows, timing)
     return Statements(
         order_details=details,
         statements=statements,
