@@ -136,7 +136,7 @@ def run(
     partition_orders: Annotated[
         int | None,
         typer.Option(
-            "--partition-orders", min=1, help="Orders per partition of whole shops (default: the flow's, 500,000)."
+            "--partition-orders", min=1, help="Orders per partition of whole shops (default: the flow's, 400,000)."
         ),
     ] = None,
     partitions_at_once: Annotated[

@@ -63,9 +63,10 @@ from transforms.summaries import with_order_totals
 
 __all__ = ["RunFailed", "run", "settle_flow"]
 
-# Orders per partition: fewer, larger partitions cost less fixed work per order at the same peak
-# memory, since a large shop is a partition of its own either way (BENCHMARKS.md, "Choices in the code").
-PARTITION_ORDERS = 500_000
+# Orders per partition: fewer, larger partitions cost less fixed work per order, but two at once
+# (below) are most of the run's peak memory: at 400,000, one shop of 10M order lines stays under
+# 4 GiB (BENCHMARKS.md, "Session 14").
+PARTITION_ORDERS = 400_000
 # Partitions settled at once in the flow's process (without Dask). Parts of each step are
 # single-threaded, so one partition leaves a core partly idle; a second one fills the gaps, at the
 # price of holding two partitions in memory (BENCHMARKS.md, "Choices in the code").

@@ -511,11 +511,16 @@ def finish_sliced_shop(
             rows = pl.concat([pl.scan_parquet(path).filter(dates).collect() for path in details])
             exports.write_xlsx_exports(rows, statements.filter(dates), building / "exports")
 
-    def csv_and_reconcile() -> dict[str, pl.DataFrame]:
+    def csv() -> None:
         exports.assemble_csvs(statements, shares, building / "exports")
-        return _reconcile_sliced_shop(building, indices, params)
 
-    recon = beside(_exporting(xlsx), csv_and_reconcile) if params.xlsx else csv_and_reconcile()
+    # The reconciliation first, alone: its joins over the whole shop are this step's peak of
+    # memory, which an XLSX batch beside it would add to.
+    recon = _reconcile_sliced_shop(building, indices, params)
+    if params.xlsx:
+        beside(_exporting(xlsx), csv)
+    else:
+        csv()
     for table, frame in recon.items():
         checks.append(check(table, outputs.CONTRACTS[table], frame))
         parquet.write_scratch(frame, dated_scratch(building, table) / names[0], sorted_by="statement_date_utc")
