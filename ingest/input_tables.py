@@ -45,21 +45,6 @@ CHUNKED_TABLES = ("orders", "order_lines", "refunds")  # the tables that grow wi
 CHUNK_ROWS = 1 << 20
 
 
-def read_inputs(input_dir: Path, chunk_rows: int | None = None) -> dict[str, "pl.DataFrame | ParquetChunks"]:
-    """Read every input table present; a missing required file or unreadable file stops the run.
-
-    With `chunk_rows`, the tables that grow with the orders are read when staged, that many
-    rows at a time (`ParquetChunks`): their raw text is never held whole."""
-    frames: dict[str, pl.DataFrame | ParquetChunks] = {}
-    for table, path in check_inputs(input_dir).items():
-        if chunk_rows is not None and table in CHUNKED_TABLES:
-            frames[table] = ParquetChunks(path, chunk_rows)
-            continue
-        with _naming(path):
-            frames[table] = pl.read_parquet(path)
-    return frames
-
-
 @dataclass(frozen=True)
 class ParquetChunks:
     """A Parquet file's rows in file order, `rows` at a time (at least one chunk, empty for an
@@ -76,6 +61,21 @@ class ParquetChunks:
             with _naming(self.path):
                 chunk = scan.slice(offset, self.rows).collect()
             yield chunk
+
+
+def read_inputs(input_dir: Path, chunk_rows: int | None = None) -> dict[str, pl.DataFrame | ParquetChunks]:
+    """Read every input table present; a missing required file or unreadable file stops the run.
+
+    With `chunk_rows`, the tables that grow with the orders are read when staged, that many
+    rows at a time (`ParquetChunks`): their raw text is never held whole."""
+    frames: dict[str, pl.DataFrame | ParquetChunks] = {}
+    for table, path in check_inputs(input_dir).items():
+        if chunk_rows is not None and table in CHUNKED_TABLES:
+            frames[table] = ParquetChunks(path, chunk_rows)
+            continue
+        with _naming(path):
+            frames[table] = pl.read_parquet(path)
+    return frames
 
 
 @contextmanager

@@ -416,8 +416,11 @@ def _stage_fee_schedule(raw: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.Data
     return frame, frame
 
 
-def stage(raw: dict[str, pl.DataFrame]) -> Staged:
-    """Stage every input table (docs/stacking.md). `raw` maps table name → raw frame; optional tables may be absent."""
+def stage(raw: dict[str, RawTable]) -> Staged:
+    """Stage every input table (docs/stacking.md). `raw` maps table name → raw frame; optional tables may be absent.
+
+    `orders`, `order_lines` and `refunds` may come as consecutive chunks (`RawTable`, as the
+    flow reads them): each is cast a chunk at a time, with the same result."""
     for table in INPUT_TABLES:
         if table not in raw and table not in (
             "fee_schedule",
