@@ -1,4 +1,4 @@
-"""The job keeps freed memory in Polars' allocator (jemalloc) for 20 s (see `flows/__init__.py`)."""
+"""The job keeps freed memory in Polars' allocator (jemalloc) for 1 s (see `flows/__init__.py`)."""
 
 import os
 import subprocess
@@ -15,8 +15,8 @@ def _jemalloc_options(env: dict[str, str]) -> str:
 def test_importing_the_job_sets_polars_allocator_decay_before_polars_loads():
     env = {key: value for key, value in os.environ.items() if key != "_RJEM_MALLOC_CONF"}
     options = _jemalloc_options(env)
-    assert "opt.dirty_decay_ms: 20000 " in options
-    assert "opt.muzzy_decay_ms: 20000 " in options
+    assert "opt.dirty_decay_ms: 1000 " in options
+    assert "opt.muzzy_decay_ms: 1000 " in options
 
 
 def test_an_allocator_setting_in_the_environment_wins():
