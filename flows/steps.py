@@ -35,6 +35,7 @@ from transforms.pipeline import ReconPieces, Results, compute_staged, cut_at_as_
 from transforms.reconcile import ReconParams
 from transforms.reported import ReportedFileError
 from transforms.run_scope import Window
+from transforms.stacking import Priced
 from transforms.staging import InputContractError, Staged, stage
 from transforms.summaries import count_by, orders_table, shop_summary
 
@@ -359,12 +360,13 @@ def published_tables(results: Results, window: Window) -> dict[str, pl.DataFrame
     }
 
 
-def validate(results: Results, tables: dict[str, pl.DataFrame]) -> list[str]:
-    """Validate every output and engine frame of a partition on all its rows; the checks passed."""
+def validate(priced: Priced, tables: dict[str, pl.DataFrame]) -> list[str]:
+    """Validate every output of a partition and its priced lines and shipping, on all their rows;
+    the checks passed."""
     checked = [(name, outputs.CONTRACTS[name], frame) for name, frame in tables.items()]
     checked += [
-        ("priced lines", outputs.PricedLines, results.priced.line_amounts),
-        ("order shipping", outputs.OrderShipping, results.priced.order_shipping),
+        ("priced lines", outputs.PricedLines, priced.line_amounts),
+        ("order shipping", outputs.OrderShipping, priced.order_shipping),
     ]
     passed = [check(name, model, frame) for name, model, frame in checked]
     mismatches = outputs.statement_total_mismatches(tables["statements"], tables["order_details"])
@@ -413,9 +415,17 @@ def settle_partition(building: Path, index: int, params: PartitionParams, sliced
     )
     tables = published_tables(results, params.window)
     name = f"part-{index:05d}.parquet"
+    # What the rest needs of the results in cents, taken now: the rest of them (the staged tables,
+    # the Order details in cents) are let go before validation and the exports, which hold the
+    # published tables beside them (with another partition's computation, the run's peak).
+    orders, order_lines = staged.tables["orders"].height, staged.tables["order_lines"].height
+    shops = shop_summary(results, params.window).to_dicts()
+    orders_out = orders_table(results)
+    priced, pieces = results.priced, results.recon_pieces
+    del results, staged
 
     def validate_and_write() -> list[str]:
-        passed = validate(results, tables)
+        passed = validate(priced, tables)
         for table, frame in tables.items():
             if table in FILED_BY_DATE:  # published by date for the whole run by `load_run`
                 parquet.write_scratch(frame, dated_scratch(building, table) / name, sorted_by=FILED_BY_DATE[table])
@@ -435,7 +445,7 @@ def settle_partition(building: Path, index: int, params: PartitionParams, sliced
             parquet.write_scratch(shares, _pieces_dir(building, index) / "csv-index.parquet")
 
         checks = beside(fragments, validate_and_write)
-        for piece, frame in results.recon_pieces.frames().items():
+        for piece, frame in pieces.frames().items():
             parquet.write_scratch(frame, _pieces_dir(building, index) / f"{piece}.parquet")
     else:
         checks = beside(
@@ -446,17 +456,17 @@ def settle_partition(building: Path, index: int, params: PartitionParams, sliced
             ),
             validate_and_write,
         )
-    parquet.write_parquet(orders_table(results), building / SCRATCH / ORDERS_TABLE / name)
+    parquet.write_parquet(orders_out, building / SCRATCH / ORDERS_TABLE / name)
     store.failpoint("partition")
     rows_out = {table: frame.height for table, frame in tables.items()}
     if sliced:  # counted once for the shop, by `finish_sliced_shop`
         rows_out |= dict.fromkeys(SHOP_SUMMED, 0)
     return SettledPartition(
         index=index,
-        orders=staged.tables["orders"].height,
-        order_lines=staged.tables["order_lines"].height,
+        orders=orders,
+        order_lines=order_lines,
         rows_out=rows_out,
-        shops=shop_summary(results, params.window).to_dicts(),
+        shops=shops,
         checks_passed=checks,
         seconds=round(time.perf_counter() - started, 3),
     )

@@ -385,7 +385,7 @@ def _compute(staged) -> None:
 
     staged = cut_at_as_of(staged, AS_OF)
     results = compute_staged(staged, known_orders(staged), AS_OF, 8)
-    validate(results, published_tables(results, Window()))
+    validate(results.priced, published_tables(results, Window()))
 
 
 def run(cases: int, processes: int, compute_every: int, first: int = 0) -> dict:

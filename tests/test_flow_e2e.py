@@ -547,13 +547,13 @@ def test_a_failing_partition_publishes_nothing_once_the_others_in_flight_are_don
     finished = []
     validate = steps.validate
 
-    def failing_validate(results, tables):
+    def failing_validate(priced, tables):
         if (
             tables["order_details"]["shop_id"].is_in(["SHOP02"]).any()
         ):  # the third partition: SHOP01 (460 orders) is cut in two slices
             raise RunFailed("partition of SHOP02 is wrong; nothing was published")
         time.sleep(1)  # the first partition is still in flight when the second fails
-        finished.append(validate(results, tables))
+        finished.append(validate(priced, tables))
         return finished[-1]
 
     monkeypatch.setattr(steps, "validate", failing_validate)
