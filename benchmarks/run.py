@@ -342,13 +342,14 @@ def benchmark_case(lines: int, shops: int, args: argparse.Namespace, env: dict[s
                 shutil.copytree(night_before(case, input_dir, env), out, symlinks=True)
             loads.append(os.getloadavg()[0])
             jobs[mode].append(measure(job_command(input_dir, out, mode), env, case / "logs", f"job-{mode}"))
-            rows_out = json.loads((out / "current" / "manifest.json").read_text())["rows_out"]
+            manifest = json.loads((out / "current" / "manifest.json").read_text())
+            rows_out = manifest["rows_out"]
             if mode == "default" and not rows_out.get("recon_statements"):
                 raise SystemExit(
                     f"the job reconciled no statement: are {input_dir / 'reported'} read? rows_out: {rows_out}"
                 )
             xlsx = sum(1 for _ in (out / "current" / "exports").rglob("*.xlsx"))
-            priced = json.loads((out / "current" / "manifest.json").read_text()).get("repriced")
+            priced = manifest.get("repriced")
             print(
                 f"  {mode}: load {loads[-1]:.1f}, {jobs[mode][-1].wall_s:.1f} s, {jobs[mode][-1].rss_kib / 2**20:.2f} GiB, "
                 f"{rows_out['statements']:,} statements, {xlsx:,} XLSX files, {rows_out['recon_breaks']:,} recon breaks"
